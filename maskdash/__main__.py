@@ -1,0 +1,3 @@
+from maskdash.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""Decoding images the way users' files come, and shaping faces for the classifier.
+
+One place decides how a face becomes a 224×224 input, so that training, evaluation, photos and
+the live pipeline all see faces prepared identically."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import BinaryIO
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+INPUT_SIZE = 224
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+# Larger than any camera photo (a 100 MP sensor) but far below a decompression bomb.
+MAX_PIXELS = 120_000_000
+MAX_BYTES = 200 * 1024 * 1024
+
+
+class ImageError(ValueError):
+    """A file that cannot be used as an image; `str()` is a message for the user."""
+
+
+def load_rgb(source: str | Path | bytes | BinaryIO, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode to an H×W×3 uint8 RGB array: EXIF orientation applied; grayscale, palette,
+    alpha, CMYK and 16-bit converted; animated images give their first frame.
+    Raises ImageError with a readable reason for anything unusable."""
+    if isinstance(source, (bytes, bytearray)):
+        if len(source) == 0:
+            raise ImageError("empty file (0 bytes)")
+        fp: BinaryIO = io.BytesIO(source)
+    elif isinstance(source, (str, Path)):
+        path = Path(source)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise ImageError(f"cannot read file: {exc.strerror or exc}") from exc
+        if size == 0:
+            raise ImageError("empty file (0 bytes)")
+        if size > MAX_BYTES:
+            raise ImageError(f"file too large ({size / 1e6:.0f} MB; limit {MAX_BYTES / 1e6:.0f} MB)")
+        fp = open(path, "rb")  # noqa: SIM115 - closed below
+    else:
+        fp = source
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            try:
+                img = Image.open(fp)
+            except UnidentifiedImageError as exc:
+                raise ImageError("not an image (unrecognised format)") from exc
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+                raise ImageError("image too large (decompression bomb guard)") from exc
+            w, h = img.size
+            if w * h > max_pixels:
+                raise ImageError(f"image too large ({w}×{h} pixels; limit {max_pixels / 1e6:.0f} MP)")
+            if w == 0 or h == 0:
+                raise ImageError("image has no pixels")
+            try:
+                img.seek(0)  # animated GIF/WebP/PNG: the first frame
+                img.load()
+                img = ImageOps.exif_transpose(img)
+            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+                raise ImageError(f"corrupt or truncated image ({exc})") from exc
+            return _to_rgb8(img)
+    except ImageError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise ImageError(f"cannot decode image ({exc})") from exc
+    finally:
+        if isinstance(source, (str, Path)):
+            fp.close()
+
+
+def _to_rgb8(img: Image.Image) -> np.ndarray:
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img).astype(np.float64)
+        top = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        gray = np.clip(arr / top * 255.0, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
+    if mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa"):
+        rgba = img.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(canvas, rgba)
+    arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return np.ascontiguousarray(arr)
+
+
+def resize(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Area filter to shrink (no aliasing), linear to enlarge."""
+    h, w = rgb.shape[:2]
+    interp = cv2.INTER_AREA if width * height < w * h else cv2.INTER_LINEAR
+    return cv2.resize(rgb, (width, height), interpolation=interp)
+
+
+def to_input(face_rgb: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+    """A face image → the classifier's size×size×3 uint8 input."""
+    if face_rgb.shape[0] == size and face_rgb.shape[1] == size:
+        return face_rgb
+    return resize(face_rgb, size, size)
+
+
+def square_box(
+    box: tuple[float, float, float, float], frame_w: int, frame_h: int, margin: float = 0.2
+) -> tuple[int, int, int, int]:
+    """A square around a face box, `margin` of its longer side added in all, clamped to the frame."""
+    x1, y1, x2, y2 = box
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    half = max(x2 - x1, y2 - y1) * (1 + margin) / 2
+    sx1 = int(round(max(0.0, cx - half)))
+    sy1 = int(round(max(0.0, cy - half)))
+    sx2 = int(round(min(float(frame_w), cx + half)))
+    sy2 = int(round(min(float(frame_h), cy + half)))
+    return sx1, sy1, max(sx2, sx1 + 1), max(sy2, sy1 + 1)
+
+
+def crop_face(
+    frame_rgb: np.ndarray, box: tuple[float, float, float, float], margin: float = 0.2,
+    size: int = INPUT_SIZE,
+) -> np.ndarray:
+    """Cut a face out of a frame exactly as for training: square + margin, clamped, resized."""
+    h, w = frame_rgb.shape[:2]
+    x1, y1, x2, y2 = square_box(box, w, h, margin)
+    return to_input(frame_rgb[y1:y2, x1:x2], size)

@@ -1,0 +1,53 @@
+"""Shared fixtures. Optional resources (the data in ../shared, Chromium) skip with a reason on a
+user's machine; with MASKDASH_REQUIRE_ALL=1 (set by .ci/run) a missing one fails instead."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from maskdash import settings  # noqa: E402
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip (or, under MASKDASH_REQUIRE_ALL, fail) when an optional resource is missing."""
+    if condition:
+        return
+    if settings.require_all():
+        pytest.fail(f"required resource missing (MASKDASH_REQUIRE_ALL=1): {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def fm12k() -> Path:
+    root = settings.facemask12k_dir()
+    need((root / "Test").is_dir(), f"Face Mask 12K not found at {root} (set MASKDASH_DATA)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def dev_scenes() -> Path:
+    root = settings.dev_scenes_dir()
+    need((root / "annotations").is_dir(), f"dev scenes not found at {root} (set MASKDASH_DATA)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def base_weights() -> str:
+    w = settings.base_weights()
+    need(w != "imagenet", "local MobileNetV2 ImageNet weights not found (set MASKDASH_BASE_WEIGHTS)")
+    return w
+
+
+@pytest.fixture(scope="session")
+def shipped_model() -> Path:
+    path = settings.shipped_model_path()
+    assert path.is_file(), f"the shipped model is missing: {path}"
+    return path
