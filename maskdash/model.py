@@ -1,0 +1,124 @@
+"""The classifier network: MobileNetV2 (ImageNet) transfer learning at 224×224.
+
+The model takes raw RGB in 0…255 (preprocessing lives inside it) and returns softmax
+probabilities over `data.CLASSES`, so index 0 is p(with_mask)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from maskdash import settings  # noqa: E402
+from maskdash.imaging import INPUT_SIZE  # noqa: E402
+
+BASE_NAME = "mobilenetv2_1.00_224"
+# Where the frozen part ends when the top of the base is fine-tuned: blocks 13–16 and the
+# last 1×1 conv learn; everything before this layer's output stays ImageNet.
+FINE_TUNE_CUT = "block_12_add"
+RECIPES = ("seed", "robust")
+
+
+def build_model(recipe: str = "robust", base_weights: str | None = None) -> keras.Model:
+    """One factory by name. `seed` is the original (Flatten → Dense); `robust` pools and
+    regularises so that its top blocks can be fine-tuned."""
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
+    weights = base_weights or settings.base_weights()
+    inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name="rgb")
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")(inputs)
+    base = keras.applications.MobileNetV2(
+        input_shape=(INPUT_SIZE, INPUT_SIZE, 3), include_top=False, weights=weights
+    )
+    base.trainable = False
+    x = base(x, training=False)  # BatchNorm stays in inference mode, also when fine-tuning
+    if recipe == "seed":
+        x = keras.layers.Flatten(name="flatten")(x)
+    else:
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+        x = keras.layers.Dropout(0.3, name="dropout")(x)
+    outputs = keras.layers.Dense(2, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name=f"maskdash_{recipe}")
+
+
+def get_base(model: keras.Model) -> keras.Model:
+    for layer in model.layers:
+        if isinstance(layer, keras.Model) and layer.name.startswith("mobilenetv2"):
+            return layer
+    raise ValueError("model has no MobileNetV2 base")
+
+
+def head_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers after the base, in order."""
+    layers = model.layers
+    idx = layers.index(get_base(model))
+    return layers[idx + 1 :]
+
+
+def split_at(model: keras.Model, cut: str) -> tuple[keras.Model, keras.Model]:
+    """(bottom, top): bottom maps raw RGB to the output of `cut` inside the base; top maps that
+    to probabilities. Both share the model's layers, so training `top` trains the model."""
+    base = get_base(model)
+    pre = model.get_layer("preprocess")
+    rgb = keras.Input((INPUT_SIZE, INPUT_SIZE, 3))
+    inner_bottom = keras.Model(base.input, base.get_layer(cut).output)
+    bottom = keras.Model(rgb, inner_bottom(pre(rgb)), name="bottom")
+    if cut == base.layers[-1].name:
+        inner_top = None
+    else:
+        inner_top = keras.Model(base.get_layer(cut).output, base.output, name="base_top")
+    feat = keras.Input(tuple(bottom.output.shape[1:]), name="features")
+    x = feat if inner_top is None else inner_top(feat, training=False)
+    for layer in head_layers(model):
+        x = layer(x)
+    top = keras.Model(feat, x, name="top")
+    return bottom, top
+
+
+def set_fine_tune(model: keras.Model, cut: str | None) -> None:
+    """Freeze the base up to and including `cut`; train what follows. None freezes all."""
+    base = get_base(model)
+    if cut is None:
+        base.trainable = False
+        return
+    base.trainable = True
+    names = [layer.name for layer in base.layers]
+    stop = names.index(cut)
+    for i, layer in enumerate(base.layers):
+        # BatchNorm statistics stay frozen (keras-io fine-tuning advice)
+        layer.trainable = i > stop and not isinstance(layer, keras.layers.BatchNormalization)
+
+
+def load_model(path: str | Path) -> keras.Model:
+    return keras.models.load_model(str(path), compile=False)
+
+
+def to_tflite(model: keras.Model, quantize: str = "float16") -> bytes:
+    """TFLite flatbuffer: 'none' (float32), 'float16' (half-size weights) or 'dynamic' (int8
+    weights)."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if quantize == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantize != "none":
+        raise ValueError(f"unknown quantization {quantize!r}")
+    return converter.convert()
+
+
+def tflite_runner(model: keras.Model, batch: int = 32):
+    """A fast float32 batch function for `model` through TFLite/XNNPACK (≈3–4× Keras on CPU)."""
+    from maskdash.classifier import TFLiteRunner
+
+    return TFLiteRunner(to_tflite(model, "none"), batch=batch)
+
+
+def warm_predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    return np.asarray(model(x, training=False))
