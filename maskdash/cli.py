@@ -1,0 +1,240 @@
+"""`python -m maskdash …`: train, evaluate, predict, audit, export, report, analyze, bench."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from maskdash import settings
+
+
+def _train(a: argparse.Namespace) -> int:
+    from maskdash.train import TrainArgs, train
+
+    best = train(TrainArgs(
+        data=a.data, recipe=a.recipe, out=a.out, epochs=a.epochs, base_weights=a.base_weights,
+        views=a.views, dev_scenes=a.dev_scenes, limit=a.limit, batch_size=a.batch_size,
+    ))
+    print(f"best checkpoint: {best}")
+    return 0
+
+
+def _evaluate(a: argparse.Namespace) -> int:
+    from maskdash import evaluate
+    from maskdash.classifier import MaskClassifier
+
+    clf = MaskClassifier.load(a.model)
+    dedup = None
+    if a.split.lower() == "test" and not a.no_dedup:
+        from maskdash.audit import dedup_test_paths, run_audit
+
+        audit_dir = Path(a.audit) if a.audit else Path(a.out) / "audit"
+        if not (audit_dir / "test_dedup.txt").exists():
+            run_audit(a.data, audit_dir)
+        dedup = dedup_test_paths(audit_dir)
+    doc = evaluate.evaluate_to_dir(clf, Path(a.data), a.split, Path(a.out), dedup=dedup,
+                                   threshold=a.threshold, probes=a.probes)
+    for name, m in doc["sets"].items():
+        print(evaluate.format_metrics(name, m))
+    for s in doc["skipped"]:
+        print(f"skipped {s['path']}: {s['reason']}", file=sys.stderr)
+    print(f"wrote {a.out}/metrics.json")
+    return 0
+
+
+def _inputs(items: list[str]) -> list[Path]:
+    from maskdash.data import is_image_file
+
+    paths: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            paths += sorted(q for q in p.rglob("*") if is_image_file(q))
+        else:
+            paths.append(p)  # a bad or missing file is reported when read
+    return paths
+
+
+def _predict(a: argparse.Namespace) -> int:
+    import cv2
+
+    from maskdash.classifier import MaskClassifier
+    from maskdash.draw import annotate
+    from maskdash.faces import CROP_COLUMNS, SCENE_COLUMNS, find_faces, label_for
+    from maskdash.imaging import ImageError, load_rgb, to_input
+
+    paths = _inputs(a.inputs)
+    if not paths:
+        print("no input images found", file=sys.stderr)
+        return 2
+    clf = MaskClassifier.load(a.model)
+    detector = None
+    if not a.crops:
+        from maskdash.detection import default_photo_detector, make_detector_or_fallback
+
+        detector, note = make_detector_or_fallback(a.detector or default_photo_detector())
+        if note:
+            print(note, file=sys.stderr)
+    annotate_dir = Path(a.annotate) if a.annotate else None
+    if annotate_dir:
+        annotate_dir.mkdir(parents=True, exist_ok=True)
+    bad = rows_written = 0
+    out = Path(a.csv)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CROP_COLUMNS if a.crops else SCENE_COLUMNS)
+        w.writeheader()
+        for path in paths:
+            try:
+                rgb = load_rgb(path)
+            except ImageError as exc:
+                print(f"skipped {path}: {exc}", file=sys.stderr)
+                bad += 1
+                continue
+            if a.crops:
+                p = float(clf.predict(to_input(rgb)[None])[0])
+                w.writerow({"path": str(path), "label": label_for(p, a.threshold), "p_mask": round(p, 5)})
+                rows_written += 1
+                continue
+            faces = find_faces(rgb, detector, clf, a.det_threshold, a.threshold)
+            if not faces:
+                print(f"no face found in {path}", file=sys.stderr)
+            for face in faces:
+                w.writerow(face.row(str(path)))
+                rows_written += 1
+            if annotate_dir:
+                img = annotate(rgb, faces)
+                cv2.imwrite(str(annotate_dir / f"{path.stem}.jpg"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    print(f"wrote {rows_written} rows for {len(paths) - bad} images to {out}" + (f"; {bad} unreadable" if bad else ""))
+    return 0 if bad < len(paths) else 1
+
+
+def _audit(a: argparse.Namespace) -> int:
+    from maskdash.audit import run_audit
+
+    summary = run_audit(a.data, a.out, near_threshold=a.near_threshold)
+    print(json.dumps(summary.get("summary", summary), indent=2))
+    return 0
+
+
+def _export(a: argparse.Namespace) -> int:
+    from maskdash.model import load_model, to_tflite
+
+    src = Path(a.model) if a.model else settings.shipped_model_path()
+    blob = to_tflite(load_model(src), a.quantize)
+    out = Path(a.out) if a.out else src.with_suffix(".tflite")
+    out.write_bytes(blob)
+    print(f"wrote {out} ({len(blob) / 1e6:.1f} MB, {a.quantize})")
+    if a.check_data:
+        from maskdash import data, evaluate
+        from maskdash.classifier import MaskClassifier
+
+        loaded = data.load_samples(data.list_split(a.check_data, "Test"))
+        m = evaluate.metrics(loaded.labels, MaskClassifier.load(out).predict_batched(loaded.images))
+        print(evaluate.format_metrics("Test (exported)", m))
+    return 0
+
+
+def _report(a: argparse.Namespace) -> int:
+    from maskdash.report import build_report, ship_run, summary_lines
+
+    out = Path(a.out)
+    if a.run:
+        ship_run(Path(a.run), out)
+    doc = build_report(out, Path(a.data) if a.data else None, tflite=a.tflite)
+    print("\n".join(summary_lines(doc)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m maskdash", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a recipe into a run folder (resumes if interrupted)")
+    t.add_argument("--data", default=str(settings.facemask12k_dir()), help="Face Mask 12K-style folder")
+    t.add_argument("--recipe", choices=("seed", "robust"), default="robust")
+    t.add_argument("--out", required=True, help="run folder")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--base-weights", help="MobileNetV2 ImageNet .h5 (default: setting, else Keras download)")
+    t.add_argument("--views", type=int, help="augmented copies of each training image")
+    t.add_argument("--dev-scenes", help="robust: also learn from the train fold of these VOC scenes")
+    t.add_argument("--limit", type=int, help="at most N images per class (quick runs)")
+    t.add_argument("--batch-size", type=int, default=64)
+    t.set_defaults(fn=_train)
+
+    e = sub.add_parser("evaluate", help="metrics, confusion matrix and predictions for one split")
+    e.add_argument("--data", default=str(settings.facemask12k_dir()))
+    e.add_argument("--split", default="Test")
+    e.add_argument("--model", help="a .keras or .tflite file (default: the shipped model)")
+    e.add_argument("--out", required=True)
+    e.add_argument("--threshold", type=float, default=0.5)
+    e.add_argument("--probes", action="store_true", help="also run the resolution and lighting probes")
+    e.add_argument("--audit", help="folder of an earlier `audit` (for the de-duplicated Test split)")
+    e.add_argument("--no-dedup", action="store_true")
+    e.set_defaults(fn=_evaluate)
+
+    r = sub.add_parser("predict", help="classify photos (faces detected first) or face crops")
+    r.add_argument("inputs", nargs="+", help="image files or folders (recursive)")
+    r.add_argument("--csv", required=True)
+    r.add_argument("--crops", action="store_true", help="each image is one face")
+    r.add_argument("--model")
+    r.add_argument("--detector", help="blazeface, blazeface-full or yunet (default: the best available)")
+    r.add_argument("--annotate", help="folder for annotated copies")
+    r.add_argument("--threshold", type=float, default=0.5, help="p_mask at or above which a face is with_mask")
+    r.add_argument("--det-threshold", type=float)
+    r.set_defaults(fn=_predict)
+
+    u = sub.add_parser("audit", help="exact and near-duplicate images within and across splits")
+    u.add_argument("--data", default=str(settings.facemask12k_dir()))
+    u.add_argument("--out", default=str(settings.MODELS_DIR / "audit"))
+    u.add_argument("--near-threshold", type=int, default=4)
+    u.set_defaults(fn=_audit)
+
+    x = sub.add_parser("export", help="export a Keras model to TFLite")
+    x.add_argument("--format", choices=("tflite",), default="tflite")
+    x.add_argument("--model")
+    x.add_argument("--out")
+    x.add_argument("--quantize", choices=("float16", "dynamic", "none"), default="float16")
+    x.add_argument("--check-data", help="measure the exported model's accuracy on this folder's Test split")
+    x.set_defaults(fn=_export)
+
+    rp = sub.add_parser("report", help="full report of a trained model into its models/ folder")
+    rp.add_argument("--out", default=str(settings.shipped_model_dir("robust")))
+    rp.add_argument("--run", help="copy best checkpoint and records from this run folder first")
+    rp.add_argument("--data")
+    rp.add_argument("--tflite", action="store_true", help="also export and measure model.tflite (float16)")
+    rp.set_defaults(fn=_report)
+
+    _optional_parsers(sub)
+    return p
+
+
+def _optional_parsers(sub) -> None:
+    """Commands whose modules live beside this one."""
+    try:
+        from maskdash.analysis import add_analyze_parser
+    except ImportError:
+        pass
+    else:
+        add_analyze_parser(sub)
+    try:
+        from maskdash.bench import add_bench_parser
+    except ImportError:
+        pass
+    else:
+        add_bench_parser(sub)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

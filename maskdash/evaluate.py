@@ -1,0 +1,258 @@
+"""Metrics and evaluation reports: accuracy, per-class precision/recall, ROC AUC, calibration
+error, confusion matrices, predictions CSVs, and the resolution and lighting probes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from maskdash import augment, data
+from maskdash.data import CLASSES
+
+RESOLUTION_WIDTHS = (32, 48, 64, 96)
+LIGHTING_FACTORS = (0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)
+
+
+# ---------------------------------------------------------------- metrics (pure)
+
+
+def roc_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
+    """Area under the ROC curve (Mann–Whitney U with tied ranks); None if one class is absent."""
+    positive = np.asarray(positive, bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    order = np.argsort(score, kind="mergesort")
+    ranks = np.empty(len(score), np.float64)
+    sorted_scores = np.asarray(score)[order]
+    i = 0
+    while i < len(sorted_scores):  # average ranks over ties
+        j = i
+        while j + 1 < len(sorted_scores) and sorted_scores[j + 1] == sorted_scores[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def expected_calibration_error(y_true: np.ndarray, p_mask: np.ndarray, bins: int = 10) -> float:
+    """ECE over the confidence of the predicted class, equal-width bins."""
+    y_true = np.asarray(y_true)
+    p_mask = np.asarray(p_mask, np.float64)
+    pred = np.where(p_mask >= 0.5, 0, 1)
+    conf = np.where(pred == 0, p_mask, 1 - p_mask)
+    correct = pred == y_true
+    edges = np.linspace(0.5, 1.0, bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (conf >= lo) & ((conf < hi) if hi < 1 else (conf <= hi))
+        if sel.any():
+            total += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
+    return float(total)
+
+
+def metrics(y_true: np.ndarray, p_mask: np.ndarray, threshold: float = 0.5) -> dict:
+    """`y_true`: 0 = with_mask, 1 = without_mask; `p_mask`: p(with_mask)."""
+    y_true = np.asarray(y_true, np.int64)
+    p_mask = np.asarray(p_mask, np.float64)
+    pred = np.where(p_mask >= threshold, 0, 1)
+    conf = np.zeros((2, 2), np.int64)
+    for t, p in zip(y_true, pred):
+        conf[t, p] += 1
+    out: dict = {"n": int(len(y_true)), "threshold": threshold}
+    out["accuracy"] = float((pred == y_true).mean()) if len(y_true) else None
+    prec, rec, f1 = {}, {}, {}
+    for k, name in enumerate(CLASSES):
+        tp = conf[k, k]
+        p_den, r_den = conf[:, k].sum(), conf[k, :].sum()
+        prec[name] = float(tp / p_den) if p_den else None
+        rec[name] = float(tp / r_den) if r_den else None
+        f1[name] = (
+            float(2 * prec[name] * rec[name] / (prec[name] + rec[name]))
+            if prec[name] and rec[name] else None
+        )
+    out["precision"], out["recall"], out["f1"] = prec, rec, f1
+    recalls = [r for r in rec.values() if r is not None]
+    out["balanced_accuracy"] = float(np.mean(recalls)) if recalls else None
+    out["roc_auc"] = roc_auc(y_true == 0, p_mask)
+    out["ece"] = expected_calibration_error(y_true, p_mask) if len(y_true) else None
+    out["confusion"] = conf.tolist()
+    return out
+
+
+def format_metrics(name: str, m: dict) -> str:
+    def pct(v):
+        return "  –  " if v is None else f"{100 * v:6.2f}%"
+
+    return (
+        f"{name:<20} n={m['n']:<5} acc {pct(m['accuracy'])}  bal {pct(m['balanced_accuracy'])}  "
+        f"recall mask {pct(m['recall']['with_mask'])} / no-mask {pct(m['recall']['without_mask'])}  "
+        f"AUC {m['roc_auc'] if m['roc_auc'] is None else round(m['roc_auc'], 4)}  ECE {m['ece']:.4f}"
+    )
+
+
+# ---------------------------------------------------------------- writers
+
+
+def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def write_confusion(path: Path, conf: list[list[int]]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["", *CLASSES])
+        for name, row in zip(CLASSES, conf):
+            w.writerow([name, *row])
+
+
+CLS_COLUMNS = ["path", "truth", "label", "p_mask", "width"]
+SCENE_EVAL_COLUMNS = ["path", "face", "x1", "y1", "x2", "y2", "truth", "fold", "label", "p_mask", "height"]
+
+
+def _rel(path: str, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------- evaluations
+
+
+def evaluate_split(classifier, data_dir: Path, split: str, threshold: float = 0.5, progress: bool = True):
+    """→ (loaded images, p_mask, rows for predictions CSV, skipped)."""
+    loaded = data.load_samples(data.list_split(data_dir, split), progress=progress)
+    p = classifier.predict_batched(loaded.images, progress=progress)
+    rows = [
+        {"path": _rel(path, Path(data_dir)), "truth": CLASSES[t], "label": CLASSES[0] if q >= threshold else CLASSES[1],
+         "p_mask": round(float(q), 6), "width": int(w)}
+        for path, t, q, w in zip(loaded.paths, loaded.labels, p, loaded.native_widths)
+    ]
+    return loaded, p, rows
+
+
+def resolution_probe(classifier, images: np.ndarray, labels: np.ndarray, widths=RESOLUTION_WIDTHS,
+                     threshold: float = 0.5) -> dict:
+    """Each face shrunk to `width` px wide and enlarged back: does it keep its label?"""
+    import cv2
+
+    out = {}
+    for w in widths:
+        probe = np.stack([
+            cv2.resize(cv2.resize(img, (w, w), interpolation=cv2.INTER_AREA), img.shape[:2][::-1],
+                       interpolation=cv2.INTER_LINEAR) for img in images
+        ])
+        m = metrics(labels, classifier.predict_batched(probe), threshold)
+        out[str(w)] = {"with_mask": m["recall"]["with_mask"], "without_mask": m["recall"]["without_mask"],
+                       "accuracy": m["accuracy"]}
+    return out
+
+
+def lighting_probe(classifier, images: np.ndarray, labels: np.ndarray, factors=LIGHTING_FACTORS,
+                   threshold: float = 0.5) -> dict:
+    out = {}
+    for f in factors:
+        probe = np.stack([augment.brightness(img, f) for img in images])
+        m = metrics(labels, classifier.predict_batched(probe), threshold)
+        out[str(f)] = {"accuracy": m["accuracy"], "with_mask": m["recall"]["with_mask"],
+                       "without_mask": m["recall"]["without_mask"]}
+    return out
+
+
+def evaluate_scenes(classifier, scenes_dir: Path, threshold: float = 0.5, progress: bool = True):
+    """Face-level evaluation on ground-truth boxes → (metrics per subset, rows)."""
+    scenes, _ = data.list_scenes(scenes_dir)
+    faces = data.load_scene_faces(scenes, progress=progress)
+    p = classifier.predict_batched(faces.images, progress=progress)
+    rows, face_index = [], {}
+    for path, box, truth, q in zip(faces.image_paths, faces.boxes, faces.labels, p):
+        k = face_index[path] = face_index.get(path, -1) + 1
+        rows.append({
+            "path": Path(path).name, "face": k, "x1": int(box.x1), "y1": int(box.y1), "x2": int(box.x2),
+            "y2": int(box.y2), "truth": truth, "fold": data.scene_fold(path),
+            "label": CLASSES[0] if q >= threshold else CLASSES[1], "p_mask": round(float(q), 6),
+            "height": int(box.height),
+        })
+    results = {}
+    truth = np.array([r["truth"] for r in rows])
+    folds = np.array([r["fold"] for r in rows])
+    for name, sel in (("dev_scenes", np.ones(len(rows), bool)), ("dev_scenes_holdout", folds == "holdout")):
+        two = sel & np.isin(truth, CLASSES)
+        y = np.array([CLASSES.index(t) for t in truth[two]])
+        results[name] = metrics(y, p[two], threshold)
+    inc = truth == data.INCORRECT
+    results["dev_scenes_incorrect"] = {
+        "n": int(inc.sum()),
+        "called_with_mask": float((p[inc] >= threshold).mean()) if inc.any() else None,
+        "mean_p_mask": float(p[inc].mean()) if inc.any() else None,
+    }
+    return results, rows
+
+
+def throughput(classifier, n_batch: int = 256, n_single: int = 50) -> dict:
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 255, (n_batch, 224, 224, 3), dtype=np.uint8)
+    classifier.predict_batched(faces[:64])
+    t = time.perf_counter()
+    classifier.predict_batched(faces, batch=64)
+    batch_rate = n_batch / (time.perf_counter() - t)
+    times = []
+    for i in range(n_single):
+        t = time.perf_counter()
+        classifier.predict(faces[i : i + 1])
+        times.append(time.perf_counter() - t)
+    single = float(np.median(times) * 1000)
+    return {"batch_faces_per_s": round(batch_rate, 1), "single_ms": round(single, 2),
+            "single_faces_per_s": round(1000 / single, 1)}
+
+
+def machine_description() -> str:
+    import os
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} CPU cores (no GPU)"
+
+
+def evaluate_to_dir(classifier, data_dir: Path, split: str, out: Path, name: str | None = None,
+                    dedup: set[str] | None = None, threshold: float = 0.5, probes: bool = False,
+                    progress: bool = True) -> dict:
+    """The `evaluate` command: metrics JSON + confusion + predictions for one split (and its
+    de-duplicated subset when `dedup` lists the kept paths)."""
+    name = name or split.lower()
+    loaded, p, rows = evaluate_split(classifier, data_dir, split, threshold, progress)
+    results = {name: metrics(loaded.labels, p, threshold)}
+    write_csv(out / f"predictions_{name}.csv", CLS_COLUMNS, rows)
+    write_confusion(out / f"confusion_{name}.csv", results[name]["confusion"])
+    if dedup is not None:
+        keep = np.array([r["path"] in dedup for r in rows])
+        results[f"{name}_dedup"] = metrics(loaded.labels[keep], p[keep], threshold)
+        write_csv(out / f"predictions_{name}_dedup.csv", CLS_COLUMNS, [r for r, k in zip(rows, keep) if k])
+        write_confusion(out / f"confusion_{name}_dedup.csv", results[f"{name}_dedup"]["confusion"])
+    extra = {}
+    if probes:
+        extra["probes"] = {
+            "resolution": resolution_probe(classifier, loaded.images, loaded.labels, threshold=threshold),
+            "lighting": lighting_probe(classifier, loaded.images, loaded.labels, threshold=threshold),
+        }
+    doc = {"model": str(classifier.path), "data": str(data_dir), "split": split, "threshold": threshold,
+           "sets": results, "skipped": [vars(s) for s in loaded.skipped], **extra}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(doc, indent=2))
+    return doc
