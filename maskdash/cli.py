@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from maskdash import settings
+from maskdash.analysis import add_analyze_parser
+from maskdash.bench import add_bench_parser
 
 
 def _train(a: argparse.Namespace) -> int:
@@ -16,7 +18,7 @@ def _train(a: argparse.Namespace) -> int:
 
     best = train(TrainArgs(
         data=a.data, recipe=a.recipe, out=a.out, epochs=a.epochs, base_weights=a.base_weights,
-        views=a.views, dev_scenes=a.dev_scenes, limit=a.limit, batch_size=a.batch_size,
+        views=a.views, dev_scenes=a.dev_scenes, dev_weight=a.dev_weight, limit=a.limit, batch_size=a.batch_size,
     ))
     print(f"best checkpoint: {best}")
     return 0
@@ -161,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--base-weights", help="MobileNetV2 ImageNet .h5 (default: setting, else Keras download)")
     t.add_argument("--views", type=int, help="augmented copies of each training image")
     t.add_argument("--dev-scenes", help="robust: also learn from the train fold of these VOC scenes")
+    t.add_argument("--dev-weight", type=float, default=3.0,
+                   help="loss weight of dev-scene faces (each class balanced), relative to data-set images")
     t.add_argument("--limit", type=int, help="at most N images per class (quick runs)")
     t.add_argument("--batch-size", type=int, default=64)
     t.set_defaults(fn=_train)
@@ -208,31 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--tflite", action="store_true", help="also export and measure model.tflite (float16)")
     rp.set_defaults(fn=_report)
 
-    _optional_parsers(sub)
+    add_analyze_parser(sub)
+    add_bench_parser(sub)
     return p
-
-
-def _optional_parsers(sub) -> None:
-    """Commands whose modules live beside this one."""
-    try:
-        from maskdash.analysis import add_analyze_parser
-    except ImportError:
-        pass
-    else:
-        add_analyze_parser(sub)
-    try:
-        from maskdash.bench import add_bench_parser
-    except ImportError:
-        pass
-    else:
-        add_bench_parser(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.fn(args) or 0)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:  # bad paths, unknown detector names, …
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

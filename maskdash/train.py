@@ -43,6 +43,9 @@ class TrainArgs:
     lr: float = 1e-3
     fine_tune_lr: float = 1e-4
     dev_scenes: str | None = None  # robust: also learn from the 'train' fold of these scenes
+    # Dev-scene faces are the only real small, crowded, mixed-light faces we have, and 84 % of them
+    # are masked: each class of them gets `dev_weight` × its balanced share of the loss.
+    dev_weight: float = 3.0
     limit: int | None = None  # per class, for quick runs and tests
     seed: int = 1234
     train_split: str = "Train"
@@ -132,6 +135,7 @@ def train(args: TrainArgs) -> Path:
         va = data.load_samples(_limit(data.list_split(args.data, args.val_split), args.limit))
         skipped += tr.skipped + va.skipped
         images, labels = tr.images, tr.labels
+        source = np.zeros(len(labels), np.uint8)  # 0: the image data set, 1: a dev-scene face
         if args.recipe == "robust" and args.dev_scenes:
             scenes, bad = data.list_scenes(args.dev_scenes)
             scenes = [s for s in scenes if data.scene_fold(s.image_path) == "train"]
@@ -142,6 +146,7 @@ def train(args: TrainArgs) -> Path:
                 keep = keep[: args.limit]
             images = np.concatenate([images, faces.images[keep]])
             labels = np.concatenate([labels, [data.CLASSES.index(faces.labels[i]) for i in keep]])
+            source = np.concatenate([source, np.ones(len(keep), np.uint8)])
             print(f"+ {len(keep)} dev-scene faces (train fold)")
         _write_skipped(run / "skipped.csv", skipped)
         if len(images) == 0 or len(va.images) == 0:
@@ -153,11 +158,16 @@ def train(args: TrainArgs) -> Path:
             xs.append(_extract(runner, aug, f"features view {v + 1}/{args.views}"))
             ys.append(labels)
         x_train, y_train = np.concatenate(xs), np.concatenate(ys)
+        np.save(cache / "train_src.npy", np.tile(source, args.views))
         x_val, y_val = _extract(runner, va.images, "features validation"), va.labels
         np.save(cache / "train_y.npy", y_train)
         np.save(cache / "val_y.npy", y_val)
         np.save(cache / "val_x.npy", x_val)
         np.save(feats_path, x_train)  # last: its presence marks a complete cache
+
+    src_path = cache / "train_src.npy"
+    src = np.load(src_path) if src_path.exists() else np.zeros(len(y_train), np.uint8)
+    weights = sample_weights(np.asarray(y_train), src, args.dev_weight)
 
     # ---- epochs
     state = json.loads(state_path.read_text()) if state_path.exists() else {"epoch": 0, "best": None}
@@ -183,7 +193,8 @@ def train(args: TrainArgs) -> Path:
         if stage != compiled_stage:
             if stage == "fine_tune":
                 set_fine_tune(model, FINE_TUNE_CUT)
-                if lr is None or compiled_stage == "head":
+                # first fine-tuning epoch (also when resumed right after the head stage)
+                if lr is None or (epoch > 1 and stage_of(epoch - 1) == "head"):
                     lr = args.fine_tune_lr
             else:
                 set_fine_tune(model, None)
@@ -195,7 +206,7 @@ def train(args: TrainArgs) -> Path:
         order = rng.permutation(len(x_train))
         print(f"epoch {epoch}/{args.epochs} ({stage}, lr {lr:.2e})")
         h = top.fit(
-            _batches(x_train, y_train_1h, order, args.batch_size), epochs=1,
+            _batches(x_train, y_train_1h, weights, order, args.batch_size), epochs=1,
             steps_per_epoch=int(np.ceil(len(order) / args.batch_size)),
             verbose=1 if sys.stdout.isatty() else 2,
         ).history
@@ -224,10 +235,22 @@ def train(args: TrainArgs) -> Path:
     return run / "best.keras"
 
 
-def _batches(x: np.ndarray, y: np.ndarray, order: np.ndarray, batch: int):
+def sample_weights(labels: np.ndarray, source: np.ndarray, dev_weight: float) -> np.ndarray:
+    """1 for data-set images; dev-scene faces of class c get dev_weight · n_dev / (2 · n_dev_c),
+    so both classes of real scene faces count equally however skewed the scenes are."""
+    w = np.ones(len(labels), np.float32)
+    dev = source == 1
+    for c in range(len(data.CLASSES)):
+        sel = dev & (labels == c)
+        if sel.any():
+            w[sel] = dev_weight * dev.sum() / (len(data.CLASSES) * sel.sum())
+    return w
+
+
+def _batches(x: np.ndarray, y: np.ndarray, w: np.ndarray, order: np.ndarray, batch: int):
     for i in range(0, len(order), batch):
         idx = np.sort(order[i : i + batch])
-        yield x[idx].astype(np.float32), y[idx]
+        yield x[idx].astype(np.float32), y[idx], w[idx]
 
 
 def default_data() -> str:
