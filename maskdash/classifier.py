@@ -72,8 +72,10 @@ class MaskClassifier:
         self.input_size = INPUT_SIZE
 
     @classmethod
-    def load(cls, path: str | Path | None = None, warm_up: bool = True) -> "MaskClassifier":
-        """Load `.tflite` or `.keras`; default: the shipped model (TFLite if committed)."""
+    def load(cls, path: str | Path | None = None, warm_up: bool = True,
+             threads: int | None = None) -> "MaskClassifier":
+        """Load `.tflite` or `.keras`; default: the shipped model (TFLite if committed).
+        `threads`: TFLite interpreter threads (default up to 4; the live pipeline uses 1)."""
         if path is None:
             tfl = settings.shipped_model_dir() / "model.tflite"
             path = tfl if tfl.is_file() else settings.shipped_model_path()
@@ -81,7 +83,7 @@ class MaskClassifier:
         if not path.is_file():
             raise FileNotFoundError(f"model file not found: {path}")
         if path.suffix == ".tflite":
-            runner = TFLiteRunner(path.read_bytes())
+            runner = TFLiteRunner(path.read_bytes(), threads=threads)
             clf = cls(runner, path, "tflite")
         else:
             import tensorflow as tf

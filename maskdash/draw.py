@@ -23,7 +23,7 @@ def annotate(image: np.ndarray, faces, show_prob: bool = True, bgr: bool = False
         x1, y1, x2, y2 = (int(v) for v in face.box)
         cv2.rectangle(out, (x1, y1), (x2, y2), color, thick)
         text = TEXT.get(face.label, face.label)
-        if show_prob:
+        if show_prob and np.isfinite(face.p_mask):  # NaN: not classified yet
             text += f" {face.p_mask:.2f}"
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, 1)
         ty = y1 - 4 if y1 - th - 6 > 0 else y2 + th + 4
@@ -33,7 +33,9 @@ def annotate(image: np.ndarray, faces, show_prob: bool = True, bgr: bool = False
 
 
 def readout(image: np.ndarray, text: str) -> np.ndarray:
-    """A small status line (fps, latency) in the top-left corner, drawn in place."""
-    cv2.putText(image, text, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
+    """A small status line (fps, latency) in the top-left corner, drawn in place on a dark strip
+    so that it stays legible on any background."""
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+    cv2.rectangle(image, (4, 20 - th - 4), (12 + tw, 20 + base + 2), (0, 0, 0), -1)
     cv2.putText(image, text, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     return image

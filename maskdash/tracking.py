@@ -1,0 +1,221 @@
+"""Following faces from frame to frame, and smoothing each face's verdict over time.
+
+A live verdict from one frame flickers: a hand passing the mouth, a blurred frame or a turned
+head flips the classifier for a frame or two. The original app voted over the last 30 frames of
+the whole picture; here every face keeps its own history, so two people are judged apart.
+
+- Matching: detections are matched to tracks by box overlap (IoU), greedily, best pair first.
+  At webcam rates a face moves a fraction of its width between frames, so IoU alone is enough
+  and is far cheaper than an assignment solver for the handful of faces in a frame.
+- Smoothing: the verdict comes from the mean p(with_mask) over a face's last `window`
+  classifications, with hysteresis: once decided it only flips when the mean crosses
+  `threshold ± margin`. A new face is 'uncertain' until it has `min_frames` classifications.
+- Lifetime: a face missed by the detector for more than `max_missed` frames in a row is dropped;
+  a shorter gap keeps its id and its history.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from maskdash.data import CLASSES
+
+UNCERTAIN = "uncertain"
+WITH_MASK, WITHOUT_MASK = CLASSES
+
+Box = tuple[float, float, float, float]
+
+
+def iou(a: Box, b: Box) -> float:
+    ix = min(a[2], b[2]) - max(a[0], b[0])
+    iy = min(a[3], b[3]) - max(a[1], b[1])
+    if ix <= 0 or iy <= 0:
+        return 0.0
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def iou_matrix(a: list[Box], b: list[Box]) -> np.ndarray:
+    """|a|×|b| IoU, vectorised."""
+    if not a or not b:
+        return np.zeros((len(a), len(b)), np.float32)
+    A = np.asarray(a, np.float32)[:, None, :]
+    B = np.asarray(b, np.float32)[None, :, :]
+    ix = np.clip(np.minimum(A[..., 2], B[..., 2]) - np.maximum(A[..., 0], B[..., 0]), 0, None)
+    iy = np.clip(np.minimum(A[..., 3], B[..., 3]) - np.maximum(A[..., 1], B[..., 1]), 0, None)
+    inter = ix * iy
+    area_a = (A[..., 2] - A[..., 0]) * (A[..., 3] - A[..., 1])
+    area_b = (B[..., 2] - B[..., 0]) * (B[..., 3] - B[..., 1])
+    union = area_a + area_b - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)
+
+
+def greedy_match(scores: np.ndarray, min_score: float) -> list[tuple[int, int]]:
+    """(row, col) pairs, best score first, each row and column used once, score ≥ min_score."""
+    pairs: list[tuple[int, int]] = []
+    if scores.size == 0:
+        return pairs
+    used_r: set[int] = set()
+    used_c: set[int] = set()
+    order = np.argsort(-scores, axis=None)
+    for flat in order:
+        r, c = divmod(int(flat), scores.shape[1])
+        if scores[r, c] < min_score:
+            break
+        if r in used_r or c in used_c:
+            continue
+        pairs.append((r, c))
+        used_r.add(r)
+        used_c.add(c)
+    return pairs
+
+
+@dataclass
+class TrackerConfig:
+    window: int = 10  # classifications averaged per face (one a frame when every face is classified each frame)
+    min_frames: int = 3  # classifications before a new face gets a verdict
+    threshold: float = 0.5  # p(with_mask) at which the verdict is 'with_mask'
+    margin: float = 0.15  # hysteresis: a decided verdict flips only past threshold ± margin
+    max_missed: int = 5  # frames a face may go undetected before its track ends
+    min_iou: float = 0.3  # overlap needed to call a detection the same face
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.min_frames < 1 or self.max_missed < 0:
+            raise ValueError("window and min_frames must be ≥ 1, max_missed ≥ 0")
+        if not 0.0 < self.threshold < 1.0 or self.margin < 0:
+            raise ValueError("threshold must be in (0, 1) and margin ≥ 0")
+
+
+@dataclass
+class TrackedFace:
+    """One face in one frame, as the live view reports it."""
+
+    track_id: int
+    box: tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels
+    det_score: float
+    p_mask: float  # the classifier on this face's latest crop (NaN before its first)
+    p_smooth: float  # mean over the track's window (NaN before its first)
+    verdict: str  # 'with_mask' | 'without_mask' | 'uncertain'
+    frames_seen: int  # frames this face was detected in
+
+
+@dataclass
+class Track:
+    track_id: int
+    box: Box
+    det_score: float
+    window: int
+    probs: deque = field(init=False)
+    verdict: str = UNCERTAIN
+    frames_seen: int = 1
+    missed: int = 0
+    last_p: float = float("nan")
+    last_classified: int = -1  # frame index of the latest classification
+    classified: int = 0  # classifications so far (the window may hold fewer)
+
+    def __post_init__(self) -> None:
+        self.probs = deque(maxlen=self.window)
+
+    def resize_window(self, window: int) -> None:
+        if window != self.probs.maxlen:
+            self.probs = deque(list(self.probs)[-window:], maxlen=window)
+            self.window = window
+
+    @property
+    def p_smooth(self) -> float:
+        return float(np.mean(self.probs)) if self.probs else float("nan")
+
+    def observe(self, p: float, cfg: TrackerConfig, frame_index: int = -1) -> None:
+        """Add one classification and update the verdict with hysteresis."""
+        self.last_p = float(p)
+        self.last_classified = frame_index
+        self.probs.append(float(p))
+        self.classified += 1
+        if self.classified < cfg.min_frames:
+            return  # still 'uncertain'
+        mean = self.p_smooth
+        if self.verdict == UNCERTAIN:
+            self.verdict = WITH_MASK if mean >= cfg.threshold else WITHOUT_MASK
+        elif self.verdict == WITH_MASK and mean < cfg.threshold - cfg.margin:
+            self.verdict = WITHOUT_MASK
+        elif self.verdict == WITHOUT_MASK and mean >= cfg.threshold + cfg.margin:
+            self.verdict = WITH_MASK
+
+    def face(self) -> TrackedFace:
+        box = tuple(int(round(v)) for v in self.box)
+        return TrackedFace(self.track_id, box, self.det_score, self.last_p, self.p_smooth,
+                           self.verdict, self.frames_seen)
+
+
+class Tracker:
+    """Per-stream state. Not thread-safe: give each video stream its own Tracker.
+
+    Each frame: `tracks = tracker.assign(boxes, scores)` (one track per detection, in order),
+    then `tracker.observe(track, p)` for the faces that were classified, then `tracker.faces(tracks)`.
+    `update(boxes, scores, probs)` does all three when every face is classified."""
+
+    def __init__(self, config: TrackerConfig | None = None):
+        self.config = config or TrackerConfig()
+        self.tracks: list[Track] = []
+        self.frame_index = -1
+        self._next_id = 1
+
+    def configure(self, **changes) -> None:
+        """Change settings mid-stream; tracks keep their ids and (trimmed) history."""
+        self.config = replace(self.config, **changes)
+        for t in self.tracks:
+            t.resize_window(self.config.window)
+
+    def reset(self) -> None:
+        self.tracks.clear()
+
+    def assign(self, boxes: list[Box], scores: list[float] | None = None) -> list[Track]:
+        """Advance one frame: match detections to tracks, start tracks for new faces, age and
+        drop tracks that went unseen. Returns the track of each detection, in order."""
+        self.frame_index += 1
+        scores = list(scores) if scores is not None else [1.0] * len(boxes)
+        boxes = [tuple(float(v) for v in b) for b in boxes]
+        matrix = iou_matrix([t.box for t in self.tracks], boxes)
+        pairs = greedy_match(matrix, self.config.min_iou)
+        out: list[Track | None] = [None] * len(boxes)
+        matched_tracks = set()
+        for ti, di in pairs:
+            t = self.tracks[ti]
+            t.box, t.det_score = boxes[di], float(scores[di])
+            t.frames_seen += 1
+            t.missed = 0
+            out[di] = t
+            matched_tracks.add(ti)
+        survivors = []
+        for ti, t in enumerate(self.tracks):
+            if ti not in matched_tracks:
+                t.missed += 1
+                if t.missed > self.config.max_missed:
+                    continue
+            survivors.append(t)
+        self.tracks = survivors
+        for di, t in enumerate(out):
+            if t is None:
+                t = Track(self._next_id, boxes[di], float(scores[di]), self.config.window)
+                self._next_id += 1
+                self.tracks.append(t)
+                out[di] = t
+        return out  # type: ignore[return-value]
+
+    def observe(self, track: Track, p: float) -> None:
+        track.observe(p, self.config, self.frame_index)
+
+    @staticmethod
+    def faces(tracks: list[Track]) -> list[TrackedFace]:
+        return [t.face() for t in tracks]
+
+    def update(self, boxes: list[Box], scores: list[float] | None, probs) -> list[TrackedFace]:
+        """One frame in which every detected face was classified."""
+        tracks = self.assign(boxes, scores)
+        for t, p in zip(tracks, probs):
+            self.observe(t, float(p))
+        return self.faces(tracks)
