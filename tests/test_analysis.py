@@ -1,0 +1,302 @@
+"""Failure analysis: the yaw estimate on real faces turned, mirrored and tilted; occluders placed
+from real landmarks; the gallery's mistake table; and a small real run of every study."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import need
+from maskdash import analysis, settings
+from maskdash.analysis import detect_on_canvas, estimate_yaw, mistakes, run_analysis, yaw_bin
+from maskdash.data import list_split
+from maskdash.imaging import load_rgb, to_input
+from maskdash.occluders import OCCLUDERS, FaceGeometry, occlude
+
+DEV_MODEL = Path("/tmp/tinyrun/best.keras")  # a small real model, for development before training ends
+
+
+def analysis_model() -> Path:
+    """The shipped model; on a developer's machine before it exists, the small dev model."""
+    shipped = settings.shipped_model_path()
+    if shipped.is_file():
+        return shipped
+    need(DEV_MODEL.is_file() and not settings.require_all(), f"no trained model at {shipped}")
+    return DEV_MODEL
+
+
+@pytest.fixture(scope="module")
+def detector():
+    from maskdash.detection import make_detector
+
+    return make_detector("blazeface")
+
+
+def turn(face: np.ndarray, degrees: float) -> np.ndarray:
+    """A real frontal face wrapped on a vertical cylinder and turned by `degrees` (positive: the
+    nose moves to the image's right) — real texture, known geometry."""
+    h, w = face.shape[:2]
+    r = w / 2
+    xs = (np.arange(w) + 0.5 - r) / r
+    phi = np.arcsin(np.clip(xs, -1, 1)) - math.radians(degrees)
+    valid = (np.abs(xs) < 1) & (np.abs(phi) < math.pi / 2)
+    mapx = np.tile(np.where(valid, np.sin(phi) * r + r - 0.5, -1).astype(np.float32), (h, 1))
+    mapy = np.tile(np.arange(h, dtype=np.float32)[:, None], (1, w))
+    return cv2.remap(face, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(128, 128, 128))
+
+
+def rotate(face: np.ndarray, degrees: float) -> np.ndarray:
+    h, w = face.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(face, m, (w, h), borderMode=cv2.BORDER_REFLECT_101)
+
+
+def yaw_of(detector, face: np.ndarray):
+    det = detect_on_canvas(detector, face)
+    assert det is not None, "BlazeFace found no face"
+    return estimate_yaw(det.landmarks), det
+
+
+@pytest.fixture(scope="module")
+def frontal(fm12k, detector):
+    """The first unmasked Test face (sorted) that reads as frontal: |yaw| < 5°."""
+    for s in [s for s in list_split(fm12k, "Test") if s.label == 1][:60]:
+        face = to_input(load_rgb(s.path))
+        det = detect_on_canvas(detector, face)
+        if det is not None and abs(estimate_yaw(det.landmarks).yaw) < 5:
+            return face
+    pytest.fail("no frontal face among the first 60 unmasked Test faces")
+
+
+# ---------------------------------------------------------------- yaw
+
+
+def test_yaw_of_a_real_face_turned_mirrored_and_tilted(detector, frontal):
+    y0 = yaw_of(detector, frontal)[0]
+    right20, right40 = yaw_of(detector, turn(frontal, 20))[0], yaw_of(detector, turn(frontal, 40))[0]
+    left20, left40 = yaw_of(detector, turn(frontal, -20))[0], yaw_of(detector, turn(frontal, -40))[0]
+    assert abs(y0.yaw) < 5
+    # sign follows the turn, and a larger turn reads larger
+    assert right20.yaw > 8 and left20.yaw < -8
+    assert right40.yaw > right20.yaw + 5 and left40.yaw < left20.yaw - 5
+    assert abs(right40.yaw) > 25 and abs(left40.yaw) > 25
+    assert yaw_bin(right40.yaw) in ("30–45°", "45°+")
+    # a mirror image turns the other way by about as much
+    mirrored = yaw_of(detector, np.ascontiguousarray(turn(frontal, 30)[:, ::-1]))[0]
+    turned = yaw_of(detector, turn(frontal, 30))[0]
+    assert mirrored.yaw < -10 < 10 < turned.yaw
+    assert abs(mirrored.yaw + turned.yaw) < 15  # BlazeFace itself is not exactly mirror-symmetric
+    # tilting the head in the image plane is roll, not yaw
+    for angle in (-20, 20):
+        tilted = yaw_of(detector, rotate(frontal, angle))[0]
+        assert abs(tilted.yaw) < 10
+        assert abs(abs(tilted.roll) - 20) < 6
+    # both cues (eyes and ears) agree on the direction
+    assert right40.yaw_eyes > 0 and right40.yaw_ears > 0
+
+
+def test_yaw_geometry_and_bad_input():
+    frontal = np.array([[30, 40], [70, 40], [50, 60], [50, 75], [5, 45], [95, 45]], float)
+    y = estimate_yaw(frontal)
+    assert abs(y.yaw) < 1e-9 and abs(y.roll) < 1e-9
+    turned = frontal.copy()
+    turned[2, 0] += 8  # nose tip moves right of the eye and ear midpoints
+    assert estimate_yaw(turned).yaw > 0
+    th = math.radians(30)  # the same face rotated in the image: same yaw, roll 30°
+    rot = np.array([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]])
+    y_rot = estimate_yaw(turned @ rot.T)
+    assert y_rot.yaw == pytest.approx(estimate_yaw(turned).yaw, abs=1e-6)
+    assert y_rot.roll == pytest.approx(30, abs=1e-6)
+    assert estimate_yaw(turned[:5]).yaw_ears is None  # no ears: the eye estimate alone
+    with pytest.raises(ValueError):
+        estimate_yaw(np.zeros((2, 2)))
+    with pytest.raises(ValueError):
+        estimate_yaw(np.array([[10, 10], [10, 10], [10, 20]]))
+
+
+# ---------------------------------------------------------------- occluders
+
+
+def _disc(shape, centre, radius) -> np.ndarray:
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= radius**2
+
+
+def _check_covers_mouth_and_nose(face, occ, geo: FaceGeometry):
+    s = geo.eye_distance
+    a = occ.alpha
+    for name, pt in (("mouth", geo.mouth), ("nose", geo.nose)):
+        assert a[int(round(pt[1])), int(round(pt[0]))] > 0.9, f"{occ.kind} leaves the {name} visible"
+    mouth_area = _disc(a.shape, geo.mouth, 0.25 * s)
+    assert a[mouth_area].mean() > 0.9, occ.kind
+    for eye in (geo.right_eye, geo.left_eye):  # the eyes stay visible
+        assert a[_disc(a.shape, eye, 0.08 * s)].mean() < 0.1, occ.kind
+    changed = np.abs(occ.image.astype(int) - face.astype(int)).sum(axis=2) > 0
+    assert changed[mouth_area].mean() > 0.9
+    # the object is drawn, not pasted flat: it has texture and shading
+    assert occ.image[mouth_area].std() > 3
+
+
+def test_occluders_cover_mouth_and_nose_from_real_landmarks(fm12k, detector):
+    samples = [s for s in list_split(fm12k, "Test") if s.label == 1][:40:8]
+    tried = 0
+    for s in samples:
+        face = to_input(load_rgb(s.path))
+        det = detect_on_canvas(detector, face)
+        if det is None:
+            continue
+        tried += 1
+        geo = FaceGeometry.from_landmarks(det.landmarks)
+        for kind in OCCLUDERS:
+            occ = occlude(face, kind, geo, rng=7)
+            _check_covers_mouth_and_nose(face, occ, geo)
+            assert occ.image.shape == face.shape and occ.image.dtype == np.uint8
+            again = occlude(face, kind, geo, rng=7)
+            assert np.array_equal(again.image, occ.image)  # seeded: reproducible
+    assert tried >= 3
+
+
+def test_occluders_follow_a_tilted_face(fm12k, detector):
+    face = rotate(to_input(load_rgb(fm12k / "Test/WithoutMask/1015.jpg")), 25)
+    det = detect_on_canvas(detector, face)
+    assert det is not None
+    geo = FaceGeometry.from_landmarks(det.landmarks)
+    assert abs(estimate_yaw(det.landmarks).roll) > 15
+    for kind in OCCLUDERS:
+        _check_covers_mouth_and_nose(face, occlude(face, kind, geo, rng=1), geo)
+
+
+def test_occluder_fallback_geometry_and_errors(fm12k):
+    face = to_input(load_rgb(fm12k / "Test/WithoutMask/1015.jpg"))
+    geo = FaceGeometry.typical(224)
+    for kind in OCCLUDERS:
+        occ = occlude(face, kind, None, rng=3)  # no landmarks: the typical crop layout
+        _check_covers_mouth_and_nose(face, occ, geo)
+    with pytest.raises(ValueError, match="unknown occluder"):
+        occlude(face, "mask", None)
+    with pytest.raises(ValueError):
+        occlude(face.astype(np.float32), "hand", None)
+    with pytest.raises(ValueError):
+        FaceGeometry.from_landmarks(np.zeros((3, 2)))
+
+
+# ---------------------------------------------------------------- gallery table
+
+
+def test_mistakes_table_tags_and_filters():
+    preds = pd.DataFrame({
+        "path": ["a.jpg", "a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"],
+        "face": [0, 1, 0, 0, 0, 0],
+        "truth": ["with_mask", "without_mask", "mask_weared_incorrect", "without_mask", "with_mask", "without_mask"],
+        "p_mask": [0.02, 0.95, 0.8, 0.4, 0.7, 0.6],
+        "height": [20, 80, 50, 50, 50, 50],
+    })
+    yaw = pd.DataFrame({"source": ["dev_scenes"], "path": ["a.jpg"], "face": [1], "yaw": [-41.0]})
+    dups = pd.DataFrame({"group": [1, 1], "kind": ["exact", "exact"], "path": ["e.jpg", "x.jpg"],
+                         "split": ["Test", "Train"], "label": ["without_mask"] * 2})
+    m = mistakes(preds, "dev_scenes", 0.5, dups, yaw)
+    assert list(m["path"]) == ["a.jpg", "a.jpg", "b.jpg", "e.jpg"]  # most confident first
+    tags = dict(zip(zip(m["path"], m["face"]), m["tags"]))
+    assert tags[("a.jpg", 0)] == "confident, low-res"
+    assert tags[("a.jpg", 1)] == "confident, turned"
+    assert tags[("b.jpg", 0)] == "incorrect-mask"
+    assert tags[("e.jpg", 0)] == "duplicate"
+    assert m.loc[0, "confidence"] == pytest.approx(0.98)
+    assert set(m["error"]) == {"called with_mask", "called without_mask"}
+    everything = mistakes(preds, "dev_scenes", 0.5, include_correct=True)
+    assert len(everything) == 6 and (everything["error"] == "correct").sum() == 2
+    # a stricter threshold turns 0.6 and 0.7 into "without" calls
+    strict = mistakes(preds, "dev_scenes", 0.75)
+    assert "d.jpg" in set(strict["path"]) and "e.jpg" not in set(strict["path"])
+
+
+# ---------------------------------------------------------------- a small real run
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, fm12k, dev_scenes):
+    out = tmp_path_factory.mktemp("analysis") / "run"
+    summary = run_analysis(analysis_model(), fm12k.parent, out, progress=False, limit=10, sweep_limit=4,
+                           engine="keras")
+    return out, summary
+
+
+def test_run_analysis_writes_every_study(small_run, fm12k):
+    out, summary = small_run
+    for f in ("summary.json", "angles_faces.csv", "angles_bins.csv", "occluders.csv", "occluders_summary.csv",
+              "distance.csv", "lighting.csv", "native_sizes.csv", "examples.csv"):
+        assert (out / f).is_file(), f
+    assert json.loads((out / "summary.json").read_text()) == json.loads(json.dumps(summary))
+    assert summary["subsample"]["per_class"] == {"with_mask": 5, "without_mask": 5}
+    assert summary["subsample"]["sweep_faces"] == 4
+    assert "seed 0" in summary["subsample"]["note"]
+
+    faces = pd.read_csv(out / "angles_faces.csv")
+    assert set(faces["source"]) == {"test", "dev_scenes"}
+    assert (faces["source"] == "test").sum() == 10 and (faces["source"] == "dev_scenes").sum() == 10
+    assert faces["p_mask"].between(0, 1).all()
+    det = faces[faces["detected"]]
+    assert len(det) >= 10 and det["yaw"].abs().max() < 90
+
+    occ = pd.read_csv(out / "occluders_summary.csv")
+    assert list(occ["object"]) == ["none", *OCCLUDERS]
+    assert (occ["n"] == 5).all()
+    assert pd.read_csv(out / "occluders.csv")["truth"].eq("without_mask").all()
+
+    dist = pd.read_csv(out / "distance.csv")
+    assert sorted(dist[dist["truth"] == "all"]["width"]) == list(analysis.DISTANCE_WIDTHS)
+    light = pd.read_csv(out / "lighting.csv")
+    b = light[(light["kind"] == "brightness") & (light["truth"] == "all")]
+    assert sorted(b["factor"]) == list(analysis.BRIGHTNESS)
+
+    sizes = pd.read_csv(out / "native_sizes.csv")
+    assert sizes["count"].sum() == sum(len(list_split(fm12k, s)) for s in ("Train", "Validation", "Test"))
+    med = summary["studies"]["native_size"]["median_width"]["Train"]
+    assert med["with_mask"] > 1.5 * med["without_mask"]  # the resolution shortcut, measured
+
+    examples = sorted((out / "examples").glob("*.jpg"))
+    assert 0 < len(examples) <= 24
+    for p in examples:
+        assert load_rgb(p).shape == (analysis.THUMB_PX, analysis.THUMB_PX, 3)
+    assert set(pd.read_csv(out / "examples.csv")["study"]) == {"angles", "occluders"}
+
+    res = analysis.load_results("run", out.parent)
+    assert not res["errors"] and res["summary"]["name"] == summary["name"]
+    assert analysis.result_names(out.parent) == ["run"]
+
+
+def test_cli_reports_bad_inputs(tmp_path, capsys, fm12k):
+    from maskdash.cli import main
+
+    assert main(["analyze", "no_such_recipe", "--data", str(fm12k.parent), "--out", str(tmp_path)]) == 2
+    assert "no_such_recipe" in capsys.readouterr().err
+    assert main(["analyze", "robust", "--studies", "angles,colour", "--out", str(tmp_path)]) == 2
+    assert "colour" in capsys.readouterr().err
+    model = str(analysis_model())
+    assert main(["analyze", model, "--data", str(fm12k.parent), "--out", str(tmp_path), "--limit", "1"]) == 2
+    assert "at least 2" in capsys.readouterr().err
+    assert main(["analyze", model, "--data", str(fm12k.parent), "--out", str(tmp_path), "--detector", "haar",
+                 "--studies", "angles", "--engine", "keras", "--limit", "4"]) == 2
+    assert "unknown face detector" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="MASKDASH_DATA"):
+        analysis.resolve_data(tmp_path)
+    with pytest.raises(ValueError, match="unknown studies"):
+        run_analysis(analysis_model(), fm12k.parent, tmp_path, studies=("angles", "colour"))
+
+
+def test_headlines_pick_the_figures_from_the_summary(small_run):
+    _, summary = small_run
+    h = analysis.headlines(summary)
+    occ = pd.read_csv(small_run[0] / "occluders_summary.csv").set_index("object")
+    assert h["no mask + hand: called with mask"] == pytest.approx(occ.loc["hand", "called_with_mask"])
+    dist = pd.read_csv(small_run[0] / "distance.csv")
+    acc16 = dist[(dist["width"] == 16) & (dist["truth"] == "all")]["accuracy"].item()
+    assert h["face 16 px wide: accuracy"] == pytest.approx(acc16)
+    assert all(v is None or 0 <= v <= 1 for v in h.values())
+    assert analysis.headlines({}) == {k: None for k in h}
