@@ -189,6 +189,8 @@ def evaluate_scenes(classifier, scenes_dir: Path, threshold: float = 0.5, progre
         two = sel & np.isin(truth, CLASSES)
         y = np.array([CLASSES.index(t) for t in truth[two]])
         results[name] = metrics(y, p[two], threshold)
+    heights = np.array([r["height"] for r in rows])
+    results["dev_scenes_holdout_by_height"] = by_height(truth, p, heights, folds == "holdout", threshold)
     inc = truth == data.INCORRECT
     results["dev_scenes_incorrect"] = {
         "n": int(inc.sum()),
@@ -196,6 +198,26 @@ def evaluate_scenes(classifier, scenes_dir: Path, threshold: float = 0.5, progre
         "mean_p_mask": float(p[inc].mean()) if inc.any() else None,
     }
     return results, rows
+
+
+HEIGHT_BINS = (0, 16, 24, 32, 48, 10_000)
+
+
+def by_height(truth: np.ndarray, p: np.ndarray, heights: np.ndarray, sel: np.ndarray,
+              threshold: float = 0.5) -> list[dict]:
+    """Per-class recall by face height in pixels: small faces are where the data set's
+    'small means masked' shortcut shows."""
+    out = []
+    for lo, hi in zip(HEIGHT_BINS[:-1], HEIGHT_BINS[1:]):
+        b = sel & (heights >= lo) & (heights < hi)
+        row: dict = {"min_px": lo, "max_px": hi}
+        for k, cls in enumerate(CLASSES):
+            c = b & (truth == cls)
+            called = p[c] >= threshold if k == 0 else p[c] < threshold
+            row[f"n_{cls}"] = int(c.sum())
+            row[f"recall_{cls}"] = float(called.mean()) if c.any() else None
+        out.append(row)
+    return out
 
 
 def throughput(classifier, n_batch: int = 256, n_single: int = 50) -> dict:
