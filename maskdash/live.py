@@ -1,0 +1,336 @@
+"""What the Live page needs besides Streamlit: ICE/RTC settings, the hand-off of results from the
+video thread to the page, the door-monitor time series and the steady verdict.
+
+Threads: streamlit-webrtc runs the frame callback on a worker thread. The callback only calls
+`LiveState.process(frame)`; the page reads `LiveState.snapshot()` from its own script thread.
+Everything shared between the two sits behind one lock, and the page never blocks the video
+(a snapshot copies a few small lists)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from maskdash.tracking import UNCERTAIN
+
+WITH_MASK, WITHOUT_MASK = "with_mask", "without_mask"
+
+ICE_ENV = "MASKDASH_ICE_SERVERS"
+RESULTS_ENV = "MASKDASH_RESULTS_FILE"  # the page writes its latest results there (tests, monitoring)
+
+# 640×480 as "ideal": a camera that cannot do exactly that still starts, at its nearest size.
+MEDIA_CONSTRAINTS = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}, "audio": False}
+
+MONITOR_WINDOW_S = 60  # the door monitor's chart spans the last minute
+STALE_AFTER_S = 3.0  # no frame for this long while "playing": the stream has stalled
+
+VERDICT_TEXT = {
+    WITH_MASK: "😷 You are wearing a mask",
+    WITHOUT_MASK: "😃 You are not wearing a mask",
+    UNCERTAIN: "🤔 Looking…",
+}
+
+
+# -- ICE / RTC settings ------------------------------------------------------------------------
+class IceConfigError(ValueError):
+    """The configured ICE servers are malformed; the message says what to fix."""
+
+
+def parse_ice_servers(value: Any, source: str = "ice_servers") -> list[dict]:
+    """A JSON string or a list of RTCIceServer-like mappings → a clean list of dicts
+    (`urls`: str or list of str; optional `username`, `credential`)."""
+    if isinstance(value, (str, bytes)):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise IceConfigError(f"{source} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    if isinstance(value, Mapping):  # one server given on its own
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise IceConfigError(f"{source} must be a list of servers such as "
+                             '[{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]')
+    servers = []
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping) or "urls" not in item:
+            raise IceConfigError(f"{source}[{i}] must be a mapping with a 'urls' entry")
+        urls = item["urls"]
+        urls_list = [urls] if isinstance(urls, str) else list(urls) if isinstance(urls, (list, tuple)) else None
+        if not urls_list or not all(isinstance(u, str) and u.split(":", 1)[0] in ("stun", "stuns", "turn", "turns")
+                                    for u in urls_list):
+            raise IceConfigError(f"{source}[{i}].urls must be stun:/turn: URLs, got {urls!r}")
+        server: dict = {"urls": urls if isinstance(urls, str) else urls_list}
+        for key in ("username", "credential"):
+            if key in item:
+                server[key] = str(item[key])
+        servers.append(server)
+    return servers
+
+
+def ice_servers(secrets: Mapping | None = None, environ: Mapping[str, str] | None = None) -> tuple[list[dict], str]:
+    """(servers, where they came from). The environment variable `MASKDASH_ICE_SERVERS` (a JSON
+    list) wins over the `ice_servers` secret; with neither, an empty list: a browser on the same
+    machine or network connects directly. Deployments behind NAT need a TURN server here; no public
+    host is ever contacted unless configured."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(ICE_ENV, "").strip()
+    if raw:
+        return parse_ice_servers(raw, ICE_ENV), f"environment variable {ICE_ENV}"
+    if secrets is not None and "ice_servers" in secrets:
+        return parse_ice_servers(_plain(secrets["ice_servers"]), "secrets ice_servers"), "secrets (ice_servers)"
+    return [], "default (none: local connections only)"
+
+
+def _plain(value: Any) -> Any:
+    """Streamlit secrets come as read-only mapping types; turn them into plain lists/dicts."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def rtc_configuration(servers: list[dict]) -> dict:
+    """Given explicitly (even when empty) so that streamlit-webrtc does not fall back to its
+    public STUN default on either end."""
+    return {"iceServers": list(servers)}
+
+
+# -- verdicts -------------------------------------------------------------------------------------
+def steady_verdict(faces) -> str | None:
+    """The overall verdict from the smoothed tracks: None with no face in view; 'without_mask'
+    when any decided face is unmasked; 'with_mask' when every decided face is masked;
+    'uncertain' while no face has been seen long enough."""
+    if not faces:
+        return None
+    decided = [f.verdict for f in faces if f.verdict != UNCERTAIN]
+    if not decided:
+        return UNCERTAIN
+    return WITHOUT_MASK if WITHOUT_MASK in decided else WITH_MASK
+
+
+def verdict_text(verdict: str | None, n_faces: int) -> str:
+    if verdict is None:
+        return "🙈 No face in view"
+    if n_faces <= 1 or verdict == UNCERTAIN:
+        return VERDICT_TEXT[verdict]
+    return "😷 Everyone in view is wearing a mask" if verdict == WITH_MASK else "😃 Not everyone in view is wearing a mask"
+
+
+# -- door monitor ---------------------------------------------------------------------------------
+@dataclass
+class _Second:
+    faces: int = 0  # most faces in view at once during this second
+    masked: int = 0  # decided face observations that were 'with_mask'
+    decided: int = 0
+    people: set = field(default_factory=set)  # (stream, track id) seen
+
+
+class DoorMonitor:
+    """Faces seen and the share masked per second over the last `window_s` seconds (the door
+    monitoring view). Bounded: only the last `window_s` seconds are kept. Not thread-safe on its
+    own; LiveState guards it."""
+
+    def __init__(self, window_s: int = MONITOR_WINDOW_S):
+        self.window_s = window_s
+        self._seconds: dict[int, _Second] = {}
+
+    def add(self, t: float, faces, stream: int = 0) -> None:
+        sec = int(t)
+        bucket = self._seconds.get(sec)
+        if bucket is None:
+            bucket = self._seconds[sec] = _Second()
+            for old in [s for s in self._seconds if s <= sec - self.window_s]:
+                del self._seconds[old]
+        bucket.faces = max(bucket.faces, len(faces))
+        for f in faces:
+            bucket.people.add((stream, f.track_id))
+            if f.verdict != UNCERTAIN:
+                bucket.decided += 1
+                bucket.masked += f.verdict == WITH_MASK
+
+    def series(self, now: float) -> list[dict]:
+        """One row per second of the window, oldest first: seconds_ago (negative), faces,
+        share_masked (None where no face had a verdict)."""
+        end = int(now)
+        rows = []
+        for sec in range(end - self.window_s + 1, end + 1):
+            b = self._seconds.get(sec)
+            rows.append({
+                "seconds_ago": sec - end,
+                "faces": b.faces if b else 0,
+                "share_masked": (b.masked / b.decided) if b and b.decided else None,
+            })
+        return rows
+
+    def totals(self, now: float) -> dict:
+        """People (face tracks) seen in the window and the share of decided observations masked."""
+        lo = int(now) - self.window_s
+        recent = [b for s, b in self._seconds.items() if s > lo]
+        decided = sum(b.decided for b in recent)
+        return {
+            "people": len(set().union(*(b.people for b in recent))) if recent else 0,
+            "share_masked": (sum(b.masked for b in recent) / decided) if decided else None,
+        }
+
+
+def door_chart(rows: list[dict], height: int = 300):
+    """Plotly figure of DoorMonitor.series(): faces in view (bars) and share masked (line, %)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    x = [r["seconds_ago"] for r in rows]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(x=x, y=[r["faces"] for r in rows], name="faces in view",
+                         marker_color="#7f8c8d", opacity=0.6), secondary_y=False)
+    share = [None if r["share_masked"] is None else 100 * r["share_masked"] for r in rows]
+    fig.add_trace(go.Scatter(x=x, y=share, name="% masked", mode="lines+markers", connectgaps=False,
+                             line=dict(color="#2ecc71", width=2), marker=dict(size=4)), secondary_y=True)
+    top = max([r["faces"] for r in rows] + [1])
+    fig.update_yaxes(title_text="faces", range=[0, top + 0.5], dtick=1 if top <= 5 else None, secondary_y=False)
+    fig.update_yaxes(title_text="% masked", range=[0, 105], tickvals=[0, 50, 100], secondary_y=True, showgrid=False)
+    fig.update_xaxes(title_text="seconds ago", range=[x[0] - 0.5, 0.5] if x else None)
+    fig.update_layout(height=height, margin=dict(l=40, r=40, t=10, b=40), bargap=0.1,
+                      legend=dict(orientation="h", y=-0.3, x=0), uirevision="door")
+    return fig
+
+
+# -- the hand-off between the video thread and the page ---------------------------------------------
+@dataclass(frozen=True)
+class FaceRow:
+    track_id: int
+    verdict: str
+    p_mask: float  # latest classification
+    p_smooth: float  # the track's smoothed probability (what the verdict uses)
+    det_score: float
+    box: tuple[int, int, int, int]
+    frames_seen: int
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """What the page shows, copied out under the lock."""
+
+    frames: int  # frames processed in the current stream
+    fps: float
+    faces: tuple[FaceRow, ...]
+    verdict: str | None  # steady_verdict of the latest frame
+    frame_age_s: float | None  # seconds since the latest frame (None before the first)
+    timings_ms: dict
+    detector: str
+    error: str | None  # the latest failure inside the frame path, if any
+    streams: int  # streams started in this browser session
+    series: tuple[dict, ...]
+    totals: dict
+
+    @property
+    def stalled(self) -> bool:
+        return self.frame_age_s is not None and self.frame_age_s > STALE_AFTER_S
+
+    def to_json(self, playing: bool) -> dict:
+        return {
+            "time": time.time(), "playing": playing, "frames": self.frames, "fps": round(self.fps, 2),
+            "verdict": self.verdict, "detector": self.detector, "error": self.error, "streams": self.streams,
+            "frame_age_s": self.frame_age_s,
+            "faces": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(f).items()}
+                      for f in self.faces],
+            "totals": self.totals,
+        }
+
+
+class LiveState:
+    """One browser session's live results. `process()` runs on the video thread (the only thing
+    the frame callback calls); everything else on the page's thread. A new stream starts a fresh
+    pipeline session (new face tracks); the door monitor keeps the whole minute across restarts."""
+
+    def __init__(self, pipeline, clock=time.time):
+        self._pipeline = pipeline
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._session = None
+        self._stream = 0
+        self._frames = 0
+        self._latest = None  # FrameResult
+        self._latest_t: float | None = None
+        self._error: str | None = None
+        self._monitor = DoorMonitor()
+
+    @property
+    def pipeline(self):
+        return self._pipeline
+
+    def process(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """Frame in, annotated frame out; never raises (a failing frame is passed through unchanged
+        and the reason kept for the page)."""
+        with self._lock:
+            if self._session is None:
+                self._session = self._pipeline.session()
+                self._stream += 1
+                self._frames = 0
+                self._latest, self._latest_t = None, None
+            session, stream = self._session, self._stream
+        try:
+            annotated, result = session.process(frame_bgr)
+        except Exception as exc:  # the stream must go on; the page shows the reason
+            with self._lock:
+                self._error = f"{type(exc).__name__}: {exc}"
+            return frame_bgr
+        now = self._clock()
+        with self._lock:
+            if session is self._session:  # not a frame that finished after the stream ended
+                self._latest, self._latest_t = result, now
+                self._frames += 1
+                self._error = None
+                self._monitor.add(now, result.faces, stream)
+        return annotated
+
+    def end_stream(self) -> None:
+        """The video ended (Stop, or the browser went away): drop the face tracks."""
+        with self._lock:
+            self._session = None
+
+    def snapshot(self) -> LiveSnapshot:
+        now = self._clock()
+        with self._lock:
+            r = self._latest
+            faces = tuple(
+                FaceRow(f.track_id, f.verdict, float(f.p_mask), float(f.p_smooth), float(f.det_score),
+                        tuple(int(v) for v in f.box), int(f.frames_seen))
+                for f in (r.faces if r else [])
+            )
+            return LiveSnapshot(
+                frames=self._frames,
+                fps=float(r.fps) if r else 0.0,
+                faces=faces,
+                verdict=steady_verdict(faces),
+                frame_age_s=None if self._latest_t is None else max(0.0, now - self._latest_t),
+                timings_ms=dict(r.timings_ms) if r else {},
+                detector=(r.detector if r else "") or "",
+                error=self._error,
+                streams=self._stream,
+                series=tuple(self._monitor.series(now)),
+                totals=self._monitor.totals(now),
+            )
+
+
+def write_json_atomic(path: str | Path, data: dict) -> None:
+    """Write JSON so that a reader never sees a half-written file (temp file, then os.replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,169 @@
+"""maskdash.live without Streamlit: ICE settings, the steady verdict, the door monitor and the
+hand-off object between the video thread and the page, fed real Face Mask 12K faces through the
+real pipeline."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import need
+from live_video import face_frame
+from maskdash import live, settings
+from maskdash.bench import CLEAR_FACES
+from maskdash.tracking import TrackedFace
+
+FOLDERS = {"with_mask": "WithMask", "without_mask": "WithoutMask"}
+
+
+# -- ICE ---------------------------------------------------------------------------------------------
+def test_ice_servers_default_is_empty_never_a_public_host():
+    servers, source = live.ice_servers(secrets=None, environ={})
+    assert servers == [] and "default" in source
+    assert live.rtc_configuration(servers) == {"iceServers": []}
+
+
+def test_ice_servers_from_env_and_secrets():
+    turn = [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]
+    secrets = {"ice_servers": [{"urls": "stun:stun.example.org:3478"}]}
+    assert live.ice_servers(secrets, environ={}) == ([{"urls": "stun:stun.example.org:3478"}], "secrets (ice_servers)")
+    servers, source = live.ice_servers(secrets, environ={live.ICE_ENV: json.dumps(turn)})
+    assert servers == turn and live.ICE_ENV in source  # the environment wins
+    # a single server given as a mapping is accepted
+    assert live.parse_ice_servers({"urls": "turns:t.example.org:443"}) == [{"urls": "turns:t.example.org:443"}]
+
+
+@pytest.mark.parametrize("bad, why", [
+    ("[{", "not valid JSON"),
+    ('{"url": "stun:x"}', "'urls'"),
+    ('[{"urls": "http://x"}]', "stun:/turn:"),
+    ('[{"urls": []}]', "stun:/turn:"),
+    ("42", "must be a list"),
+])
+def test_bad_ice_settings_get_a_clear_message(bad, why):
+    with pytest.raises(live.IceConfigError, match=why.replace("(", r"\(")):
+        live.ice_servers(None, environ={live.ICE_ENV: bad})
+
+
+# -- verdicts and the door monitor ------------------------------------------------------------------
+def face(track_id: int, verdict: str) -> TrackedFace:
+    return TrackedFace(track_id, (0, 0, 10, 10), 0.9, 0.5, 0.5, verdict, 5)
+
+
+def test_steady_verdict_and_its_text():
+    assert live.steady_verdict([]) is None
+    assert live.steady_verdict([face(1, "uncertain")]) == "uncertain"
+    assert live.steady_verdict([face(1, "with_mask"), face(2, "uncertain")]) == "with_mask"
+    assert live.steady_verdict([face(1, "with_mask"), face(2, "without_mask")]) == "without_mask"
+    assert live.verdict_text("with_mask", 1) == "😷 You are wearing a mask"
+    assert live.verdict_text("without_mask", 1) == "😃 You are not wearing a mask"
+    assert "No face" in live.verdict_text(None, 0)
+    assert "Not everyone" in live.verdict_text("without_mask", 2)
+
+
+def test_door_monitor_keeps_one_minute_of_seconds():
+    mon = live.DoorMonitor(window_s=60)
+    for t in np.arange(1000.0, 1010.0, 0.25):  # 10 s, one person masked, then a second unmasked
+        faces = [face(1, "with_mask")] + ([face(2, "without_mask")] if t >= 1005 else [])
+        mon.add(float(t), faces)
+    rows = mon.series(now=1009.5)
+    assert len(rows) == 60 and rows[-1]["seconds_ago"] == 0 and rows[0]["seconds_ago"] == -59
+    assert [r["faces"] for r in rows[-10:]] == [1] * 5 + [2] * 5
+    assert rows[-6]["share_masked"] == 1.0 and rows[-1]["share_masked"] == 0.5
+    assert rows[0]["faces"] == 0 and rows[0]["share_masked"] is None
+    tot = mon.totals(now=1009.5)
+    assert tot["people"] == 2 and tot["share_masked"] == pytest.approx((20 + 20) / (20 + 40))
+    mon.add(1100.0, [])  # a minute later the old seconds are gone
+    assert mon.totals(now=1100.0) == {"people": 0, "share_masked": None}
+    assert sum(r["faces"] for r in mon.series(now=1100.0)) == 0
+    fig = live.door_chart(mon.series(now=1009.5))
+    assert [t.name for t in fig.data] == ["faces in view", "% masked"]
+
+
+def test_write_json_atomic(tmp_path):
+    path = tmp_path / "sub" / "results.json"
+    live.write_json_atomic(path, {"a": 1})
+    live.write_json_atomic(path, {"a": 2})
+    assert json.loads(path.read_text()) == {"a": 2}
+    assert [p.name for p in path.parent.iterdir()] == ["results.json"]  # no temp files left
+
+
+# -- LiveState with the real pipeline --------------------------------------------------------------
+@pytest.fixture(scope="module")
+def pipeline():
+    from maskdash.classifier import MaskClassifier
+    from maskdash.pipeline import FramePipeline, PipelineConfig
+
+    clf = MaskClassifier.load(threads=1)  # the shipped model
+    return FramePipeline(clf, PipelineConfig(detector="blazeface"), warm_up=False)
+
+
+@pytest.fixture(scope="module")
+def frames(fm12k) -> dict[str, list[np.ndarray]]:
+    return {label: [face_frame(fm12k / "Test" / FOLDERS[label] / n) for n in CLEAR_FACES[label][:3]]
+            for label in FOLDERS}
+
+
+class Clock:
+    def __init__(self, t: float = 5000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.mark.parametrize("label", ["with_mask", "without_mask"])
+def test_live_state_reports_the_steady_verdict(pipeline, frames, label):
+    clock = Clock()
+    state = live.LiveState(pipeline, clock=clock)
+    assert state.snapshot().frames == 0 and state.snapshot().frame_age_s is None
+    for frame in frames[label]:
+        for _ in range(4):
+            out = state.process(frame)
+            clock.t += 0.1
+            assert out.shape == frame.shape and not np.array_equal(out, frame)  # annotated
+    snap = state.snapshot()
+    assert snap.frames == 12 and snap.streams == 1 and snap.error is None
+    assert snap.verdict == label and len(snap.faces) == 1 and snap.faces[0].verdict == label
+    assert snap.frame_age_s == pytest.approx(0.1) and not snap.stalled
+    data = snap.to_json(playing=True)
+    json.dumps(data)  # serialisable (NaN probabilities become null)
+    assert data["verdict"] == label and data["faces"][0]["verdict"] == label
+    assert snap.totals["people"] >= 1 and snap.series[-1]["faces"] == 1
+
+    clock.t += 10
+    assert state.snapshot().stalled  # no frame for 10 s while playing → the page says so
+    state.end_stream()  # Stop: tracks dropped; the next frame starts a new stream
+    state.process(frames[label][0])
+    snap = state.snapshot()
+    assert snap.streams == 2 and snap.frames == 1 and snap.faces[0].verdict == "uncertain"
+    assert snap.totals["people"] >= 2  # the minute's monitor spans both streams
+
+
+def test_live_state_survives_bad_frames_and_threads(pipeline, frames):
+    state = live.LiveState(pipeline)
+    bad = np.zeros((480, 640, 3), np.float32)
+    assert state.process(bad) is bad  # passed through, never raised into the video thread
+    assert "uint8" in state.snapshot().error
+    # the video thread and the page's thread at once
+    errors = []
+
+    def video():
+        try:
+            for f in frames["with_mask"] * 3:
+                state.process(f)
+        except Exception as exc:  # pragma: no cover - the assertion below reports it
+            errors.append(exc)
+
+    t = threading.Thread(target=video)
+    t.start()
+    while t.is_alive():
+        state.snapshot()
+    t.join()
+    snap = state.snapshot()
+    assert not errors and snap.frames == 9 and snap.error is None
+
