@@ -19,16 +19,11 @@ from maskdash.data import list_split
 from maskdash.imaging import load_rgb, to_input
 from maskdash.occluders import OCCLUDERS, FaceGeometry, occlude
 
-DEV_MODEL = Path("/tmp/tinyrun/best.keras")  # a small real model, for development before training ends
-
-
 def analysis_model() -> Path:
-    """The shipped model; on a developer's machine before it exists, the small dev model."""
+    """The shipped model (committed under models/)."""
     shipped = settings.shipped_model_path()
-    if shipped.is_file():
-        return shipped
-    need(DEV_MODEL.is_file() and not settings.require_all(), f"no trained model at {shipped}")
-    return DEV_MODEL
+    assert shipped.is_file(), f"the shipped model is missing: {shipped}"
+    return shipped
 
 
 @pytest.fixture(scope="module")

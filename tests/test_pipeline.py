@@ -21,7 +21,6 @@ from maskdash.draw import COLORS
 from maskdash.pipeline import FramePipeline, PipelineConfig
 from maskdash.tracking import iou
 
-DEV_MODEL = Path("/tmp/tinyrun/best.keras")  # a small real model, used only until the shipped one is committed
 W, H = 640, 480
 
 
@@ -29,11 +28,7 @@ W, H = 640, 480
 def classifier():
     from maskdash.classifier import MaskClassifier
 
-    shipped = settings.shipped_model_dir()
-    if (shipped / "model.tflite").is_file() or settings.shipped_model_path().is_file():
-        return MaskClassifier.load()
-    need(DEV_MODEL.is_file() and not settings.require_all(), f"no shipped model in {shipped}")
-    return MaskClassifier.load(DEV_MODEL)
+    return MaskClassifier.load()  # the shipped model
 
 
 @pytest.fixture(scope="module")

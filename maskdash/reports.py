@@ -1,0 +1,224 @@
+"""Reading the committed training and evaluation reports (models/<recipe>/...) and recomputing
+metrics from a predictions CSV at any threshold.
+
+The dashboard must work on a fresh install from these files alone, so every loader tolerates a
+missing file (returns None) and turns a damaged one into a `ReportError` with a readable reason.
+The file formats are the contract written by `python -m maskdash train/evaluate`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from maskdash import evaluate, settings
+from maskdash.data import CLASSES
+
+RECIPES: tuple[str, str] = ("robust", "seed")  # robust is the shipped model
+RECIPE_TITLES = {
+    "robust": "robust (shipped)",
+    "seed": "seed (the original recipe)",
+}
+# What the original system reported (validation accuracy, Face Mask 12K).
+ORIGINAL_ACCURACY = 0.9762  # v2, brightness augmentation
+ORIGINAL_V1_ACCURACY = 0.9376  # v1, no augmentation
+
+SET_TITLES = {
+    "test": "Test (Face Mask 12K)",
+    "test_dedup": "Test, duplicates of Train removed",
+    "validation": "Validation (Face Mask 12K)",
+    "dev_scenes": "Dev scenes (real photos, all faces)",
+    "dev_scenes_holdout": "Dev scenes, holdout fold",
+}
+SET_ORDER = ("test", "test_dedup", "validation", "dev_scenes", "dev_scenes_holdout")
+HISTORY_COLUMNS = ["epoch", "stage", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds"]
+
+
+class ReportError(ValueError):
+    """A report file that exists but cannot be used; `str()` is a message for the user."""
+
+
+def reports_root() -> Path:
+    """`MASKDASH_REPORTS` (a folder laid out like models/), default the committed models/."""
+    value = os.environ.get("MASKDASH_REPORTS", "").strip()
+    return Path(value).expanduser() if value else settings.MODELS_DIR
+
+
+def recipe_dir(recipe: str) -> Path:
+    return reports_root() / recipe
+
+
+def _read_json(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{path.name} of {path.parent.name} is unreadable ({exc})") from exc
+    if not isinstance(value, dict):
+        raise ReportError(f"{path.name} of {path.parent.name} is not a JSON object")
+    return value
+
+
+def _read_csv(path: Path, required: list[str]) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    try:
+        df = pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise ReportError(f"{path.name} of {path.parent.name} is unreadable ({exc})") from exc
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ReportError(f"{path.name} of {path.parent.name} lacks columns: {', '.join(missing)}")
+    return df
+
+
+def load_history(recipe: str) -> pd.DataFrame | None:
+    """Per-epoch history (epoch, stage, loss, accuracy, val_loss, val_accuracy, lr, epoch_seconds)."""
+    df = _read_csv(recipe_dir(recipe) / "history.csv", ["epoch", "loss", "val_loss"])
+    if df is not None:
+        for col in HISTORY_COLUMNS:
+            if col not in df.columns:
+                df[col] = np.nan
+    return df
+
+
+def load_metrics(recipe: str) -> dict | None:
+    return _read_json(recipe_dir(recipe) / "metrics.json")
+
+
+def load_args(recipe: str) -> dict | None:
+    return _read_json(recipe_dir(recipe) / "args.json")
+
+
+def load_model_card(recipe: str) -> str | None:
+    path = recipe_dir(recipe) / "MODEL_CARD.md"
+    if not path.is_file():
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportError(f"MODEL_CARD.md of {recipe} is unreadable ({exc})") from exc
+
+
+def prediction_sets(recipe: str) -> list[str]:
+    """Names of the sets with a predictions_<set>.csv, in a sensible order."""
+    folder = recipe_dir(recipe)
+    found = [p.stem[len("predictions_"):] for p in folder.glob("predictions_*.csv")] if folder.is_dir() else []
+    return sorted(found, key=lambda s: (SET_ORDER.index(s) if s in SET_ORDER else len(SET_ORDER), s))
+
+
+def load_predictions(recipe: str, set_name: str) -> pd.DataFrame | None:
+    """predictions_<set>.csv; "dev_scenes_holdout" is the holdout fold of the dev-scenes file
+    (the robust recipe learnt from the other fold's faces)."""
+    df = _read_csv(recipe_dir(recipe) / f"predictions_{set_name}.csv", ["truth", "p_mask"])
+    if df is None and set_name == "dev_scenes_holdout":
+        scenes = _read_csv(recipe_dir(recipe) / "predictions_dev_scenes.csv", ["truth", "p_mask", "fold"])
+        if scenes is not None:
+            df = scenes[scenes["fold"] == "holdout"].reset_index(drop=True)
+    return df
+
+
+def evaluated_sets(recipe: str, metrics: dict | None = None) -> list[str]:
+    """Sets with figures for this recipe: those in metrics.json and those with predictions."""
+    names = set(prediction_sets(recipe))
+    if "dev_scenes" in names:
+        names.add("dev_scenes_holdout")
+    if metrics and isinstance(metrics.get("sets"), dict):
+        names |= set(metrics["sets"])
+    return sorted(names, key=lambda s: (SET_ORDER.index(s) if s in SET_ORDER else len(SET_ORDER), s))
+
+
+def image_path(row_path: str, set_name: str) -> Path:
+    """Where a predictions row's image lives in the data folder (Face Mask 12K paths are relative
+    to facemask12k/, dev-scene paths are file names in face-mask-detection-dev/images/)."""
+    if set_name.startswith("dev_scenes"):
+        return settings.dev_scenes_dir() / "images" / row_path
+    return settings.facemask12k_dir() / row_path
+
+
+def test_accuracy(metrics: dict | None, set_name: str = "test") -> float | None:
+    try:
+        return float(metrics["sets"][set_name]["accuracy"])  # type: ignore[index]
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------- metrics from predictions
+
+
+def binary_frame(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(is_with_mask, p_mask) for the rows whose truth is one of the two classes. Rows such as
+    dev scenes' "mask_weared_incorrect" have no binary truth and are left out."""
+    keep = df["truth"].isin(CLASSES).to_numpy()
+    y = (df["truth"].to_numpy()[keep] == CLASSES[0]).astype(np.int64)
+    p = pd.to_numeric(df["p_mask"], errors="coerce").to_numpy(dtype=np.float64)[keep]
+    ok = np.isfinite(p)
+    return y[ok], p[ok]
+
+
+def metrics_at(df: pd.DataFrame, threshold: float = 0.5) -> dict:
+    """Every metric of a predictions CSV (columns truth, p_mask) recomputed at `threshold`:
+    a face is called with_mask when p_mask >= threshold. Same keys as a metrics.json set
+    (evaluate.metrics is the single definition; undefined ratios are None)."""
+    y, p = binary_frame(df)
+    return evaluate.metrics(1 - y, p, threshold)  # evaluate: 0 = with_mask, 1 = without_mask
+
+
+def roc_points(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
+    """ROC curve (fpr, tpr, threshold), one point per distinct score, from (0,0) to (1,1)."""
+    order = np.argsort(-p, kind="mergesort")
+    ys, ps = y[order], p[order]
+    distinct = np.r_[np.nonzero(np.diff(ps))[0], len(ps) - 1] if len(ps) else np.array([], int)
+    tps = np.cumsum(ys)[distinct]
+    fps = (distinct + 1) - tps
+    pos, neg = max(int(ys.sum()), 1), max(int(len(ys) - ys.sum()), 1)
+    return pd.DataFrame({
+        "fpr": np.r_[0.0, fps / neg],
+        "tpr": np.r_[0.0, tps / pos],
+        "threshold": np.r_[np.inf, ps[distinct]],
+    })
+
+
+def pr_points(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
+    """Precision-recall curve for the with_mask class (recall, precision, threshold)."""
+    order = np.argsort(-p, kind="mergesort")
+    ys, ps = y[order], p[order]
+    distinct = np.r_[np.nonzero(np.diff(ps))[0], len(ps) - 1] if len(ps) else np.array([], int)
+    tps = np.cumsum(ys)[distinct]
+    called = distinct + 1
+    pos = max(int(ys.sum()), 1)
+    return pd.DataFrame({
+        "recall": np.r_[0.0, tps / pos],
+        "precision": np.r_[1.0, tps / called],
+        "threshold": np.r_[np.inf, ps[distinct]],
+    })
+
+
+def reliability(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Per equal-width bin of p(with_mask): mean predicted p, observed share of with_mask, count.
+    Empty bins are left out."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.clip(np.digitize(p, edges[1:-1], right=False), 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        sel = idx == b
+        if not sel.any():
+            continue
+        rows.append({
+            "bin_low": edges[b], "bin_high": edges[b + 1], "mean_p": float(p[sel].mean()),
+            "fraction_with_mask": float(y[sel].mean()), "count": int(sel.sum()),
+        })
+    return pd.DataFrame(rows, columns=["bin_low", "bin_high", "mean_p", "fraction_with_mask", "count"])
+
+
+def per_class_table(m: dict) -> pd.DataFrame:
+    """precision/recall/F1 per class from a metrics block, for display."""
+    return pd.DataFrame({
+        "precision": [m["precision"][c] for c in CLASSES],
+        "recall": [m["recall"][c] for c in CLASSES],
+        "f1": [m["f1"][c] for c in CLASSES],
+    }, index=list(CLASSES))

@@ -1,0 +1,141 @@
+"""The dashboard's figure builders (maskdash.charts): the data drawn is the data given, and the
+details that carry meaning (reference line, step-shaped learning rate, row-normalised confusion,
+highlighted window) are there."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from maskdash import charts, reports
+
+
+@pytest.fixture
+def histories() -> dict[str, pd.DataFrame]:
+    robust = pd.DataFrame({
+        "epoch": [1, 2, 3, 4], "stage": ["head", "head", "fine_tune", "fine_tune"],
+        "loss": [0.6, 0.4, 0.3, 0.25], "accuracy": [0.80, 0.88, 0.91, 0.93],
+        "val_loss": [0.3, 0.2, 0.15, 0.16], "val_accuracy": [0.90, 0.94, 0.96, 0.955],
+        "lr": [1e-3, 1e-3, 1e-4, 1e-5], "epoch_seconds": [20.0, 19.5, 60.2, 61.0],
+    })
+    seed = pd.DataFrame({
+        "epoch": [1, 2], "stage": ["head", "head"], "loss": [0.5, 0.3], "accuracy": [0.85, 0.9],
+        "val_loss": [0.25, 0.2], "val_accuracy": [0.92, 0.93], "lr": [1e-3, 1e-3],
+        "epoch_seconds": [10.0, 9.0],
+    })
+    return {"robust": robust, "seed": seed}
+
+
+def test_training_curves_draw_train_and_validation_per_run(histories):
+    fig = charts.training_curves(histories, "accuracy", reference=reports.ORIGINAL_ACCURACY)
+    assert isinstance(fig, go.Figure)
+    names = [t.name for t in fig.data]
+    assert names == ["robust · train", "robust · validation", "seed · train", "seed · validation"]
+    assert list(fig.data[1].y) == list(histories["robust"]["val_accuracy"])
+    assert fig.data[0].line.dash == "dash" and fig.data[1].line.dash == "solid"
+    assert fig.data[0].line.color == fig.data[1].line.color != fig.data[2].line.color
+    ref = [s for s in fig.layout.shapes if s.y0 == s.y1]
+    assert len(ref) == 1 and ref[0].y0 == pytest.approx(0.9762)
+    assert fig.layout.yaxis.tickformat == ".0%"
+
+
+def test_loss_curves_have_no_reference_line(histories):
+    fig = charts.training_curves(histories, "loss")
+    assert len(fig.data) == 4 and not fig.layout.shapes
+    assert list(fig.data[2].y) == [0.5, 0.3]
+
+
+def test_curves_skip_missing_columns(histories):
+    h = histories["robust"].copy()
+    h["val_accuracy"] = np.nan
+    fig = charts.training_curves({"robust": h}, "accuracy")
+    assert [t.name for t in fig.data] == ["robust · train"]
+
+
+def test_learning_rate_is_a_step_line_on_a_log_axis(histories):
+    fig = charts.learning_rate(histories)
+    assert [t.name for t in fig.data] == ["robust", "seed"]
+    assert fig.data[0].line.shape == "hv"
+    assert fig.layout.yaxis.type == "log"
+    assert list(fig.data[0].y) == [1e-3, 1e-3, 1e-4, 1e-5]
+
+
+def test_epoch_time_bars(histories):
+    fig = charts.epoch_time(histories)
+    assert all(isinstance(t, go.Bar) for t in fig.data)
+    assert list(fig.data[0].y) == [20.0, 19.5, 60.2, 61.0]
+
+
+def test_confusion_counts_and_row_normalised():
+    cm = [[480, 3], [12, 497]]
+    counts = charts.confusion(cm)
+    assert counts.data[0].text[0][0] == "480" and counts.data[0].text[1][0] == "12"
+    norm = charts.confusion(cm, normalize=True)
+    z = np.asarray(norm.data[0].z)
+    assert np.allclose(z.sum(axis=1), 1.0)
+    assert z[0, 0] == pytest.approx(480 / 483)
+    assert norm.data[0].text[1][1] == f"{497 / 509:.1%}"
+    assert list(norm.data[0].x) == ["with_mask", "without_mask"]
+    assert norm.layout.yaxis.autorange == "reversed"  # truth rows read top-down
+
+
+def test_confusion_with_an_empty_row_has_no_nan():
+    z = np.asarray(charts.confusion([[0, 0], [3, 7]], normalize=True).data[0].z)
+    assert np.isfinite(z).all() and z[0].sum() == 0
+
+
+def test_roc_pr_and_calibration_from_real_curve_points():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    p = np.clip(y * 0.6 + rng.normal(0.2, 0.2, 400), 0, 1)
+    pts = reports.roc_points(y, p)
+    fig = charts.roc({"robust": pts}, {"robust": 0.93}, marks={"robust": (0.1, 0.9)})
+    assert fig.data[0].name == "chance"
+    assert fig.data[1].name == "robust (AUC 0.9300)"
+    assert list(fig.data[1].x) == list(pts["fpr"])
+    assert fig.data[2].x == (0.1,) and fig.data[2].y == (0.9,)
+
+    pr = reports.pr_points(y, p)
+    fig = charts.precision_recall({"seed": pr})
+    assert list(fig.data[0].y) == list(pr["precision"])
+
+    rel = reports.reliability(y, p)
+    fig = charts.calibration({"robust": rel, "empty": rel.iloc[0:0]})
+    assert [t.name for t in fig.data] == ["perfectly calibrated", "robust"]
+    assert list(fig.data[1].customdata) == list(rel["count"])
+
+
+def test_probability_histogram_one_panel_per_run_with_threshold():
+    df = pd.DataFrame({"truth": ["with_mask"] * 3 + ["without_mask"] * 2, "p_mask": [1.0, 0.8, 0.4, 0.1, 0.6]})
+    fig = charts.probability_histogram({"robust": df, "seed": df}, threshold=0.7)
+    assert len(fig.data) == 4
+    assert fig.data[0].name == "with_mask" and len(fig.data[0].x) == 3
+    assert max(fig.data[0].x) < fig.data[0].xbins.end  # a certain p = 1.0 still lands in the last bin
+    assert sum(1 for s in fig.layout.shapes if s.x0 == 0.7) == 2
+
+
+def test_grid_shows_values_and_outlines_the_window():
+    img = np.arange(36).reshape(6, 6)
+    fig = charts.grid(img, "input", highlight=(1, 2, 3, 3))
+    assert fig.data[0].text[1][2] == "8"
+    (rect,) = fig.layout.shapes
+    assert (rect.x0, rect.x1, rect.y0, rect.y1) == (1.5, 4.5, 0.5, 3.5)
+
+
+def test_feature_maps_one_panel_per_channel():
+    maps = np.random.default_rng(1).random((14, 14, 32)).astype(np.float32)
+    fig = charts.feature_maps(maps, [0, 5, 9, 31, 2], cols=4)
+    assert len(fig.data) == 5
+    assert np.allclose(np.asarray(fig.data[3].z), maps[..., 31])
+    assert [a.text for a in fig.layout.annotations][:2] == ["channel 0", "channel 5"]
+    with pytest.raises(ValueError):
+        charts.feature_maps(np.zeros((4, 4)))
+
+
+def test_probe_bars():
+    t = pd.DataFrame({"width (px)": [32, 64], "with_mask": [0.5, 0.9], "without_mask": [0.99, 0.98]})
+    fig = charts.probe_bars(t, "width (px)", "resolution")
+    assert [b.name for b in fig.data] == ["with_mask", "without_mask"]
+    assert list(fig.data[0].x) == ["32", "64"]

@@ -1,0 +1,207 @@
+"""The failure-analysis page through Streamlit's AppTest: with the data folder (gallery faces,
+Grad-CAM on a gallery face and on an uploaded photo), without it (the committed tables and charts
+plus how to get the data), and with no results at all.
+
+The page reads a reports folder laid out like models/ (MASKDASH_REPORTS): built here from real
+predictions of a real model on real faces, a small real `run_analysis` and a real audit."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from maskdash import analysis
+from maskdash.classifier import MaskClassifier
+from maskdash.data import CLASSES, INCORRECT, list_scenes, list_split, scene_fold
+from maskdash.faces import CROP_MARGIN
+from maskdash.imaging import crop_face, load_rgb, to_input
+from test_analysis import analysis_model
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = "views/failure_analysis.py"
+TIMEOUT = 240  # the first Grad-CAM in a process imports TensorFlow and loads the model
+
+
+@pytest.fixture(scope="module")
+def reports_root(tmp_path_factory, fm12k, dev_scenes) -> Path:
+    """<root>/robust/{model.keras, predictions_test.csv, predictions_dev_scenes.csv},
+    <root>/analysis/robust/ and <root>/audit/ — all from real runs on real images."""
+    root = tmp_path_factory.mktemp("reports")
+    model_dir = root / "robust"
+    model_dir.mkdir()
+    (model_dir / "model.keras").symlink_to(analysis_model().resolve())
+    clf = MaskClassifier.load(model_dir / "model.keras")
+
+    test = list_split(fm12k, "Test")
+    picked = [s for s in test if s.label == 0][:6] + [s for s in test if s.label == 1][:6]
+    native = [load_rgb(s.path) for s in picked]
+    p = clf.predict(np.stack([to_input(x) for x in native]))
+    pd.DataFrame({
+        "path": [s.path.relative_to(fm12k).as_posix() for s in picked],
+        "truth": [CLASSES[s.label] for s in picked],
+        "label": [CLASSES[0] if q >= 0.5 else CLASSES[1] for q in p],
+        "p_mask": p, "width": [x.shape[1] for x in native],
+    }).to_csv(model_dir / "predictions_test.csv", index=False)
+
+    scenes, _ = list_scenes(dev_scenes)
+    with_incorrect = [sc for sc in scenes if any(b.label == INCORRECT for b in sc.boxes) and len(sc.boxes) <= 6][:3]
+    rows, crops = [], []
+    for sc in with_incorrect:
+        rgb = load_rgb(sc.image_path)
+        for k, b in enumerate(sc.boxes):
+            crops.append(crop_face(rgb, (b.x1, b.y1, b.x2, b.y2), CROP_MARGIN))
+            rows.append({"path": sc.image_path.name, "face": k, "x1": int(b.x1), "y1": int(b.y1), "x2": int(b.x2),
+                         "y2": int(b.y2), "truth": b.label, "fold": scene_fold(sc.image_path),
+                         "height": int(b.height)})
+    q = clf.predict(np.stack(crops))
+    scene_df = pd.DataFrame(rows)
+    scene_df.insert(len(scene_df.columns) - 1, "label", [CLASSES[0] if v >= 0.5 else CLASSES[1] for v in q])
+    scene_df.insert(len(scene_df.columns) - 1, "p_mask", q)
+    scene_df.to_csv(model_dir / "predictions_dev_scenes.csv", index=False)
+
+    analysis.run_analysis(model_dir, fm12k.parent, root / "analysis" / "robust", progress=False, limit=8,
+                          sweep_limit=4, engine="keras")
+
+    # a real audit of a tiny folder: one Test file is a byte copy of a Train file
+    from maskdash.audit import run_audit
+
+    tiny = tmp_path_factory.mktemp("tiny_data")
+    for rel, dest in (("Train/WithMask/10.jpg", "Train/WithMask/10.jpg"),
+                      ("Train/WithMask/10.jpg", "Test/WithMask/copy_of_10.jpg"),
+                      ("Train/WithoutMask/10.jpg", "Train/WithoutMask/10.jpg"),
+                      ("Test/WithoutMask/1015.jpg", "Test/WithoutMask/1015.jpg")):
+        (tiny / dest).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(fm12k / rel, tiny / dest)
+    run_audit(tiny, root / "audit", progress=False)
+    return root
+
+
+@pytest.fixture
+def reports_env(reports_root, monkeypatch) -> Path:
+    monkeypatch.setenv("MASKDASH_REPORTS", str(reports_root))
+    return reports_root
+
+
+@pytest.fixture
+def no_data(tmp_path, monkeypatch) -> Path:
+    empty = tmp_path / "no_data"
+    empty.mkdir()
+    monkeypatch.setenv("MASKDASH_DATA", str(empty))
+    return empty
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "subheader") for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def captions(at: AppTest) -> list[str]:
+    return [c for img in at.image for c in img.captions]
+
+
+def frames(at: AppTest) -> list[pd.DataFrame]:
+    return [d.value for d in at.dataframe]
+
+
+# ---------------------------------------------------------------- without the data folder
+
+
+def test_without_data_the_committed_results_are_shown(reports_env, no_data):
+    at = open_page()
+    shown = texts(at)
+    assert "MASKDASH_DATA" in shown and str(no_data) in shown  # how to get the data
+    assert at.title[0].value == "Failure analysis"
+    glance = next(f for f in frames(at) if "no mask + hand: called with mask" in f.index)
+    h = analysis.headlines(json.loads((reports_env / "analysis" / "robust" / "summary.json").read_text()))
+    assert glance.loc["no mask + hand: called with mask", "robust"] == f"{100 * h['no mask + hand: called with mask']:.1f} %"
+    # every study's charts are drawn from the committed tables
+    assert len(at.get("plotly_chart")) >= 8
+    summary = json.loads((reports_env / "analysis" / "robust" / "summary.json").read_text())
+    occ = summary["studies"]["occluders"]["objects"]
+    table = next(f for f in frames(at) if "robust" in f.columns and any(str(i).startswith("hand —") for i in f.index))
+    hand_row = next(i for i in table.index if str(i).startswith("hand —"))
+    assert table.loc[hand_row, "robust"] == f"{100 * occ['hand']['called_with_mask']:.1f} %"
+    # the committed thumbnails with their predictions; no gallery faces (they need the data)
+    caps = captions(at)
+    assert any(c.startswith("hand ·") for c in caps) and any(c.startswith("yaw ") for c in caps)
+    assert not any("→" in c for c in caps)
+    # the gallery table still lists the mistakes from the predictions CSV
+    preds = pd.read_csv(reports_env / "robust" / "predictions_test.csv")
+    wrong = len(analysis.mistakes(preds, "test", 0.5))
+    assert f"**{wrong} mistakes** among {len(preds)} faces" in shown
+    # the audit: one exact duplicate group that crosses Train and Test
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["groups across splits"] == "1"
+    audit_rows = next(f for f in frames(at) if "group" in f.columns and "kind" in f.columns)
+    assert set(audit_rows["path"]) == {"Train/WithMask/10.jpg", "Test/WithMask/copy_of_10.jpg"}
+
+
+def test_without_results_the_page_says_how_to_make_them(tmp_path, monkeypatch, no_data):
+    monkeypatch.setenv("MASKDASH_REPORTS", str(tmp_path))
+    at = open_page()
+    shown = texts(at)
+    assert "No failure-analysis results yet" in shown and "python -m maskdash analyze" in shown
+    assert "No data audit yet" in shown
+    assert not at.get("plotly_chart")
+
+
+# ---------------------------------------------------------------- with the data folder
+
+
+def test_gallery_shows_faces_and_gradcam(reports_env, fm12k):
+    at = open_page()
+    at.selectbox(key="gal_set").set_value("dev_scenes").run()
+    assert not at.exception, at.exception
+    preds = pd.read_csv(reports_env / "robust" / "predictions_dev_scenes.csv")
+    expected = analysis.mistakes(preds, "dev_scenes", 0.5)
+    assert f"**{len(expected)} mistakes** among {len(preds):,} faces" in texts(at)
+
+    at.toggle(key="gal_correct").set_value(True).run()
+    assert not at.exception, at.exception
+    faces = [c for c in captions(at) if "→" in c]
+    assert len(faces) == min(8, len(preds))
+    truths = set(preds["truth"])
+    assert all(c.split(" → ")[0] in truths for c in faces)
+
+    at.toggle(key="gal_cam").set_value(True).run()
+    assert not at.exception, at.exception
+    cams = [c for c in captions(at) if "→" in c]
+    assert cams and all(c.endswith("Grad-CAM") for c in cams)
+
+
+def test_why_explains_a_gallery_face_and_an_uploaded_photo(reports_env, dev_scenes):
+    at = open_page()
+    at.toggle(key="gal_correct").set_value(True).run()  # the gallery then lists every face
+    at.radio(key="why_origin").set_value("gallery").run()
+    assert not at.exception, at.exception
+    assert "Grad-CAM for its call" in " ".join(captions(at))
+    assert "p(with_mask) =" in texts(at)
+
+    at.radio(key="why_origin").set_value("upload").run()
+    photo = sorted((dev_scenes / "images").glob("*.jpg"))[0].read_bytes()
+    at.file_uploader(key="why_upload").set_value(("street.jpg", photo, "image/jpeg")).run()
+    assert not at.exception, at.exception
+    caps = " ".join(captions(at))
+    assert "face(s) found" in caps and "Grad-CAM for with_mask" in caps
+    said = [m.value for m in at.markdown if "p(with_mask) =" in m.value]
+    p = float(said[0].split("p(with_mask) = ")[1])
+    assert 0.0 <= p <= 1.0
+
+    at.file_uploader(key="why_upload").set_value(("broken.jpg", b"not an image at all", "image/jpeg")).run()
+    assert not at.exception, at.exception
+    assert any("broken.jpg" in e.value and "not an image" in e.value for e in at.error)

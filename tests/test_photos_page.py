@@ -1,0 +1,236 @@
+"""Photos: every kind of bad upload gets its own clear message while the good photos are still
+analysed. Checked on `maskdash.photos.process_upload` directly and through the page (AppTest
+uploads the files). The good photo is assembled from real Face Mask 12K test faces."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from maskdash.faces import SCENE_COLUMNS
+from maskdash.imaging import load_rgb, resize
+from maskdash.photos import PhotoError, PhotoResult, process_upload, results_csv
+
+ROOT = Path(__file__).resolve().parent.parent
+# Faces that YuNet finds at 200 px on a grey canvas (one of each class).
+MASKED, UNMASKED = "Test/WithMask/1174.jpg", "Test/WithoutMask/1015.jpg"
+SLOTS = {"with_mask": (40, 140), "without_mask": (440, 140)}  # (x, y) of each 200 px face
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def _jpeg(rgb: np.ndarray, **kw) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=92, **kw)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def scene(fm12k) -> np.ndarray:
+    """A 680×480 photo: a masked face left, an unmasked face right (real test images)."""
+    canvas = np.full((480, 680, 3), 128, np.uint8)
+    for rel, (x, y) in zip((MASKED, UNMASKED), SLOTS.values()):
+        canvas[y : y + 200, x : x + 200] = resize(load_rgb(fm12k / rel), 200, 200)
+    return canvas
+
+
+def png_bomb(width: int = 20000, height: int = 20000) -> bytes:
+    """A valid 1-bit PNG of width×height black pixels: ~50 MB of zero rows deflate to ~50 KB."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
+    comp = zlib.compressobj(9)
+    body = b"".join(comp.compress(row * 1000) for _ in range(height // 1000)) + comp.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def uploads(scene) -> dict[str, bytes]:
+    good = _jpeg(scene)
+    frames = [Image.fromarray(scene), Image.fromarray(scene[:, ::-1].copy()), Image.fromarray(255 - scene)]
+    gif = io.BytesIO()
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], duration=200, loop=0)
+    cmyk = io.BytesIO()
+    Image.fromarray(scene).convert("CMYK").save(cmyk, "JPEG", quality=92)
+    gray16 = io.BytesIO()
+    g = np.asarray(Image.fromarray(scene).convert("L"), dtype=np.uint16) * 257
+    Image.fromarray(g).save(gray16, "PNG")  # mode I;16
+    assert Image.open(io.BytesIO(gray16.getvalue())).mode.startswith("I;16")
+    # EXIF orientation 6 ("rotate 90° clockwise to display"): pixels stored turned a quarter.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    turned = _jpeg(np.rot90(scene, 1).copy(), exif=exif.tobytes())
+    return {
+        "faces.jpg": good,
+        "turned_exif.jpg": turned,
+        "animated.gif": gif.getvalue(),
+        "cmyk.jpg": cmyk.getvalue(),
+        "gray16.png": gray16.getvalue(),
+        "random.jpg": np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes(),
+        "empty.png": b"",
+        "truncated.jpg": good[: len(good) // 3],
+        "bomb.png": png_bomb(),
+        "no_face.png": _png(np.full((300, 400, 3), 90, np.uint8)),
+    }
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    return buf.getvalue()
+
+
+BAD = {
+    "random.jpg": "not an image",
+    "empty.png": "empty file",
+    "truncated.jpg": "truncated",
+    "bomb.png": "too large",
+}
+
+
+@pytest.fixture(scope="module")
+def classifier(shipped_model):
+    from maskdash.classifier import MaskClassifier
+
+    return MaskClassifier.load()
+
+
+@pytest.fixture(scope="module")
+def detector():
+    from maskdash.detection import default_photo_detector, make_detector_or_fallback
+
+    det, _ = make_detector_or_fallback(default_photo_detector())
+    return det
+
+
+def _labels_by_slot(result: PhotoResult) -> dict[str, str]:
+    """Which label each face slot got (a face is matched to the slot holding its box centre)."""
+    out = {}
+    for f in result.faces:
+        cx = (f.box[0] + f.box[2]) / 2
+        for truth, (x, _) in SLOTS.items():
+            if x <= cx <= x + 200:
+                out[truth] = f.label
+    return out
+
+
+# ---------------------------------------------------------------- process_upload
+
+
+def test_real_photo_gets_both_faces_right(uploads, detector, classifier):
+    res = process_upload("faces.jpg", uploads["faces.jpg"], detector, classifier)
+    assert isinstance(res, PhotoResult), res
+    assert res.size == (680, 480) and res.notes == []
+    assert _labels_by_slot(res) == {"with_mask": "with_mask", "without_mask": "without_mask"}
+    table = res.table()
+    assert list(table.columns) == SCENE_COLUMNS
+    assert set(table["path"]) == {"faces.jpg"} and list(table["face"]) == list(range(len(table)))
+    assert table["p_mask"].between(0, 1).all() and table["det_score"].between(0, 1).all()
+    ann = res.annotated()
+    assert ann.shape == res.rgb.shape and not np.array_equal(ann, res.rgb)
+
+
+def test_exif_orientation_is_honoured(uploads, detector, classifier):
+    res = process_upload("turned_exif.jpg", uploads["turned_exif.jpg"], detector, classifier)
+    assert isinstance(res, PhotoResult)
+    assert res.size == (680, 480)  # turned upright, so the faces are found where they belong
+    assert _labels_by_slot(res) == {"with_mask": "with_mask", "without_mask": "without_mask"}
+
+
+@pytest.mark.parametrize("name,note", [
+    ("animated.gif", "animated image (3 frames)"),
+    ("cmyk.jpg", "CMYK"),
+    ("gray16.png", "16-bit"),
+])
+def test_unusual_but_valid_images_are_analysed_with_a_note(uploads, detector, classifier, name, note):
+    res = process_upload(name, uploads[name], detector, classifier)
+    assert isinstance(res, PhotoResult), res
+    assert any(note in n for n in res.notes), res.notes
+    assert res.rgb.dtype == np.uint8 and res.rgb.shape == (480, 680, 3)
+    assert len(res.faces) >= 1
+
+
+@pytest.mark.parametrize("name", list(BAD))
+def test_bad_files_get_a_clear_message(uploads, detector, classifier, name):
+    res = process_upload(name, uploads[name], detector, classifier)
+    assert isinstance(res, PhotoError)
+    assert res.name == name
+    assert res.message.startswith("cannot use this file: ") and BAD[name] in res.message
+    assert "Traceback" not in res.message
+
+
+def test_no_face_is_a_result_with_no_faces(uploads, detector, classifier):
+    res = process_upload("no_face.png", uploads["no_face.png"], detector, classifier)
+    assert isinstance(res, PhotoResult) and res.faces == [] and res.table().empty
+
+
+def test_csv_for_all_photos_has_predict_scene_columns(uploads, detector, classifier):
+    results = [process_upload(n, uploads[n], detector, classifier) for n in ("faces.jpg", "cmyk.jpg", "no_face.png")]
+    df = pd.read_csv(io.StringIO(results_csv(results)))
+    assert list(df.columns) == SCENE_COLUMNS
+    assert set(df["path"]) <= {"faces.jpg", "cmyk.jpg"}
+    assert len(df) == sum(len(r.faces) for r in results)
+    assert set(df["label"]) <= {"with_mask", "without_mask"}
+
+
+# ---------------------------------------------------------------- the page
+
+
+def test_page_reports_each_bad_file_and_still_analyses_the_good_ones(uploads, classifier):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("views/photos.py")
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Photos"]
+    names = ["faces.jpg", "random.jpg", "empty.png", "truncated.jpg", "bomb.png", "animated.gif", "no_face.png"]
+    at.file_uploader[0].set_value([(n, uploads[n], "application/octet-stream") for n in names])
+    at.run()
+    assert not at.exception
+    errors = {e.value.split("**")[1]: e.value for e in at.error}
+    assert set(errors) == set(BAD)
+    for name, why in BAD.items():
+        assert why in errors[name]
+    assert [s.value for s in at.main.subheader] == ["faces.jpg", "animated.gif", "no_face.png"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Photos analysed"] == "3 of 7"
+    tables = [d.value for d in at.dataframe]
+    assert len(tables) == 2  # faces.jpg and animated.gif; no_face.png gets a note instead
+    first = tables[0]
+    assert list(first.columns) == ["face", "label", "p_mask", "detector score", "box (x1, y1, x2, y2)"]
+    assert sorted(first["label"]) == ["with_mask", "without_mask"]
+    assert first["p_mask"].between(0, 1).all()
+    for box in first["box (x1, y1, x2, y2)"]:
+        x1, y1, x2, y2 = map(int, box.split(", "))
+        assert 0 <= x1 < x2 <= 680 and 0 <= y1 < y2 <= 480
+    assert any("No face found" in w.value for w in at.warning)
+    assert any("animated image" in i.value for i in at.info)
+    assert not any("Traceback" in m.value for m in at.markdown)
+
+
+def test_upload_limit_is_configured():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    limit = config["server"]["maxUploadSize"]  # MB per file, enforced by Streamlit before our code
+    assert isinstance(limit, int) and 10 <= limit <= 200
+
+
+def test_display_copy_is_bounded_and_keeps_the_aspect(scene):
+    from maskdash.photos import display_copy
+
+    big = np.repeat(np.repeat(scene, 5, axis=0), 5, axis=1)  # 3400×2400
+    small = display_copy(big)
+    assert small.shape == (1129, 1600, 3)
+    assert display_copy(scene) is scene

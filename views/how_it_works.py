@@ -1,0 +1,212 @@
+"""How it works: the pipeline, a convolution you can follow by hand, the model's real feature
+maps for a real face, and a glossary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from maskdash import charts, convolution, detection
+from maskdash.imaging import ImageError, crop_face, load_rgb, to_input
+from views.common import data_available, data_hint, get_classifier, get_detector, get_keras_model
+
+st.title("How it works")
+
+# ---------------------------------------------------------------- pipeline
+st.header("The pipeline")
+st.markdown(
+    "Every frame of the camera (or every uploaded photo) goes through the same steps. The classifier "
+    "never sees the whole picture, only one face at a time, cropped exactly as in training."
+)
+PIPELINE_DOT = """
+digraph pipeline {
+  rankdir=TB; bgcolor="transparent"; nodesep=0.25; ranksep=0.28;
+  node [shape=box, style="rounded,filled", fillcolor="#eef4fb", color="#1f77b4", fontname="Helvetica", fontsize=14, width=2];
+  edge [color="#555555", fontname="Helvetica", fontsize=11];
+  frame [label="camera frame or photo", fillcolor="#ffffff"];
+  detect [label="1 · face detector"];
+  crop [label="2 · crop, 224×224"];
+  cnn [label="3 · MobileNetV2"];
+  head [label="4 · head"];
+  smooth [label="5 · per-face smoothing"];
+  out [label="box + label per face", fillcolor="#ffffff"];
+  frame -> detect;
+  detect -> crop [label="boxes"];
+  crop -> cnn [label="faces"];
+  cnn -> head [label="features"];
+  head -> smooth [label="p(mask)"];
+  smooth -> out;
+}
+"""
+diagram, steps = st.columns([1, 2], vertical_alignment="center")
+diagram.graphviz_chart(PIPELINE_DOT)
+steps.markdown(
+    "1. **Face detector** (YuNet or BlazeFace) finds the faces: a box and a score for each.\n"
+    "2. **Crop**: each box is made square, widened by 20 %, cut out and resized to 224×224 pixels — "
+    "exactly as the training faces were prepared. All faces of a frame go on as one batch.\n"
+    "3. **MobileNetV2**, pre-trained on ImageNet with its top blocks fine-tuned on faces, turns each "
+    "face into 7×7×1280 features.\n"
+    "4. **Head**: the features are pooled and a dense layer with softmax gives p(with_mask); a face "
+    "is called *with mask* when p reaches the threshold (0.5 by default).\n"
+    "5. **Per-face smoothing** (live video only): faces are followed from frame to frame and each "
+    "face's label comes from its last few verdicts, so a hand passing the mouth flips one frame, not "
+    "the label. A photo has one frame, so its verdict is the classifier's own."
+)
+
+# ---------------------------------------------------------------- convolution
+st.header("What a convolution does")
+st.markdown(
+    "A convolutional layer slides a small grid of weights, the **kernel**, over its input. At each "
+    "position it multiplies the numbers under the kernel by the weights and adds them up: that sum "
+    "is one cell of the output (a *feature map*). A 6×6 input and a 3×3 kernel give a 4×4 output. "
+    "The network *learns* its kernels' weights; here you pick them."
+)
+image = convolution.EXAMPLE_IMAGE
+kcol, pcol = st.columns([2, 3])
+kernel_name = kcol.selectbox("Kernel", list(convolution.KERNELS))
+kernel = convolution.KERNELS[kernel_name]
+oh, ow = convolution.output_shape(image, kernel)
+row = pcol.slider("Output row", 0, oh - 1, convolution.EXAMPLE_CELL[0])
+col = pcol.slider("Output column", 0, ow - 1, convolution.EXAMPLE_CELL[1])
+out = convolution.convolve_valid(image, kernel)
+
+g1, g2, g3 = st.columns([6, 3, 4])
+g1.plotly_chart(charts.grid(image, "input (6×6)", highlight=(row, col, 3, 3)), key="conv_in")
+g2.plotly_chart(charts.grid(kernel, "kernel (3×3)", colorscale="RdBu", zmid=0), key="conv_k")
+g3.plotly_chart(charts.grid(out, "output (4×4)", highlight=(row, col, 1, 1), colorscale="Blues"), key="conv_out")
+st.markdown(f"**Output cell (row {row}, column {col})** = sum of input × kernel under the red window:")
+st.code(convolution.arithmetic(image, kernel, row, col), language=None)
+st.caption(
+    "The input is the first 36 digits of π. With the X-pattern kernel the top-left cell is "
+    "3 + 4 + 6 + 9 + 9 = 31: only the window's corners and centre count. An edge kernel instead "
+    "responds where values change from left to right (or top to bottom)."
+)
+
+# ---------------------------------------------------------------- feature maps
+st.header("Inside the model: feature maps of a real face")
+st.markdown(
+    "Each layer of MobileNetV2 turns the face into many feature maps, one per learnt kernel. Early "
+    "layers respond to edges and colours; deeper ones, at lower resolution, to parts such as eyes, "
+    "a nose or the edge of a mask. Below: the channels of the layer you choose whose response varies most over the face, for "
+    "the face you choose (bright = strong response)."
+)
+
+face: np.ndarray | None = None
+source_note = ""
+sources = (["a face from the data folder"] if data_available() else []) + ["upload a face photo"]
+source = st.radio("Face", sources, horizontal=True)
+if source == "a face from the data folder":
+    from maskdash.data import CLASSES, list_split
+    from maskdash.settings import facemask12k_dir
+
+    @st.cache_data(show_spinner=False)
+    def test_faces(root: str) -> dict[str, list[str]]:
+        samples = list_split(root, "Test")
+        return {c: [str(s.path) for s in samples if s.label == i] for i, c in enumerate(CLASSES)}
+
+    faces_by_class = test_faces(str(facemask12k_dir()))
+    a, b = st.columns(2)
+    cls = a.radio("Class", list(faces_by_class), horizontal=True)
+    paths = faces_by_class[cls]
+    if paths:
+        idx = b.number_input(f"Test image (1–{len(paths)})", 1, len(paths), 1)
+        try:
+            face = to_input(load_rgb(paths[int(idx) - 1]))
+            source_note = str(Path(paths[int(idx) - 1]).relative_to(facemask12k_dir()))
+        except ImageError as exc:
+            st.error(f"Cannot read {paths[int(idx) - 1]}: {exc}")
+else:
+    if not data_available():
+        data_hint("Picking a face from Face Mask 12K")
+    up = st.file_uploader("A photo with a face (the largest face found is used)",
+                          type=["jpg", "jpeg", "png", "webp", "bmp"], key="face_upload")
+    if up is not None:
+        try:
+            rgb = load_rgb(up.getvalue())
+        except ImageError as exc:
+            st.error(f"Cannot use {up.name}: {exc}")
+        else:
+            try:
+                det, _ = get_detector(detection.default_photo_detector())
+                dets = det.detect(rgb)
+            except (detection.DetectorUnavailable, ValueError):
+                dets = []
+            if dets:
+                biggest = max(dets, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
+                face = crop_face(rgb, biggest.box)
+                source_note = f"{up.name}: the largest detected face"
+            else:
+                face = to_input(rgb)
+                source_note = f"{up.name}: no face detected, the whole image is used"
+
+model = get_keras_model("robust")
+if model is None:
+    st.warning("The shipped model (models/robust/model.keras) is missing, so its feature maps cannot be shown.")
+elif face is not None:
+    from maskdash import explain
+    from maskdash.model import get_base
+
+    names = explain.layer_names_4d(get_base(model))
+    preferred = ["Conv1_relu", "block_1_expand_relu", "block_3_expand_relu", "block_6_expand_relu",
+                 "block_10_expand_relu", "block_13_expand_relu", "block_16_project", "out_relu"]
+    choices = [n for n in preferred if n in names] or names
+    c1, c2 = st.columns([1, 3])
+    with c1:
+        st.image(face, caption=source_note, width="stretch")
+        try:
+            p = float(get_classifier().predict(face[None])[0])
+            st.metric("p(with_mask)", f"{p:.3f}")
+        except (FileNotFoundError, OSError, ValueError):
+            pass
+        layer = st.selectbox("Layer", choices, index=min(1, len(choices) - 1),
+                             help="From the first convolution (left, 112×112) to the last (7×7×1280).")
+    try:
+        maps = explain.feature_maps(model, face, layer)
+    except ValueError as exc:
+        c2.error(str(exc))
+    else:
+        # channels whose response varies most over the face show structure; flat ones show nothing
+        top = np.argsort(-maps.reshape(-1, maps.shape[-1]).std(axis=0))[:8]
+        c2.plotly_chart(charts.feature_maps(maps, sorted(top.tolist()),
+                                            title=f"{layer}: {maps.shape[0]}×{maps.shape[1]}, "
+                                                  f"{maps.shape[2]} channels (the 8 most varied shown)"),
+                        key="fmaps")
+
+# ---------------------------------------------------------------- glossary
+st.header("Glossary")
+GLOSSARY = {
+    "Epoch": "One full pass of the training images through the network. Training runs for several epochs; "
+             "the Training page shows one point per epoch.",
+    "Hyper-parameter": "A setting chosen before training rather than learnt: the learning rate, the batch size, "
+                       "the number of epochs, the amount of augmentation.",
+    "Learning rate": "How big a step the optimiser takes on each update of the weights. Too high and training "
+                     "jumps around; too low and it crawls. Fine-tuning uses a much lower rate than training a new head.",
+    "Training vs validation accuracy": "Training accuracy is measured on the images the model learns from; "
+                                       "validation accuracy on held-out images it never learns from. Only the "
+                                       "second says how the model will do on new faces.",
+    "Overfitting": "The model memorises its training images instead of learning what a mask looks like: training "
+                   "accuracy keeps rising while validation accuracy stalls or falls.",
+    "Callback": "Code that Keras runs at fixed points of training (e.g. after each epoch) to save the best "
+                "model, change the learning rate or stop early.",
+    "ReduceLROnPlateau": "A callback that lowers the learning rate (e.g. ×0.1) when the validation loss has "
+                         "stopped improving for a few epochs — the steps in the learning-rate chart.",
+    "EarlyStopping": "A callback that ends training when the validation loss has not improved for a set number "
+                     "of epochs, and can restore the best weights seen.",
+    "Transfer learning": "Starting from a network already trained on a large data set (ImageNet, 1.3 M photos) "
+                         "and re-training only its last part for a new task, so that a few thousand faces suffice.",
+    "MobileNetV2": "A convolutional network designed for phones (Sandler et al., 2018): inverted residual blocks "
+                   "of cheap depth-wise convolutions, 3.4 M parameters, fast enough for live video on a CPU.",
+    "Feature extraction": "Using a pre-trained network, frozen, as a fixed function that turns an image into "
+                          "features (here 7×7×1280 numbers), and training only a small classifier on top.",
+    "CNN (convolutional neural network)": "A network built mainly from convolutional layers, each producing "
+                                          "feature maps from the maps of the layer before.",
+    "Convolution": "Sliding a small kernel of weights over an image and summing the products at each position "
+                   "(see the worked 6×6 example above).",
+    "Data augmentation": "Showing the network randomly altered copies of the training images — flips, "
+                         "rotations, brightness, blur, down-scaling — so that it learns the mask and not the "
+                         "photo's quirks (such as 'blurry faces are unmasked').",
+}
+for term, text in GLOSSARY.items():
+    st.markdown(f"**{term}** — {text}")
