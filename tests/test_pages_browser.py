@@ -131,11 +131,10 @@ def test_photos_upload_in_the_browser(server, page, fm12k, shipped_model):
     shoot(page, "photos_results")
 
 
-def test_a_deep_link_on_a_fresh_server_gets_the_app_frame():
+def test_a_deep_link_on_a_fresh_server_gets_the_app_frame(page):
     """The first visitor after a restart may open /training directly (a bookmark). The page must
     come inside app.py's frame — its navigation and sidebar note — not as a bare script."""
-    need(browser_missing() is None, browser_missing() or "")
-    with StreamlitServer(ROOT / "app.py") as server, chromium() as page:
+    with StreamlitServer(ROOT / "app.py") as server:  # the browser is shared: one Playwright per thread
         page.goto(f"{server.url}/training")
         settle(page)
         no_errors(page, server)

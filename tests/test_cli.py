@@ -1,0 +1,118 @@
+"""Command-line round trips with the shipped model on real images: the columns other tools read,
+labels that agree with p_mask, bad files reported without stopping the run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from maskdash import data
+from maskdash.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+CROP_COLUMNS = ["path", "label", "p_mask"]
+SCENE_COLUMNS = ["path", "face", "x1", "y1", "x2", "y2", "det_score", "label", "p_mask"]
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict]]:
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+@pytest.fixture(scope="module")
+def test_faces(fm12k, shipped_model) -> dict[str, list[Path]]:
+    """Six Test faces per class (every 80th file, so not hand-picked)."""
+    out = {}
+    for cls in data.CLASSES:
+        paths = [s.path for s in data.list_split(fm12k, "Test") if data.CLASSES[s.label] == cls]
+        out[cls] = paths[::80][:6]
+    return out
+
+
+def test_predict_crops_columns_and_labels(tmp_path, test_faces, capsys):
+    folder = tmp_path / "crops"
+    for cls, paths in test_faces.items():
+        (folder / cls).mkdir(parents=True)
+        for p in paths:
+            shutil.copy(p, folder / cls / p.name)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    out = tmp_path / "crops.csv"
+    assert main(["predict", str(folder), "--csv", str(out), "--crops"]) == 0
+    assert "broken.jpg" in capsys.readouterr().err  # reported, and the others still classified
+    columns, rows = read_csv(out)
+    assert columns == CROP_COLUMNS
+    assert len(rows) == 12
+    correct = 0
+    for r in rows:
+        p = float(r["p_mask"])
+        assert 0.0 <= p <= 1.0
+        assert r["label"] == ("with_mask" if p >= 0.5 else "without_mask")
+        correct += r["label"] == Path(r["path"]).parent.name
+    assert correct >= 11, rows
+
+
+def test_predict_scene_columns_boxes_and_annotation(tmp_path, dev_scenes, shipped_model, capsys):
+    scenes, _ = data.list_scenes(dev_scenes)
+    # a holdout photo with a clearly visible face of each class
+    pick = next(s for s in scenes if data.scene_fold(s.image_path) == "holdout"
+                and {b.label for b in s.boxes if b.height >= 40} >= {"with_mask", "without_mask"})
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((240, 320, 3), 200, np.uint8)).save(blank)
+    out, ann = tmp_path / "faces.csv", tmp_path / "annotated"
+    assert main(["predict", str(pick.image_path), str(blank), "--csv", str(out),
+                 "--annotate", str(ann), "--detector", "blazeface-full"]) == 0
+    assert "no face found" in capsys.readouterr().err  # the blank image
+    columns, rows = read_csv(out)
+    assert columns == SCENE_COLUMNS
+    assert rows and {r["path"] for r in rows} == {str(pick.image_path)}
+    w, h = Image.open(pick.image_path).size
+    for r in rows:
+        x1, y1, x2, y2 = (int(float(r[k])) for k in ("x1", "y1", "x2", "y2"))
+        assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h
+        assert 0 < float(r["det_score"]) <= 1
+        assert r["label"] == ("with_mask" if float(r["p_mask"]) >= 0.5 else "without_mask")
+    assert sorted(int(r["face"]) for r in rows) == list(range(len(rows)))
+    annotated = Image.open(ann / f"{pick.image_path.stem}.jpg")
+    assert annotated.size == (w, h)
+
+
+def test_evaluate_writes_metrics_confusion_and_predictions(tmp_path, test_faces):
+    root = tmp_path / "tiny"
+    for cls, folder in (("with_mask", "WithMask"), ("without_mask", "WithoutMask")):
+        (root / "Test" / folder).mkdir(parents=True)
+        for p in test_faces[cls]:
+            shutil.copy(p, root / "Test" / folder / p.name)
+    (root / "Test" / "WithMask" / "empty.png").write_bytes(b"")
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--data", str(root), "--split", "Test", "--no-dedup", "--out", str(out)]) == 0
+    doc = json.loads((out / "metrics.json").read_text())
+    m = doc["sets"]["test"]
+    assert m["n"] == 12
+    for key in ("accuracy", "precision", "recall", "roc_auc", "ece", "confusion"):
+        assert key in m
+    assert set(m["recall"]) == {"with_mask", "without_mask"}
+    assert m["accuracy"] >= 11 / 12
+    assert sum(map(sum, m["confusion"])) == 12
+    assert any("empty.png" in s["path"] for s in doc["skipped"])
+    columns, rows = read_csv(out / "predictions_test.csv")
+    assert {"path", "label", "p_mask"} <= set(columns) and len(rows) == 12
+
+
+def test_unknown_detector_is_a_clear_error_not_a_traceback(tmp_path, test_faces):
+    proc = subprocess.run(
+        [sys.executable, "-m", "maskdash", "predict", str(test_faces["with_mask"][0]),
+         "--csv", str(tmp_path / "x.csv"), "--detector", "no-such-detector"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "no-such-detector" in proc.stderr
