@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import need
 from maskdash import analysis, settings
 from maskdash.analysis import detect_on_canvas, estimate_yaw, mistakes, run_analysis, yaw_bin
 from maskdash.data import list_split

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import need
 from maskdash import convolution, reports
 
 ROOT = Path(__file__).resolve().parent.parent

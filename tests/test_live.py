@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import need
 from live_video import face_frame
-from maskdash import live, settings
+from maskdash import live
 from maskdash.bench import CLEAR_FACES
 from maskdash.tracking import TrackedFace
 

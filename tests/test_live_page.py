@@ -14,7 +14,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import views.common  # noqa: F401  first: loads aiortc's SRTP library safely beside TensorFlow
-from conftest import need
 from live_video import face_frame
 from maskdash import settings
 from maskdash.bench import CLEAR_FACES

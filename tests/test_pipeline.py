@@ -8,14 +8,12 @@ import contextlib
 import io
 import json
 import threading
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from conftest import need
-from maskdash import settings
 from maskdash.bench import SyntheticStream, add_bench_parser, bench_live, load_clear_faces
 from maskdash.draw import COLORS
 from maskdash.pipeline import FramePipeline, PipelineConfig
