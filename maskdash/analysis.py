@@ -36,6 +36,8 @@ import pandas as pd
 
 from maskdash import settings
 from maskdash.data import CLASSES, INCORRECT
+from maskdash.imaging import shrink
+from maskdash.tracking import iou as box_iou
 
 STUDIES: tuple[str, ...] = ("angles", "occluders", "distance", "lighting", "native_size")
 STUDY_TITLES = {
@@ -160,14 +162,6 @@ def detect_on_canvas(detector, face_rgb: np.ndarray, scale: float = CANVAS_SCALE
     return Detection((x1 - ox, y1 - oy, x2 - ox, y2 - oy), best.score, best.landmarks - np.float32([ox, oy]))
 
 
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def detect_around_box(detector, scene_rgb: np.ndarray, box, context: float = CANVAS_SCALE, min_iou: float = 0.3):
     """Run the detector on a square crop `context` times the ground-truth box around it (grey
     beyond the photo's edges) and keep the detection that matches the box. → Detection in scene
@@ -187,24 +181,13 @@ def detect_around_box(detector, scene_rgb: np.ndarray, box, context: float = CAN
     best, best_iou = None, min_iou
     for d in detector.detect(crop):
         b = (d.box[0] + sx, d.box[1] + sy, d.box[2] + sx, d.box[3] + sy)
-        iou = _iou(b, box)
+        iou = box_iou(b, box)
         if iou >= best_iou:
             best, best_iou = Detection(b, d.score, d.landmarks + np.float32([sx, sy])), iou
     return best
 
 
 # ---------------------------------------------------------------- image conditions
-
-
-def shrink(face_rgb: np.ndarray, width: int, size: int = 224) -> np.ndarray:
-    """A face as if it were `width` px wide: resized to width×width (area filter when shrinking)
-    and enlarged back to size×size — what a far-away face gives the classifier."""
-    import cv2
-
-    h, w = face_rgb.shape[:2]
-    interp = cv2.INTER_AREA if width * width < w * h else cv2.INTER_LINEAR
-    small = cv2.resize(face_rgb, (width, width), interpolation=interp)
-    return cv2.resize(small, (size, size), interpolation=cv2.INTER_LINEAR)
 
 
 def contrast(img: np.ndarray, factor: float) -> np.ndarray:

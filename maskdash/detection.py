@@ -28,6 +28,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from maskdash import settings  # noqa: E402
+from maskdash.audit import sha256_file  # noqa: E402
 
 DETECTORS = ("blazeface", "blazeface-full", "yunet")
 DEFAULT_THRESHOLDS = {"blazeface": 0.5, "blazeface-full": 0.5, "yunet": 0.6}  # see notes/detectors.md
@@ -302,14 +303,6 @@ def _logit(p: float) -> float:
 _verified: dict[tuple[str, int, int], bool] = {}  # (path, size, mtime) → sha256 matched
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _is_valid_yunet(path: Path) -> bool:
     try:
         st = path.stat()
@@ -317,7 +310,7 @@ def _is_valid_yunet(path: Path) -> bool:
         return False
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key not in _verified:
-        _verified[key] = st.st_size == YUNET_SIZE and _sha256(path) == YUNET_SHA256
+        _verified[key] = st.st_size == YUNET_SIZE and sha256_file(path) == YUNET_SHA256
     return _verified[key]
 
 

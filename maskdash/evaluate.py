@@ -143,14 +143,11 @@ def evaluate_split(classifier, data_dir: Path, split: str, threshold: float = 0.
 def resolution_probe(classifier, images: np.ndarray, labels: np.ndarray, widths=RESOLUTION_WIDTHS,
                      threshold: float = 0.5) -> dict:
     """Each face shrunk to `width` px wide and enlarged back: does it keep its label?"""
-    import cv2
+    from maskdash.imaging import shrink
 
     out = {}
     for w in widths:
-        probe = np.stack([
-            cv2.resize(cv2.resize(img, (w, w), interpolation=cv2.INTER_AREA), img.shape[:2][::-1],
-                       interpolation=cv2.INTER_LINEAR) for img in images
-        ])
+        probe = np.stack([shrink(img, w, img.shape[0]) for img in images])
         m = metrics(labels, classifier.predict_batched(probe), threshold)
         out[str(w)] = {"with_mask": m["recall"]["with_mask"], "without_mask": m["recall"]["without_mask"],
                        "accuracy": m["accuracy"]}

@@ -107,6 +107,15 @@ def to_input(face_rgb: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
     return resize(face_rgb, size, size)
 
 
+def shrink(face_rgb: np.ndarray, width: int, size: int = INPUT_SIZE) -> np.ndarray:
+    """A face as if it were `width` px wide: resized to width×width (area filter when shrinking)
+    and enlarged back to size×size — what a far-away face gives the classifier."""
+    h, w = face_rgb.shape[:2]
+    interp = cv2.INTER_AREA if width * width < w * h else cv2.INTER_LINEAR
+    small = cv2.resize(face_rgb, (width, width), interpolation=interp)
+    return cv2.resize(small, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
 def square_box(
     box: tuple[float, float, float, float], frame_w: int, frame_h: int, margin: float = 0.2
 ) -> tuple[int, int, int, int]:
