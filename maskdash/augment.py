@@ -91,11 +91,114 @@ def hand_over_mouth(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def _random_shape(size: int, rng: np.random.Generator, cx: float, cy: float, w: float, h: float) -> np.ndarray:
+    """A filled 0/1 mask of one of several outlines (ellipse, rotated box, convex polygon, palm
+    with fingers) centred at (cx, cy), about w×h px."""
+    m = np.zeros((size, size), np.uint8)
+    kind = int(rng.integers(0, 4))
+    centre = (int(cx), int(cy))
+    if kind == 0:
+        cv2.ellipse(m, centre, (max(2, int(w / 2)), max(2, int(h / 2))), rng.uniform(-30, 30), 0, 360, 1, -1)
+    elif kind == 1:
+        pts = cv2.boxPoints(((cx, cy), (w, h), rng.uniform(-30, 30)))
+        cv2.fillConvexPoly(m, pts.astype(np.int32), 1)
+    elif kind == 2:
+        n = int(rng.integers(5, 10))
+        ang = np.sort(rng.uniform(0, 2 * np.pi, n))
+        rad = rng.uniform(0.6, 1.0, n)
+        pts = np.stack([cx + np.cos(ang) * rad * w / 2, cy + np.sin(ang) * rad * h / 2], 1)
+        cv2.fillConvexPoly(m, cv2.convexHull(pts.astype(np.int32)), 1)
+    else:
+        cv2.ellipse(m, centre, (max(2, int(w / 2)), max(2, int(h / 3))), rng.uniform(-20, 20), 0, 360, 1, -1)
+        tilt = rng.uniform(-0.6, 0.6)
+        thick = max(2, int(w / rng.uniform(6, 9)))
+        for k in range(int(rng.integers(3, 6))):
+            x0 = cx - w / 2.6 + k * w / 5.5
+            length = h * rng.uniform(0.5, 0.9)
+            x1, y1 = x0 + np.sin(tilt) * length, cy - np.cos(tilt) * length
+            cv2.line(m, (int(x0), int(cy)), (int(x1), int(y1)), 1, thick)
+    return m.astype(np.float32)
+
+
+def _paste(img: np.ndarray, layer: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    alpha = cv2.GaussianBlur(mask, (0, 0), rng.uniform(0.7, 3.0))[..., None]
+    size = img.shape[0]
+    yy = np.linspace(-1, 1, size)[:, None, None]
+    shade = 1.0 + rng.uniform(-0.25, 0.25) * yy  # light from above or below
+    layer = np.clip(layer.astype(np.float32) * shade * rng.uniform(0.6, 1.2), 0, 255)
+    return (img.astype(np.float32) * (1 - alpha) + layer * alpha).astype(np.uint8)
+
+
+def _texture(
+    img: np.ndarray, rng: np.random.Generator, backgrounds: list[np.ndarray] | None
+) -> tuple[np.ndarray, bool]:
+    """A full-size texture layer and whether it is skin: a real photo patch (when there are any)
+    or the face's own skin (forehead/cheek, as a hand held to the face would look)."""
+    size = img.shape[0]
+    if backgrounds and rng.random() < 0.55:
+        patch = backgrounds[int(rng.integers(0, len(backgrounds)))]
+        patch, skin = np.rot90(patch, int(rng.integers(0, 4))), False
+    else:
+        y0, x0 = rng.uniform(0.12, 0.3), rng.uniform(0.25, 0.5)
+        patch = img[int(y0 * size) : int((y0 + 0.15) * size), int(x0 * size) : int((x0 + 0.25) * size)]
+        skin = True
+    return cv2.resize(np.ascontiguousarray(patch), (size, size), interpolation=cv2.INTER_LINEAR), skin
+
+
+def object_over_face(img: np.ndarray, rng: np.random.Generator, backgrounds: list[np.ndarray] | None = None) -> np.ndarray:
+    """Something that is not a mask over the mouth — often the nose too: a real photo patch or the
+    face's own skin, in one of several outlines. Deliberately unlike the failure study's drawn
+    hand/phone/cup/scarf (`maskdash.occluders`), which stays held out to measure whether this
+    transfers. Objects that are not skin stay narrower than a mask (at most ~55 % of the crop,
+    a mask spans cheek to cheek), so a plain-coloured mask is never taught as "no mask"."""
+    size = img.shape[0]
+    layer, skin = _texture(img, rng, backgrounds)
+    w = size * (rng.uniform(0.3, 0.75) if skin else rng.uniform(0.22, 0.5))
+    top = rng.uniform(0.5, 0.75)  # 0.5: covers the nose; 0.75: the mouth only
+    bottom = rng.uniform(0.85, 1.05)
+    cx = size * rng.uniform(0.38, 0.62)
+    cy = size * (top + bottom) / 2
+    mask = _random_shape(size, rng, cx, cy, w, size * (bottom - top))
+    return _paste(img, layer, mask, rng)
+
+
+def distractor(img: np.ndarray, rng: np.random.Generator, backgrounds: list[np.ndarray] | None = None) -> np.ndarray:
+    """The same kind of pasted object away from the nose and mouth (a hat, hair, a shoulder or
+    another head at the edge) for BOTH classes, so a pasted edge alone is no clue to the label."""
+    size = img.shape[0]
+    side = int(rng.integers(0, 3))
+    w, h = size * rng.uniform(0.2, 0.5), size * rng.uniform(0.15, 0.35)
+    if side == 0:  # top band
+        cx, cy = size * rng.uniform(0.2, 0.8), size * rng.uniform(0.0, 0.2)
+    else:  # left or right edge
+        cx = size * (rng.uniform(0.0, 0.12) if side == 1 else rng.uniform(0.88, 1.0))
+        cy = size * rng.uniform(0.2, 0.9)
+    mask = _random_shape(size, rng, cx, cy, w, h)
+    return _paste(img, _texture(img, rng, backgrounds)[0], mask, rng)
+
+
 def robust_augment(img: np.ndarray, rng: np.random.Generator, label: int) -> np.ndarray:
     """`label` is 0 for with_mask, 1 for without_mask."""
     img = geometry(img, rng)
     if label == 1 and rng.random() < 0.12:
         img = hand_over_mouth(img, rng)
+    if rng.random() < 0.7:
+        img = random_resolution(img, rng)
+    img = photometric(img, rng)
+    return degrade(img, rng)
+
+
+def online_augment(
+    img: np.ndarray, rng: np.random.Generator, label: int, backgrounds: list[np.ndarray] | None = None,
+    cover_p: float = 0.25, distract_p: float = 0.15,
+) -> np.ndarray:
+    """The robust views plus non-mask objects over unmasked mouths and distractors on every face
+    (used by the online trainer, which draws new views every epoch)."""
+    if label == 1 and rng.random() < cover_p:
+        img = object_over_face(img, rng, backgrounds) if rng.random() < 0.75 else hand_over_mouth(img, rng)
+    if rng.random() < distract_p:
+        img = distractor(img, rng, backgrounds)
+    img = geometry(img, rng)
     if rng.random() < 0.7:
         img = random_resolution(img, rng)
     img = photometric(img, rng)

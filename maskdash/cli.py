@@ -24,6 +24,28 @@ def _train(a: argparse.Namespace) -> int:
     return 0
 
 
+def _train_online(a: argparse.Namespace) -> int:
+    from maskdash.train_online import OnlineArgs, train_online
+
+    best = train_online(OnlineArgs(
+        data=a.data, out=a.out, dev_scenes=a.dev_scenes, init=a.init, base_weights=a.base_weights,
+        epochs=a.epochs or OnlineArgs.epochs, batch_size=a.batch_size, dev_weight=a.dev_weight,
+        cover_p=a.cover_p, minutes=a.minutes, limit=a.limit, seed=a.seed,
+    ))
+    print(f"best checkpoint: {best}")
+    return 0
+
+
+def _pack(a: argparse.Namespace) -> int:
+    from maskdash.pack import build_pack
+
+    info = build_pack(a.data, a.dev_scenes, a.out, max_side=a.max_side, quality=a.quality, limit=a.limit)
+    for path, reason in info.pop("skipped"):
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(json.dumps(info, indent=2))
+    return 0
+
+
 def _evaluate(a: argparse.Namespace) -> int:
     from maskdash import evaluate
     from maskdash.classifier import MaskClassifier
@@ -168,6 +190,31 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--limit", type=int, help="at most N images per class (quick runs)")
     t.add_argument("--batch-size", type=int, default=64)
     t.set_defaults(fn=_train)
+
+    o = sub.add_parser("train-online", help="robust recipe with fresh augmentation every epoch and the "
+                       "base fine-tuned from block 3 (for a GPU; checkpoints chosen on validation only)")
+    o.add_argument("--data", default=str(settings.facemask12k_dir()), help="a pack (.npz) or a Face Mask 12K folder")
+    o.add_argument("--dev-scenes", default=str(settings.dev_scenes_dir()), help="used when --data is a folder")
+    o.add_argument("--out", required=True, help="run folder")
+    o.add_argument("--init", help="start from this .keras model instead of ImageNet")
+    o.add_argument("--base-weights")
+    o.add_argument("--epochs", type=int)
+    o.add_argument("--batch-size", type=int, default=128)
+    o.add_argument("--dev-weight", type=float, default=3.0)
+    o.add_argument("--cover-p", type=float, default=0.25, help="share of unmasked faces given an object over the mouth")
+    o.add_argument("--minutes", type=float, help="time budget: fit the schedule into it")
+    o.add_argument("--limit", type=int)
+    o.add_argument("--seed", type=int, default=1234)
+    o.set_defaults(fn=_train_online)
+
+    k = sub.add_parser("pack", help="pack the training faces into one small .npz (to train on another machine)")
+    k.add_argument("--data", default=str(settings.facemask12k_dir()))
+    k.add_argument("--dev-scenes", default=str(settings.dev_scenes_dir()))
+    k.add_argument("--out", required=True)
+    k.add_argument("--max-side", type=int, default=120)
+    k.add_argument("--quality", type=int, default=80)
+    k.add_argument("--limit", type=int, help="at most N images per class and split (quick runs)")
+    k.set_defaults(fn=_pack)
 
     e = sub.add_parser("evaluate", help="metrics, confusion matrix and predictions for one split")
     e.add_argument("--data", default=str(settings.facemask12k_dir()))

@@ -1,0 +1,86 @@
+"""The pack that carries the training set to the GPU machine, the occluder augmentation, and a
+tiny real run of the online trainer."""
+
+import csv
+
+import numpy as np
+
+from maskdash import augment, data
+from maskdash.classifier import MaskClassifier
+from maskdash.pack import FOLDS, build_pack, load_pack, scene_val_fold
+from maskdash.train_online import HISTORY_COLUMNS, OnlineArgs, train_online
+
+
+def test_pack_keeps_holdout_and_test_out(tmp_path, fm12k, dev_scenes):
+    info = build_pack(fm12k, dev_scenes, tmp_path / "p.npz", limit=8, n_backgrounds=10)
+    assert info["train"] > 0 and info["val"] == 16 and info["backgrounds"] == 10
+    pack = load_pack(tmp_path / "p.npz")
+    assert pack.images.shape[1:] == (224, 224, 3) and pack.images.dtype == np.uint8
+    assert set(np.unique(pack.fold)) <= set(range(len(FOLDS)))
+    assert len(pack.images) == info["train"] + info["val"] + info["scene_val"]
+    # only train-fold scenes were packed: their face count matches, none from the holdout
+    scenes, _ = data.list_scenes(dev_scenes)
+    train_scenes = [s for s in scenes if data.scene_fold(s.image_path) == "train"][:2]
+    expected = sum(1 for s in train_scenes for b in s.boxes if b.label in data.CLASSES)
+    assert int(pack.source.sum()) == expected
+    sv = sum(1 for s in train_scenes if scene_val_fold(s.image_path) for b in s.boxes if b.label in data.CLASSES)
+    assert info["scene_val"] == sv
+
+
+def test_scene_val_is_a_fifth_of_the_train_fold(dev_scenes):
+    scenes, _ = data.list_scenes(dev_scenes)
+    train = [s for s in scenes if data.scene_fold(s.image_path) == "train"]
+    share = np.mean([scene_val_fold(s.image_path) for s in train])
+    assert 0.12 < share < 0.28
+
+
+def test_occluder_augmentation_covers_the_lower_face_only():
+    rng = np.random.default_rng(0)
+    face = np.full((224, 224, 3), 128, np.uint8)
+    bgs = [np.full((60, 60, 3), 20, np.uint8)]
+    lower, upper = [], []
+    for _ in range(40):
+        out = augment.object_over_face(face, rng, bgs)
+        changed = np.abs(out.astype(int) - face).sum(axis=2) > 10
+        assert changed.any()
+        lower.append(changed[150:].mean())
+        upper.append(changed[:90].mean())
+    assert np.mean(lower) > 0.1 and np.mean(upper) < 0.01
+    out = augment.online_augment(face, rng, 1, bgs)
+    assert out.shape == face.shape and out.dtype == np.uint8
+
+
+def test_tiny_online_run_writes_a_loadable_model(tmp_path, fm12k, dev_scenes, base_weights):
+    build_pack(fm12k, dev_scenes, tmp_path / "p.npz", limit=4, n_backgrounds=5)
+    run = tmp_path / "run"
+    best = train_online(OnlineArgs(data=str(tmp_path / "p.npz"), out=str(run), base_weights=base_weights,
+                                   epochs=2, head_epochs=1, batch_size=8, workers=2))
+    with open(run / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == HISTORY_COLUMNS
+    assert [r["stage"] for r in rows] == ["head", "fine_tune"]
+    assert float(rows[1]["lr"]) < float(rows[0]["lr"])
+    assert all(0 <= float(r["scene_val_balanced_accuracy"]) <= 1 for r in rows)
+    assert (run / "skipped.csv").read_text().startswith("path,reason")
+    assert "machine" in (run / "training.json").read_text()
+    p = MaskClassifier.load(best).predict(np.zeros((2, 224, 224, 3), np.uint8))
+    assert p.shape == (2,) and np.all((p >= 0) & (p <= 1))
+
+
+def test_pack_skips_and_lists_broken_files(tmp_path, fm12k):
+    import shutil
+
+    root = tmp_path / "fm"
+    for split in ("Train", "Validation"):
+        for cls in ("WithMask", "WithoutMask"):
+            d = root / split / cls
+            d.mkdir(parents=True)
+            for src in sorted((fm12k / split / cls).iterdir())[:2]:
+                shutil.copy(src, d / src.name)
+    (root / "Train" / "WithMask" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (root / "Train" / "WithoutMask" / "empty.png").write_bytes(b"")
+    info = build_pack(root, None, tmp_path / "p.npz")
+    assert info["train"] == 4 and info["val"] == 4 and info["backgrounds"] == 0
+    pack = load_pack(tmp_path / "p.npz")
+    assert sorted(p.rsplit("/", 1)[1] for p, _ in pack.skipped) == ["broken.jpg", "empty.png"]
+    assert all(reason for _, reason in pack.skipped)
