@@ -85,3 +85,29 @@ def test_committed_predictions_match_the_model(shipped_model, test_split, p_test
     assert agree >= 0.998
     doc = json.loads((shipped_model.parent / "metrics.json").read_text())
     assert abs(doc["sets"]["test"]["accuracy"] - evaluate.metrics(test_split.labels, p_test)["accuracy"]) < 0.005
+
+
+def test_dev_scene_holdout_balanced_accuracy(clf, dev_scenes):
+    """Real crowded scenes the model never trained on (the holdout fold), faces cut from the
+    ground-truth boxes: the issue's goal is ≥ 95 % balanced accuracy."""
+    results, rows = evaluate.evaluate_scenes(clf, dev_scenes, progress=False)
+    m = results["dev_scenes_holdout"]
+    assert m["n"] > 1000
+    assert m["balanced_accuracy"] >= 0.95, m
+
+
+def test_objects_over_the_mouth_are_not_masks(clf, test_split):
+    """The original's failure: anything over the mouth read as a mask. The failure study's drawn
+    phone and cup (a generator the model never trained on) over unmasked Test faces must mostly
+    be called `without_mask`; untouched faces stay right. (The study's drawn hand and scarf are
+    still read as masks — see the model card.)"""
+    from maskdash.occluders import occlude
+
+    faces = test_split.images[test_split.labels == 1][::4][:128]
+    base = clf.predict_batched(faces)
+    assert (base < 0.5).mean() >= 0.98
+    for j, kind in enumerate(("phone", "cup")):
+        imgs = np.stack([occlude(f, kind, None, rng=np.random.default_rng([0, i, j + 1])).image
+                         for i, f in enumerate(faces)])
+        called_mask = (clf.predict_batched(imgs) >= 0.5).mean()
+        assert called_mask <= 0.15, f"{kind}: {called_mask:.3f} of covered faces called with_mask"

@@ -54,7 +54,7 @@ else:
         epochs = args.get("epochs")
         trained.append(f"**Face Mask 12K** `{args.get('train_split', 'Train')}` split"
                        + (f", validated on `{args.get('val_split', 'Validation')}`" if args.get("val_split") else ""))
-        if args.get("dev_scenes"):
+        if args.get("dev_scenes") or (args.get("pack") or {}).get("scene_faces"):
             trained.append("plus the faces of the *train* fold of the dev street photos (the *holdout* fold is kept for evaluation)")
         if epochs:
             trained.append(f"{epochs} epochs, batch {args.get('batch_size', '?')}, learning rate {args.get('lr')} "
@@ -65,8 +65,9 @@ else:
 st.subheader("Seed vs robust")
 st.markdown(
     "- **seed** repeats the original recipe: the ImageNet MobileNetV2 base frozen, a dense head on top.\n"
-    "- **robust** (shipped) adds augmentation against the resolution and pose shortcuts, fine-tunes "
-    "the top blocks of the base, and also learns from real street-photo faces."
+    "- **robust** (shipped) adds augmentation against the resolution and pose shortcuts and against "
+    "'anything over the mouth is a mask', fine-tunes most of the base (blocks 3–16), and also learns "
+    "from real street-photo faces."
 )
 rows = []
 for name, m in (("robust", robust), ("seed", seed)):

@@ -30,13 +30,15 @@ if histories:
     st.header("Summary")
     rows = []
     for recipe, h in histories.items():
-        best = h.loc[h["val_loss"].idxmin()] if h["val_loss"].notna().any() else None
+        # the online trainer keeps the epoch with the lowest mean of validation and scene_val loss
+        key = "selection_loss" if "selection_loss" in h and h["selection_loss"].notna().any() else "val_loss"
+        best = h.loc[h[key].idxmin()] if h[key].notna().any() else None
         stages = ", ".join(f"{s}: {n}" for s, n in h["stage"].value_counts(sort=False).items()) if h["stage"].notna().any() else "–"
         rows.append({
             "run": reports.RECIPE_TITLES.get(recipe, recipe),
             "epochs": len(h),
             "stages (epochs)": stages,
-            "best epoch (lowest val loss)": int(best["epoch"]) if best is not None else None,
+            "kept epoch (checkpoint rule)": int(best["epoch"]) if best is not None else None,
             "val accuracy there": f"{100 * best['val_accuracy']:.2f} %" if best is not None and pd.notna(best["val_accuracy"]) else "–",
             "final train accuracy": f"{100 * h['accuracy'].iloc[-1]:.2f} %" if pd.notna(h["accuracy"].iloc[-1]) else "–",
             "training time": f"{h['epoch_seconds'].sum() / 60:.1f} min" if h["epoch_seconds"].notna().any() else "–",
