@@ -177,15 +177,20 @@ def distractor(img: np.ndarray, rng: np.random.Generator, backgrounds: list[np.n
     return _paste(img, _texture(img, rng, backgrounds)[0], mask, rng)
 
 
+def _camera(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """What distance, light and the camera do to a face: resolution, photometry, blur/JPEG/noise."""
+    if rng.random() < 0.7:
+        img = random_resolution(img, rng)
+    img = photometric(img, rng)
+    return degrade(img, rng)
+
+
 def robust_augment(img: np.ndarray, rng: np.random.Generator, label: int) -> np.ndarray:
     """`label` is 0 for with_mask, 1 for without_mask."""
     img = geometry(img, rng)
     if label == 1 and rng.random() < 0.12:
         img = hand_over_mouth(img, rng)
-    if rng.random() < 0.7:
-        img = random_resolution(img, rng)
-    img = photometric(img, rng)
-    return degrade(img, rng)
+    return _camera(img, rng)
 
 
 def online_augment(
@@ -198,8 +203,4 @@ def online_augment(
         img = object_over_face(img, rng, backgrounds) if rng.random() < 0.75 else hand_over_mouth(img, rng)
     if rng.random() < distract_p:
         img = distractor(img, rng, backgrounds)
-    img = geometry(img, rng)
-    if rng.random() < 0.7:
-        img = random_resolution(img, rng)
-    img = photometric(img, rng)
-    return degrade(img, rng)
+    return _camera(geometry(img, rng), rng)

@@ -71,9 +71,7 @@ class Pack:
         return self.images[sel], self.labels[sel], self.source[sel]
 
 
-def _background_patches(
-    scenes: list[data.Scene], count: int, rng: np.random.Generator, max_side: int
-) -> list[np.ndarray]:
+def _background_patches(scenes: list[data.Scene], count: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Random patches of scene images that overlap no annotated face."""
     patches: list[np.ndarray] = []
     order = rng.permutation(len(scenes))
@@ -145,7 +143,7 @@ def build_pack(
                 side = max(8, int(round(max(box.x2 - box.x1, box.y2 - box.y1) * 1.2)))
                 face = crop_face(rgb, (box.x1, box.y1, box.x2, box.y2), 0.2, min(side, max_side))
                 add(face, data.CLASSES.index(box.label), 1, f)
-        for patch in _background_patches(scenes, n_backgrounds, rng, max_side):
+        for patch in _background_patches(scenes, n_backgrounds, rng):
             backgrounds.append(_encode(patch, 96, quality))
 
     def flat(items: list[bytes]) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,8 @@ the data folders. Checkpoints are chosen on validation only — the mean of the 
 Validation loss and the class-balanced loss on the scene_val faces (dev train fold) — never on
 Test or the dev holdout.
 
-Run folder: args.json, history.csv (one row per epoch), best.keras, last.keras."""
+Run folder: args.json (with what the pack held), history.csv (one row per epoch), best.keras,
+last.keras, skipped.csv, training.json (time and machine)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from maskdash import augment, data
+from maskdash import augment, data, evaluate
 from maskdash.pack import Pack, build_pack, load_pack
 
 # Blocks above this layer of MobileNetV2 learn in the fine-tuning stage; the stem and the first
@@ -72,7 +73,6 @@ _W: dict = {}
 def _worker_init(shm_name: str, shape: tuple, labels: np.ndarray, backgrounds: list, cover_p: float,
                  distract_p: float) -> None:
     import cv2
-    from multiprocessing import shared_memory
 
     cv2.setNumThreads(1)  # one process per core already
     shm = shared_memory.SharedMemory(name=shm_name)
@@ -97,9 +97,12 @@ def _class_balanced_loss(p: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean([ce[y == c].mean() for c in np.unique(y)]))
 
 
-def _balanced_accuracy(p: np.ndarray, y: np.ndarray) -> float:
-    pred = p.argmax(1)
-    return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)]))
+def _save_for_inference(model, path: Path) -> None:
+    """A `.keras` file without the optimizer's state, a third of the size (a compiled model saves
+    Adam's two slots per weight; these checkpoints are for inference, a run is not resumed)."""
+    fresh = model.__class__.from_config(model.get_config())
+    fresh.set_weights(model.get_weights())
+    fresh.save(path)
 
 
 def _lr_at(epoch: int, first: int, last: int, peak: float) -> float:
@@ -223,9 +226,9 @@ def _train(args: OnlineArgs, run: Path, t_start: float, shm, shape, y_tr, src_tr
                 counts.append(len(idx))
             p_va, p_sv = predict(x_va), predict(x_sv)
             val_loss = float(np.mean(-np.log(np.clip(p_va[np.arange(len(y_va)), y_va], 1e-7, 1))))
-            val_acc = float((p_va.argmax(1) == y_va).mean())
+            val_acc = evaluate.metrics(y_va, p_va[:, 0])["accuracy"]
             sv_loss = _class_balanced_loss(p_sv, y_sv) if len(y_sv) else val_loss
-            sv_bacc = _balanced_accuracy(p_sv, y_sv) if len(y_sv) else float("nan")
+            sv_bacc = evaluate.metrics(y_sv, p_sv[:, 0])["balanced_accuracy"] if len(y_sv) else float("nan")
             selection = (val_loss + sv_loss) / 2
             seconds = time.time() - t0
             epoch_seconds.append(seconds)
@@ -245,18 +248,18 @@ def _train(args: OnlineArgs, run: Path, t_start: float, shm, shape, y_tr, src_tr
                   f"scene_val_bacc {sv_bacc:.4f} ({seconds:.0f}s)", flush=True)
             if best is None or selection < best:
                 best = selection
-                model.save(run / "best.keras")
-            model.save(run / "last.keras")
+                _save_for_inference(model, run / "best.keras")
+            _save_for_inference(model, run / "last.keras")
     finally:
         pool.terminate()
         pool.join()
     facts = {"wall_seconds": round(time.time() - t_start), "epoch_seconds_total": round(sum(epoch_seconds)),
-             "machine": _machine(keras.backend.backend())}
+             "machine": _machine(keras.backend.backend(), keras.__version__)}
     (run / "training.json").write_text(json.dumps(facts, indent=2))
     return run / "best.keras"
 
 
-def _machine(backend: str) -> str:
+def _machine(backend: str, keras_version: str) -> str:
     """Where this ran, for the model card: the accelerator if any, the CPU cores, the backend."""
     import platform
 
@@ -279,7 +282,7 @@ def _machine(backend: str) -> str:
     except Exception:  # a description only; never fail a finished run over it
         device = None
     cpu = f"{os.cpu_count()} CPU cores ({platform.machine()})"
-    return f"{device + ', ' if device else 'no GPU, '}{cpu}; Keras {__import__('keras').__version__} on {backend}"
+    return f"{device + ', ' if device else 'no GPU, '}{cpu}; Keras {keras_version} on {backend}"
 
 
 def main(argv: list[str] | None = None) -> int:  # for the GPU machine: no CLI dependencies

@@ -63,6 +63,7 @@ def test_tiny_online_run_writes_a_loadable_model(tmp_path, fm12k, dev_scenes, ba
     assert all(0 <= float(r["scene_val_balanced_accuracy"]) <= 1 for r in rows)
     assert (run / "skipped.csv").read_text().startswith("path,reason")
     assert "machine" in (run / "training.json").read_text()
+    assert best.stat().st_size < 12e6  # weights only: no optimizer state in the checkpoint
     p = MaskClassifier.load(best).predict(np.zeros((2, 224, 224, 3), np.uint8))
     assert p.shape == (2,) and np.all((p >= 0) & (p <= 1))
 
