@@ -1,20 +1,24 @@
-"""`python -m maskdash …`: train, evaluate, predict, audit, export, report, analyze, bench."""
+"""`python -m maskdash …`: every subcommand of the project.
+
+Each subcommand is a parser here and a `_run_<name>` function that imports what it runs only
+when it runs, so `--help` answers at once and never starts TensorFlow."""
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
 
 from maskdash import settings
-from maskdash.analysis import add_analyze_parser
-from maskdash.bench import add_bench_parser
+
+DETECTOR_NAMES = ("blazeface", "blazeface-full", "yunet")  # checked against inference.detection in tests
+STUDY_NAMES = ("angles", "occluders", "distance", "lighting", "native_size")  # checked against analysis
 
 
-def _train(a: argparse.Namespace) -> int:
-    from maskdash.train import TrainArgs, train
+# -- train ----------------------------------------------------------------------------------------
+def _run_train(a: argparse.Namespace) -> int:
+    from maskdash.train.cached import TrainArgs, train
 
     best = train(TrainArgs(
         data=a.data, recipe=a.recipe, out=a.out, epochs=a.epochs, base_weights=a.base_weights,
@@ -24,8 +28,8 @@ def _train(a: argparse.Namespace) -> int:
     return 0
 
 
-def _train_online(a: argparse.Namespace) -> int:
-    from maskdash.train_online import OnlineArgs, train_online
+def _run_train_online(a: argparse.Namespace) -> int:
+    from maskdash.train.online import OnlineArgs, train_online
 
     best = train_online(OnlineArgs(
         data=a.data, out=a.out, dev_scenes=a.dev_scenes, init=a.init, base_weights=a.base_weights,
@@ -36,8 +40,41 @@ def _train_online(a: argparse.Namespace) -> int:
     return 0
 
 
-def _pack(a: argparse.Namespace) -> int:
-    from maskdash.pack import build_pack
+def _add_train(sub) -> None:
+    t = sub.add_parser("train", help="train a recipe into a run folder (resumes if interrupted)")
+    t.add_argument("--data", default=str(settings.facemask12k_dir()), help="Face Mask 12K-style folder")
+    t.add_argument("--recipe", choices=("seed", "robust"), default="robust")
+    t.add_argument("--out", required=True, help="run folder")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--base-weights", help="MobileNetV2 ImageNet .h5 (default: setting, else Keras download)")
+    t.add_argument("--views", type=int, help="augmented copies of each training image")
+    t.add_argument("--dev-scenes", help="robust: also learn from the train fold of these VOC scenes")
+    t.add_argument("--dev-weight", type=float, default=3.0,
+                   help="loss weight of dev-scene faces (each class balanced), relative to data-set images")
+    t.add_argument("--limit", type=int, help="at most N images per class (quick runs)")
+    t.add_argument("--batch-size", type=int, default=64)
+    t.set_defaults(fn=_run_train)
+
+    o = sub.add_parser("train-online", help="robust recipe with fresh augmentation every epoch and the "
+                       "base fine-tuned from block 3 (for a GPU; checkpoints chosen on validation only)")
+    o.add_argument("--data", default=str(settings.facemask12k_dir()), help="a pack (.npz) or a Face Mask 12K folder")
+    o.add_argument("--dev-scenes", default=str(settings.dev_scenes_dir()), help="used when --data is a folder")
+    o.add_argument("--out", required=True, help="run folder")
+    o.add_argument("--init", help="start from this .keras model instead of ImageNet")
+    o.add_argument("--base-weights")
+    o.add_argument("--epochs", type=int)
+    o.add_argument("--batch-size", type=int, default=128)
+    o.add_argument("--dev-weight", type=float, default=3.0)
+    o.add_argument("--cover-p", type=float, default=0.25, help="share of unmasked faces given an object over the mouth")
+    o.add_argument("--minutes", type=float, help="time budget: fit the schedule into it")
+    o.add_argument("--limit", type=int)
+    o.add_argument("--seed", type=int, default=1234)
+    o.set_defaults(fn=_run_train_online)
+
+
+# -- pack -----------------------------------------------------------------------------------------
+def _run_pack(a: argparse.Namespace) -> int:
+    from maskdash.data.pack import build_pack
 
     info = build_pack(a.data, a.dev_scenes, a.out, max_side=a.max_side, quality=a.quality, limit=a.limit)
     for path, reason in info.pop("skipped"):
@@ -46,14 +83,26 @@ def _pack(a: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(a: argparse.Namespace) -> int:
-    from maskdash import evaluate
-    from maskdash.classifier import MaskClassifier
+def _add_pack(sub) -> None:
+    k = sub.add_parser("pack", help="pack the training faces into one small .npz (to train on another machine)")
+    k.add_argument("--data", default=str(settings.facemask12k_dir()))
+    k.add_argument("--dev-scenes", default=str(settings.dev_scenes_dir()))
+    k.add_argument("--out", required=True)
+    k.add_argument("--max-side", type=int, default=120)
+    k.add_argument("--quality", type=int, default=80)
+    k.add_argument("--limit", type=int, help="at most N images per class and split (quick runs)")
+    k.set_defaults(fn=_run_pack)
 
-    clf = MaskClassifier.load(a.model)
+
+# -- evaluate -------------------------------------------------------------------------------------
+def _run_evaluate(a: argparse.Namespace) -> int:
+    from maskdash.evaluation import evaluate
+    from maskdash.model.runtime import load_classifier
+
+    clf = load_classifier(a.model)
     dedup = None
     if a.split.lower() == "test" and not a.no_dedup:
-        from maskdash.audit import dedup_test_paths, run_audit
+        from maskdash.data.audit import dedup_test_paths, run_audit
 
         audit_dir = Path(a.audit) if a.audit else Path(a.out) / "audit"
         if not (audit_dir / "test_dedup.txt").exists():
@@ -69,8 +118,22 @@ def _evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+def _add_evaluate(sub) -> None:
+    e = sub.add_parser("evaluate", help="metrics, confusion matrix and predictions for one split")
+    e.add_argument("--data", default=str(settings.facemask12k_dir()))
+    e.add_argument("--split", default="Test")
+    e.add_argument("--model", help="a .keras or .tflite file (default: MASKDASH_MODEL, else the shipped model)")
+    e.add_argument("--out", required=True)
+    e.add_argument("--threshold", type=float, default=0.5)
+    e.add_argument("--probes", action="store_true", help="also run the resolution and lighting probes")
+    e.add_argument("--audit", help="folder of an earlier `audit` (for the de-duplicated Test split)")
+    e.add_argument("--no-dedup", action="store_true")
+    e.set_defaults(fn=_run_evaluate)
+
+
+# -- predict --------------------------------------------------------------------------------------
 def _inputs(items: list[str]) -> list[Path]:
-    from maskdash.data import is_image_file
+    from maskdash.data.datasets import is_image_file
 
     paths: list[Path] = []
     for item in items:
@@ -82,22 +145,25 @@ def _inputs(items: list[str]) -> list[Path]:
     return paths
 
 
-def _predict(a: argparse.Namespace) -> int:
+def _run_predict(a: argparse.Namespace) -> int:
+    import csv
+
     import cv2
 
-    from maskdash.classifier import MaskClassifier
-    from maskdash.draw import annotate
-    from maskdash.faces import CROP_COLUMNS, SCENE_COLUMNS, find_faces, label_for
     from maskdash.imaging import ImageError, load_rgb, to_input
+    from maskdash.inference.draw import annotate
+    from maskdash.inference.faces import CROP_COLUMNS, SCENE_COLUMNS, find_faces
+    from maskdash.labels import label_for
+    from maskdash.model.runtime import load_classifier
 
     paths = _inputs(a.inputs)
     if not paths:
         print("no input images found", file=sys.stderr)
         return 2
-    clf = MaskClassifier.load(a.model)
+    clf = load_classifier(a.model)
     detector = None
     if not a.crops:
-        from maskdash.detection import default_photo_detector, make_detector_or_fallback
+        from maskdash.inference.detection import default_photo_detector, make_detector_or_fallback
 
         detector, note = make_detector_or_fallback(a.detector or default_photo_detector())
         if note:
@@ -136,34 +202,49 @@ def _predict(a: argparse.Namespace) -> int:
     return 0 if bad < len(paths) else 1
 
 
-def _audit(a: argparse.Namespace) -> int:
-    from maskdash.audit import run_audit
+def _add_predict(sub) -> None:
+    r = sub.add_parser("predict", help="classify photos (faces detected first) or face crops")
+    r.add_argument("inputs", nargs="+", help="image files or folders (recursive)")
+    r.add_argument("--csv", required=True)
+    r.add_argument("--crops", action="store_true", help="each image is one face")
+    r.add_argument("--model", help="a .keras or .tflite file (default: MASKDASH_MODEL, else the shipped model)")
+    r.add_argument("--detector", help=f"{', '.join(DETECTOR_NAMES)} (default: the best available)")
+    r.add_argument("--annotate", help="folder for annotated copies")
+    r.add_argument("--threshold", type=float, default=0.5, help="p_mask at or above which a face is with_mask")
+    r.add_argument("--det-threshold", type=float)
+    r.set_defaults(fn=_run_predict)
+
+
+# -- audit, export, report ------------------------------------------------------------------------
+def _run_audit(a: argparse.Namespace) -> int:
+    from maskdash.data.audit import run_audit
 
     summary = run_audit(a.data, a.out, near_threshold=a.near_threshold)
     print(json.dumps(summary.get("summary", summary), indent=2))
     return 0
 
 
-def _export(a: argparse.Namespace) -> int:
-    from maskdash.model import load_model, to_tflite
+def _run_export(a: argparse.Namespace) -> int:
+    from maskdash.model.runtime import load_keras, to_tflite
 
     src = Path(a.model) if a.model else settings.shipped_model_path()
-    blob = to_tflite(load_model(src), a.quantize)
+    blob = to_tflite(load_keras(src), a.quantize)
     out = Path(a.out) if a.out else src.with_suffix(".tflite")
     out.write_bytes(blob)
     print(f"wrote {out} ({len(blob) / 1e6:.1f} MB, {a.quantize})")
     if a.check_data:
-        from maskdash import data, evaluate
-        from maskdash.classifier import MaskClassifier
+        from maskdash.data import datasets
+        from maskdash.evaluation import evaluate
+        from maskdash.model.runtime import load_classifier
 
-        loaded = data.load_samples(data.list_split(a.check_data, "Test"))
-        m = evaluate.metrics(loaded.labels, MaskClassifier.load(out).predict_batched(loaded.images))
+        loaded = datasets.load_samples(datasets.list_split(a.check_data, "Test"))
+        m = evaluate.metrics(loaded.labels, load_classifier(out).predict_batched(loaded.images))
         print(evaluate.format_metrics("Test (exported)", m))
     return 0
 
 
-def _report(a: argparse.Namespace) -> int:
-    from maskdash.report import build_report, ship_run, summary_lines
+def _run_report(a: argparse.Namespace) -> int:
+    from maskdash.evaluation.report import build_report, ship_run, summary_lines
 
     out = Path(a.out)
     if a.run:
@@ -173,76 +254,12 @@ def _report(a: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m maskdash", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
-
-    t = sub.add_parser("train", help="train a recipe into a run folder (resumes if interrupted)")
-    t.add_argument("--data", default=str(settings.facemask12k_dir()), help="Face Mask 12K-style folder")
-    t.add_argument("--recipe", choices=("seed", "robust"), default="robust")
-    t.add_argument("--out", required=True, help="run folder")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--base-weights", help="MobileNetV2 ImageNet .h5 (default: setting, else Keras download)")
-    t.add_argument("--views", type=int, help="augmented copies of each training image")
-    t.add_argument("--dev-scenes", help="robust: also learn from the train fold of these VOC scenes")
-    t.add_argument("--dev-weight", type=float, default=3.0,
-                   help="loss weight of dev-scene faces (each class balanced), relative to data-set images")
-    t.add_argument("--limit", type=int, help="at most N images per class (quick runs)")
-    t.add_argument("--batch-size", type=int, default=64)
-    t.set_defaults(fn=_train)
-
-    o = sub.add_parser("train-online", help="robust recipe with fresh augmentation every epoch and the "
-                       "base fine-tuned from block 3 (for a GPU; checkpoints chosen on validation only)")
-    o.add_argument("--data", default=str(settings.facemask12k_dir()), help="a pack (.npz) or a Face Mask 12K folder")
-    o.add_argument("--dev-scenes", default=str(settings.dev_scenes_dir()), help="used when --data is a folder")
-    o.add_argument("--out", required=True, help="run folder")
-    o.add_argument("--init", help="start from this .keras model instead of ImageNet")
-    o.add_argument("--base-weights")
-    o.add_argument("--epochs", type=int)
-    o.add_argument("--batch-size", type=int, default=128)
-    o.add_argument("--dev-weight", type=float, default=3.0)
-    o.add_argument("--cover-p", type=float, default=0.25, help="share of unmasked faces given an object over the mouth")
-    o.add_argument("--minutes", type=float, help="time budget: fit the schedule into it")
-    o.add_argument("--limit", type=int)
-    o.add_argument("--seed", type=int, default=1234)
-    o.set_defaults(fn=_train_online)
-
-    k = sub.add_parser("pack", help="pack the training faces into one small .npz (to train on another machine)")
-    k.add_argument("--data", default=str(settings.facemask12k_dir()))
-    k.add_argument("--dev-scenes", default=str(settings.dev_scenes_dir()))
-    k.add_argument("--out", required=True)
-    k.add_argument("--max-side", type=int, default=120)
-    k.add_argument("--quality", type=int, default=80)
-    k.add_argument("--limit", type=int, help="at most N images per class and split (quick runs)")
-    k.set_defaults(fn=_pack)
-
-    e = sub.add_parser("evaluate", help="metrics, confusion matrix and predictions for one split")
-    e.add_argument("--data", default=str(settings.facemask12k_dir()))
-    e.add_argument("--split", default="Test")
-    e.add_argument("--model", help="a .keras or .tflite file (default: the shipped model)")
-    e.add_argument("--out", required=True)
-    e.add_argument("--threshold", type=float, default=0.5)
-    e.add_argument("--probes", action="store_true", help="also run the resolution and lighting probes")
-    e.add_argument("--audit", help="folder of an earlier `audit` (for the de-duplicated Test split)")
-    e.add_argument("--no-dedup", action="store_true")
-    e.set_defaults(fn=_evaluate)
-
-    r = sub.add_parser("predict", help="classify photos (faces detected first) or face crops")
-    r.add_argument("inputs", nargs="+", help="image files or folders (recursive)")
-    r.add_argument("--csv", required=True)
-    r.add_argument("--crops", action="store_true", help="each image is one face")
-    r.add_argument("--model")
-    r.add_argument("--detector", help="blazeface, blazeface-full or yunet (default: the best available)")
-    r.add_argument("--annotate", help="folder for annotated copies")
-    r.add_argument("--threshold", type=float, default=0.5, help="p_mask at or above which a face is with_mask")
-    r.add_argument("--det-threshold", type=float)
-    r.set_defaults(fn=_predict)
-
+def _add_audit_export_report(sub) -> None:
     u = sub.add_parser("audit", help="exact and near-duplicate images within and across splits")
     u.add_argument("--data", default=str(settings.facemask12k_dir()))
     u.add_argument("--out", default=str(settings.MODELS_DIR / "audit"))
     u.add_argument("--near-threshold", type=int, default=4)
-    u.set_defaults(fn=_audit)
+    u.set_defaults(fn=_run_audit)
 
     x = sub.add_parser("export", help="export a Keras model to TFLite")
     x.add_argument("--format", choices=("tflite",), default="tflite")
@@ -250,17 +267,73 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out")
     x.add_argument("--quantize", choices=("float16", "dynamic", "none"), default="float16")
     x.add_argument("--check-data", help="measure the exported model's accuracy on this folder's Test split")
-    x.set_defaults(fn=_export)
+    x.set_defaults(fn=_run_export)
 
     rp = sub.add_parser("report", help="full report of a trained model into its models/ folder")
     rp.add_argument("--out", default=str(settings.shipped_model_dir("robust")))
     rp.add_argument("--run", help="copy best checkpoint and records from this run folder first")
     rp.add_argument("--data")
     rp.add_argument("--tflite", action="store_true", help="also export and measure model.tflite (float16)")
-    rp.set_defaults(fn=_report)
+    rp.set_defaults(fn=_run_report)
 
-    add_analyze_parser(sub)
-    add_bench_parser(sub)
+
+# -- analyze --------------------------------------------------------------------------------------
+def _run_analyze(a: argparse.Namespace) -> int:
+    from maskdash.analysis.studies import cmd_analyze
+
+    return cmd_analyze(a)
+
+
+def _add_analyze(sub) -> None:
+    a = sub.add_parser(
+        "analyze",
+        help="failure studies (angles, objects over the mouth, distance, lighting) → models/analysis/<model>/",
+        description="Measure the original app's reported failures on real faces, for each model given.",
+    )
+    a.add_argument("models", nargs="*", default=["robust", "seed"],
+                   help="recipes (robust, seed), model folders or .keras/.tflite files (default: robust seed)")
+    a.add_argument("--data", default=str(settings.data_dir()),
+                   help="data folder holding facemask12k/ and face-mask-detection-dev/ (or the facemask12k folder)")
+    a.add_argument("--out", help="results root; each model writes <out>/<name>/ (default: models/analysis)")
+    a.add_argument("--studies", default=",".join(STUDY_NAMES), help=f"comma-separated subset of {','.join(STUDY_NAMES)}")
+    a.add_argument("--limit", type=int, default=300, help="faces per study (Test: half per class)")
+    a.add_argument("--sweep-limit", type=int, default=160, help="faces per distance/lighting condition")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--detector", default="blazeface", help="face detector for the landmarks (blazeface keeps the ears)")
+    a.add_argument("--engine", choices=("tflite", "keras"), default="tflite",
+                   help="run .keras models on LiteRT after a float32 conversion (faster) or on Keras")
+    a.set_defaults(fn=_run_analyze)
+
+
+# -- bench ----------------------------------------------------------------------------------------
+def _run_bench_live(a: argparse.Namespace) -> int:
+    from maskdash.inference.bench import run_bench_live
+
+    return run_bench_live(a)
+
+
+def _add_bench(sub) -> None:
+    bench = sub.add_parser("bench", help="speed benchmarks")
+    which = bench.add_subparsers(dest="bench_command", required=True)
+    live = which.add_parser("live", help="frames/s and per-stage latency of the live pipeline")
+    live.add_argument("--video", help="a recorded video (default: a generated stream of real test faces)")
+    live.add_argument("--detector", choices=DETECTOR_NAMES, default="blazeface")
+    live.add_argument("--frames", type=int, default=300, help="frames timed per run (default 300)")
+    live.add_argument("--faces", default="1,5", help="faces in view for the generated stream, e.g. 1,5")
+    live.add_argument("--model", help="classifier .tflite/.keras (default: MASKDASH_MODEL, else the shipped model)")
+    live.add_argument("--budget", type=int, default=2,
+                      help="classify at most N faces per frame, 0 for all (default: 2, as live)")
+    live.add_argument("--data", help="Face Mask 12K folder (default: the setting)")
+    live.add_argument("--json", action="store_true", help="print one JSON object (first key: fps)")
+    live.set_defaults(fn=_run_bench_live)
+
+
+# -- the command line -----------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m maskdash", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    for add in (_add_train, _add_pack, _add_evaluate, _add_predict, _add_audit_export_report, _add_analyze, _add_bench):
+        add(sub)
     return p
 
 
@@ -268,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.fn(args) or 0)
-    except (FileNotFoundError, ValueError) as exc:  # bad paths, unknown detector names, …
+    except (FileNotFoundError, ValueError) as exc:  # bad paths, bad model files (ModelFileError), …
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:  # e.g. no face detector can be had here (offline, no YuNet file)

@@ -1,9 +1,11 @@
-"""Where things live. Every path can be overridden by an environment variable so that the
-project never hard-codes the read-only `../shared` folder it is developed beside."""
+"""Every MASKDASH_* setting, read in one place. Every path can be overridden by an environment
+variable so that the project never hard-codes the read-only `../shared` folder it is developed
+beside."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +63,62 @@ def shipped_model_dir(recipe: str = "robust") -> Path:
 
 def shipped_model_path(recipe: str = "robust") -> Path:
     return shipped_model_dir(recipe) / "model.keras"
+
+
+def model_path() -> Path:
+    """The classifier every front end uses: `MASKDASH_MODEL` (a .keras or .tflite file), else the
+    shipped `models/robust/model.tflite`."""
+    return _env_path("MASKDASH_MODEL") or (shipped_model_dir() / "model.tflite")
+
+
+def reports_dir() -> Path:
+    """`MASKDASH_REPORTS`: a folder laid out like `models/` for the dashboard to show."""
+    return _env_path("MASKDASH_REPORTS") or MODELS_DIR
+
+
+def display_path(path: str | Path) -> str:
+    """A path as a user should read it: relative to the project (or to the shared folder) when
+    inside it, so captions and messages never show this machine's absolute paths."""
+    p = Path(path)
+    try:
+        resolved = p.expanduser().resolve()
+    except (OSError, RuntimeError):  # a symlink loop, an unreadable parent
+        return str(p)
+    for root, prefix in ((PROJECT_ROOT, ""), (shared_dir().resolve(), "shared/")):
+        if resolved.is_relative_to(root):
+            return prefix + str(resolved.relative_to(root))
+    return str(p)
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow without its C++ start-up chatter (CUDA probing on a machine without a GPU,
+    oneDNN and CPU-feature notices), which it writes to file descriptor 2 before any log setting
+    applies. Called where the project starts TensorFlow (runtime, network, explain, training), and
+    only there; once per process. Python errors from the import still surface."""
+    global _TF_QUIET
+    if _TF_QUIET:
+        return
+    _TF_QUIET = True
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    if "tensorflow" in sys.modules:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:  # e.g. a JAX-only training machine
+        return
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+_TF_QUIET = False
 
 
 def require_all() -> bool:

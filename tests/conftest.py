@@ -11,7 +11,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import views.common  # noqa: E402,F401  first: loads aiortc's SRTP library before TensorFlow can
 from maskdash import settings  # noqa: E402

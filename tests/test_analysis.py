@@ -12,11 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from maskdash import analysis, settings
-from maskdash.analysis import detect_on_canvas, estimate_yaw, mistakes, run_analysis, yaw_bin
-from maskdash.data import list_split
+from maskdash import settings
+
+from maskdash.analysis import studies
+from maskdash.analysis.studies import detect_on_canvas, estimate_yaw, mistakes, run_analysis, yaw_bin
+from maskdash.data.datasets import list_split
 from maskdash.imaging import load_rgb, to_input
-from maskdash.occluders import OCCLUDERS, FaceGeometry, occlude
+from maskdash.analysis.occluders import OCCLUDERS, FaceGeometry, occlude
 
 def analysis_model() -> Path:
     """The shipped model (committed under models/)."""
@@ -27,7 +29,7 @@ def analysis_model() -> Path:
 
 @pytest.fixture(scope="module")
 def detector():
-    from maskdash.detection import make_detector
+    from maskdash.inference.detection import make_detector
 
     return make_detector("blazeface")
 
@@ -244,10 +246,10 @@ def test_run_analysis_writes_every_study(small_run, fm12k):
     assert pd.read_csv(out / "occluders.csv")["truth"].eq("without_mask").all()
 
     dist = pd.read_csv(out / "distance.csv")
-    assert sorted(dist[dist["truth"] == "all"]["width"]) == list(analysis.DISTANCE_WIDTHS)
+    assert sorted(dist[dist["truth"] == "all"]["width"]) == list(studies.DISTANCE_WIDTHS)
     light = pd.read_csv(out / "lighting.csv")
     b = light[(light["kind"] == "brightness") & (light["truth"] == "all")]
-    assert sorted(b["factor"]) == list(analysis.BRIGHTNESS)
+    assert sorted(b["factor"]) == list(studies.BRIGHTNESS)
 
     sizes = pd.read_csv(out / "native_sizes.csv")
     assert sizes["count"].sum() == sum(len(list_split(fm12k, s)) for s in ("Train", "Validation", "Test"))
@@ -257,12 +259,12 @@ def test_run_analysis_writes_every_study(small_run, fm12k):
     examples = sorted((out / "examples").glob("*.jpg"))
     assert 0 < len(examples) <= 24
     for p in examples:
-        assert load_rgb(p).shape == (analysis.THUMB_PX, analysis.THUMB_PX, 3)
+        assert load_rgb(p).shape == (studies.THUMB_PX, studies.THUMB_PX, 3)
     assert set(pd.read_csv(out / "examples.csv")["study"]) == {"angles", "occluders"}
 
-    res = analysis.load_results("run", out.parent)
+    res = studies.load_results("run", out.parent)
     assert not res["errors"] and res["summary"]["name"] == summary["name"]
-    assert analysis.result_names(out.parent) == ["run"]
+    assert studies.result_names(out.parent) == ["run"]
 
 
 def test_cli_reports_bad_inputs(tmp_path, capsys, fm12k):
@@ -279,18 +281,18 @@ def test_cli_reports_bad_inputs(tmp_path, capsys, fm12k):
                  "--studies", "angles", "--engine", "keras", "--limit", "4"]) == 2
     assert "unknown face detector" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="MASKDASH_DATA"):
-        analysis.resolve_data(tmp_path)
+        studies.resolve_data(tmp_path)
     with pytest.raises(ValueError, match="unknown studies"):
         run_analysis(analysis_model(), fm12k.parent, tmp_path, studies=("angles", "colour"))
 
 
 def test_headlines_pick_the_figures_from_the_summary(small_run):
     _, summary = small_run
-    h = analysis.headlines(summary)
+    h = studies.headlines(summary)
     occ = pd.read_csv(small_run[0] / "occluders_summary.csv").set_index("object")
     assert h["no mask + hand: called with mask"] == pytest.approx(occ.loc["hand", "called_with_mask"])
     dist = pd.read_csv(small_run[0] / "distance.csv")
     acc16 = dist[(dist["width"] == 16) & (dist["truth"] == "all")]["accuracy"].item()
     assert h["face 16 px wide: accuracy"] == pytest.approx(acc16)
     assert all(v is None or 0 <= v <= 1 for v in h.values())
-    assert analysis.headlines({}) == {k: None for k in h}
+    assert studies.headlines({}) == {k: None for k in h}

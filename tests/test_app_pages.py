@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from maskdash import convolution, reports
+from maskdash.model import convolution
+
+from maskdash.evaluation import shipped
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 240  # the first run in a process imports TensorFlow and loads models on a small CPU
@@ -45,7 +47,7 @@ def no_reports(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def robust_metrics() -> dict:
-    m = reports.load_metrics("robust")
+    m = shipped.load_metrics("robust")
     assert m is not None, "models/robust/metrics.json must be committed"
     return m
 
@@ -116,14 +118,14 @@ def test_home_without_reports(no_reports):
 
 
 def test_training_shows_curves_summary_and_cards():
-    history = reports.load_history("robust")
+    history = shipped.load_history("robust")
     assert history is not None, "models/robust/history.csv must be committed"
     at = open_page("views/training.py")
     assert [h.value for h in at.header] == ["Summary", "Loss and accuracy", "Learning rate and epoch time", "Model cards"]
     summary = at.dataframe[0].value
     assert summary.loc["robust (shipped)", "epochs"] == len(history)
     assert len(at.get("plotly_chart")) == 4
-    card = reports.load_model_card("robust")
+    card = shipped.load_model_card("robust")
     if card:
         first_line = next(line for line in card.splitlines() if line.strip())
         assert any(first_line.lstrip("# ").strip() in m.value for m in at.markdown)
@@ -152,7 +154,7 @@ def test_evaluation_matches_metrics_json_and_follows_the_threshold(robust_metric
     assert [h.value for h in at.header][:2] == ["Metrics at threshold 0.50", "Confusion matrices"]
 
     at.slider[0].set_value(0.9).run()
-    expected = reports.metrics_at(reports.load_predictions("robust", "test"), 0.9)
+    expected = shipped.metrics_at(shipped.load_predictions("robust", "test"), 0.9)
     assert at.header[0].value == "Metrics at threshold 0.90"
     assert {m.label: m.value for m in at.metric}["Accuracy · robust"] == _pct(expected["accuracy"])
     assert at.dataframe[0].value.loc["recall with_mask", "robust (shipped)"] == _pct(expected["recall"]["with_mask"])
@@ -162,7 +164,7 @@ def test_evaluation_other_sets(robust_metrics):
     at = open_page("views/evaluation.py")
     options = at.selectbox[0].options
     for name in robust_metrics["sets"]:
-        assert reports.SET_TITLES.get(name, name) in options
+        assert shipped.SET_TITLES.get(name, name) in options
     for name in robust_metrics["sets"]:
         at.selectbox[0].set_value(name).run()
         assert not at.exception, name

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
-from maskdash.audit import (
+from maskdash.data.audit import (
     _popcount_table,
     dedup_test_paths,
     near_pairs,

@@ -9,7 +9,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from maskdash import charts, reports
+from maskdash import charts
+
+from maskdash.evaluation import shipped
 
 
 @pytest.fixture
@@ -29,7 +31,7 @@ def histories() -> dict[str, pd.DataFrame]:
 
 
 def test_training_curves_draw_train_and_validation_per_run(histories):
-    fig = charts.training_curves(histories, "accuracy", reference=reports.ORIGINAL_ACCURACY)
+    fig = charts.training_curves(histories, "accuracy", reference=shipped.ORIGINAL_ACCURACY)
     assert isinstance(fig, go.Figure)
     names = [t.name for t in fig.data]
     assert names == ["robust · train", "robust · validation", "seed · train", "seed · validation"]
@@ -90,18 +92,18 @@ def test_roc_pr_and_calibration_from_real_curve_points():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 400)
     p = np.clip(y * 0.6 + rng.normal(0.2, 0.2, 400), 0, 1)
-    pts = reports.roc_points(y, p)
+    pts = shipped.roc_points(y, p)
     fig = charts.roc({"robust": pts}, {"robust": 0.93}, marks={"robust": (0.1, 0.9)})
     assert fig.data[0].name == "chance"
     assert fig.data[1].name == "robust (AUC 0.9300)"
     assert list(fig.data[1].x) == list(pts["fpr"])
     assert fig.data[2].x == (0.1,) and fig.data[2].y == (0.9,)
 
-    pr = reports.pr_points(y, p)
+    pr = shipped.pr_points(y, p)
     fig = charts.precision_recall({"seed": pr})
     assert list(fig.data[0].y) == list(pr["precision"])
 
-    rel = reports.reliability(y, p)
+    rel = shipped.reliability(y, p)
     fig = charts.calibration({"robust": rel, "empty": rel.iloc[0:0]})
     assert [t.name for t in fig.data] == ["perfectly calibrated", "robust"]
     assert list(fig.data[1].customdata) == list(rel["count"])

@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from maskdash import data
+from maskdash.data import datasets
+
+from maskdash import labels
 from maskdash.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +34,8 @@ def read_csv(path: Path) -> tuple[list[str], list[dict]]:
 def test_faces(fm12k, shipped_model) -> dict[str, list[Path]]:
     """Six Test faces per class (every 80th file, so not hand-picked)."""
     out = {}
-    for cls in data.CLASSES:
-        paths = [s.path for s in data.list_split(fm12k, "Test") if data.CLASSES[s.label] == cls]
+    for cls in labels.CLASSES:
+        paths = [s.path for s in datasets.list_split(fm12k, "Test") if labels.CLASSES[s.label] == cls]
         out[cls] = paths[::80][:6]
     return out
 
@@ -61,9 +63,9 @@ def test_predict_crops_columns_and_labels(tmp_path, test_faces, capsys):
 
 
 def test_predict_scene_columns_boxes_and_annotation(tmp_path, dev_scenes, shipped_model, capsys):
-    scenes, _ = data.list_scenes(dev_scenes)
+    scenes, _ = datasets.list_scenes(dev_scenes)
     # a holdout photo with a clearly visible face of each class
-    pick = next(s for s in scenes if data.scene_fold(s.image_path) == "holdout"
+    pick = next(s for s in scenes if datasets.scene_fold(s.image_path) == "holdout"
                 and {b.label for b in s.boxes if b.height >= 40} >= {"with_mask", "without_mask"})
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((240, 320, 3), 200, np.uint8)).save(blank)
@@ -116,3 +118,26 @@ def test_unknown_detector_is_a_clear_error_not_a_traceback(tmp_path, test_faces)
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert "no-such-detector" in proc.stderr
+
+
+def test_help_answers_without_tensorflow():
+    """`python -m maskdash --help` (and each subcommand's) starts no TensorFlow, Keras or Streamlit."""
+    code = ("import sys, contextlib, io\n"
+            "from maskdash import cli\n"
+            "for argv in (['--help'], ['train', '--help'], ['predict', '--help'], ['analyze', '--help'], ['bench', 'live', '--help']):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()):\n"
+            "        try: cli.main(argv)\n"
+            "        except SystemExit: pass\n"
+            "print(sorted(m for m in ('tensorflow', 'keras', 'streamlit', 'jax') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_cli_names_match_the_modules():
+    from maskdash import cli
+    from maskdash.analysis.studies import STUDIES
+    from maskdash.inference.detection import DETECTORS
+
+    assert cli.DETECTOR_NAMES == DETECTORS
+    assert cli.STUDY_NAMES == STUDIES

@@ -6,9 +6,11 @@ import shutil
 import numpy as np
 from PIL import Image
 
-from maskdash import data
+from maskdash.data import datasets
 
 
+
+from maskdash import labels
 def _img(path, color=(120, 80, 60), size=(40, 48), fmt=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", size, color).save(path, format=fmt)
@@ -16,11 +18,11 @@ def _img(path, color=(120, 80, 60), size=(40, 48), fmt=None):
 
 def test_class_names_case_insensitive():
     for name in ("WithMask", "with_mask", "With-Mask", "WITH MASK"):
-        assert data.normalize_class(name) == "with_mask"
+        assert labels.normalize_class(name) == "with_mask"
     for name in ("WithoutMask", "without_mask", "no_mask"):
-        assert data.normalize_class(name) == "without_mask"
-    assert data.normalize_class("mask_weared_incorrect") == data.INCORRECT
-    assert data.normalize_class("cats") is None
+        assert labels.normalize_class(name) == "without_mask"
+    assert labels.normalize_class("mask_weared_incorrect") == labels.INCORRECT
+    assert labels.normalize_class("cats") is None
 
 
 def test_split_listing_and_broken_files(tmp_path, fm12k):
@@ -41,9 +43,9 @@ def test_split_listing_and_broken_files(tmp_path, fm12k):
     (root / "test" / "WITHOUTMASK" / "notes.txt").write_text("ignored: not an image extension")
     (root / "test" / "other").mkdir()
 
-    samples = data.list_split(root, "Test")  # split matched case-insensitively too
+    samples = datasets.list_split(root, "Test")  # split matched case-insensitively too
     assert len(samples) == 8
-    loaded = data.load_samples(samples, progress=False)
+    loaded = datasets.load_samples(samples, progress=False)
     assert loaded.images.shape == (5, 224, 224, 3)
     assert sorted(loaded.labels.tolist()) == [0, 0, 1, 1, 1]
     reasons = {p.split("/")[-1]: r for p, r in ((s.path, s.reason) for s in loaded.skipped)}
@@ -63,17 +65,17 @@ def test_voc_scenes(tmp_path):
     )
     (root / "annotations" / "s2.xml").write_text("<annotation><object>")  # broken XML
     (root / "annotations" / "s3.xml").write_text("<annotation/>")  # no image
-    scenes, skipped = data.list_scenes(root)
+    scenes, skipped = datasets.list_scenes(root)
     assert [s.image_path.name for s in scenes] == ["s1.jpg"]
-    assert [b.label for b in scenes[0].boxes] == ["with_mask", data.INCORRECT]
+    assert [b.label for b in scenes[0].boxes] == ["with_mask", labels.INCORRECT]
     assert len(skipped) == 2
-    faces = data.load_scene_faces(scenes, progress=False)
+    faces = datasets.load_scene_faces(scenes, progress=False)
     assert faces.images.shape == (2, 224, 224, 3)
 
 
 def test_scene_fold_is_stable_and_mixed(dev_scenes):
-    scenes, _ = data.list_scenes(dev_scenes)
-    folds = [data.scene_fold(s.image_path) for s in scenes]
-    assert folds == [data.scene_fold(s.image_path) for s in scenes]
+    scenes, _ = datasets.list_scenes(dev_scenes)
+    folds = [datasets.scene_fold(s.image_path) for s in scenes]
+    assert folds == [datasets.scene_fold(s.image_path) for s in scenes]
     share = folds.count("holdout") / len(folds)
     assert 0.3 < share < 0.5

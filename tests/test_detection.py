@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from conftest import need
-from maskdash import detection, settings
-from maskdash.data import list_split
-from maskdash.detection import (
+from maskdash import settings
+from maskdash.inference import detection
+from maskdash.data.datasets import list_split
+from maskdash.inference.detection import (
     DETECTORS,
     DetectorUnavailable,
     available_detectors,

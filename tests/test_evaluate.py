@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from maskdash.evaluate import expected_calibration_error, metrics, roc_auc
+from maskdash.evaluation.evaluate import expected_calibration_error, metrics, roc_auc
 
 
 def test_metrics_by_hand():

@@ -11,7 +11,7 @@ from maskdash.imaging import load_rgb, to_input
 
 @pytest.fixture(scope="module")
 def model(base_weights):
-    from maskdash.model import build_model
+    from maskdash.model.network import build_model
 
     return build_model("robust", base_weights=base_weights)
 
@@ -27,7 +27,7 @@ def _probs(model, face):
 
 
 def test_heat_map_shape_range_and_content(model, faces):
-    from maskdash.explain import gradcam
+    from maskdash.model.explain import gradcam
 
     heats = [gradcam(model, f) for f in faces]
     for h in heats:
@@ -38,7 +38,7 @@ def test_heat_map_shape_range_and_content(model, faces):
 
 
 def test_explains_the_models_own_prediction(model, faces):
-    from maskdash.explain import explain, gradcam
+    from maskdash.model.explain import explain, gradcam
 
     for face in faces:
         probs = _probs(model, face)
@@ -55,7 +55,7 @@ def test_explains_the_models_own_prediction(model, faces):
 def test_matches_class_activation_map(model, faces):
     """With global average pooling, Grad-CAM of the log-odds has a closed form (Zhou et al.'s CAM):
     relu(A · (w_c − w_other)), A the out_relu features and w the Dense kernel columns."""
-    from maskdash.explain import explain, feature_maps
+    from maskdash.model.explain import explain, feature_maps
 
     kernel = np.asarray(model.get_layer("probs").kernel)
     for face in faces:
@@ -67,7 +67,7 @@ def test_matches_class_activation_map(model, faces):
 
 
 def test_any_face_size_and_bad_input(model, faces):
-    from maskdash.explain import explain, feature_maps, gradcam
+    from maskdash.model.explain import explain, feature_maps, gradcam
 
     small = faces[0][::3, ::3]  # 75×75 crop: resized like every classifier input
     assert gradcam(model, small).shape == (224, 224)
@@ -80,8 +80,8 @@ def test_any_face_size_and_bad_input(model, faces):
 
 
 def test_feature_maps(model, faces):
-    from maskdash.explain import feature_maps, layer_names_4d
-    from maskdash.model import get_base
+    from maskdash.model.explain import feature_maps, layer_names_4d
+    from maskdash.model.network import get_base
 
     fm = feature_maps(model, faces[0], "block_1_expand_relu")
     assert fm.shape == (112, 112, 96) and fm.dtype == np.float32
@@ -92,7 +92,7 @@ def test_feature_maps(model, faces):
 
 
 def test_overlay_colours(faces):
-    from maskdash.explain import overlay
+    from maskdash.model.explain import overlay
 
     face = faces[0]
     heat = np.zeros((224, 224), np.float32)

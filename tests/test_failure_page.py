@@ -16,10 +16,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from maskdash import analysis
-from maskdash.classifier import MaskClassifier
-from maskdash.data import CLASSES, INCORRECT, list_scenes, list_split, scene_fold
-from maskdash.faces import CROP_MARGIN
+from maskdash.analysis import studies
+from maskdash.model.runtime import load_classifier
+from maskdash.data.datasets import list_scenes, list_split, scene_fold
+from maskdash.labels import CLASSES, INCORRECT
+from maskdash.labels import CROP_MARGIN
 from maskdash.imaging import crop_face, load_rgb, to_input
 from test_analysis import analysis_model
 
@@ -36,7 +37,7 @@ def reports_root(tmp_path_factory, fm12k, dev_scenes) -> Path:
     model_dir = root / "robust"
     model_dir.mkdir()
     (model_dir / "model.keras").symlink_to(analysis_model().resolve())
-    clf = MaskClassifier.load(model_dir / "model.keras")
+    clf = load_classifier(model_dir / "model.keras", engine="keras")
 
     test = list_split(fm12k, "Test")
     picked = [s for s in test if s.label == 0][:6] + [s for s in test if s.label == 1][:6]
@@ -65,11 +66,11 @@ def reports_root(tmp_path_factory, fm12k, dev_scenes) -> Path:
     scene_df.insert(len(scene_df.columns) - 1, "p_mask", q)
     scene_df.to_csv(model_dir / "predictions_dev_scenes.csv", index=False)
 
-    analysis.run_analysis(model_dir, fm12k.parent, root / "analysis" / "robust", progress=False, limit=8,
+    studies.run_analysis(model_dir, fm12k.parent, root / "analysis" / "robust", progress=False, limit=8,
                           sweep_limit=4, engine="keras")
 
     # a real audit of a tiny folder: one Test file is a byte copy of a Train file
-    from maskdash.audit import run_audit
+    from maskdash.data.audit import run_audit
 
     tiny = tmp_path_factory.mktemp("tiny_data")
     for rel, dest in (("Train/WithMask/10.jpg", "Train/WithMask/10.jpg"),
@@ -127,7 +128,7 @@ def test_without_data_the_committed_results_are_shown(reports_env, no_data):
     assert "MASKDASH_DATA" in shown and str(no_data) in shown  # how to get the data
     assert at.title[0].value == "Failure analysis"
     glance = next(f for f in frames(at) if "no mask + hand: called with mask" in f.index)
-    h = analysis.headlines(json.loads((reports_env / "analysis" / "robust" / "summary.json").read_text()))
+    h = studies.headlines(json.loads((reports_env / "analysis" / "robust" / "summary.json").read_text()))
     assert glance.loc["no mask + hand: called with mask", "robust"] == f"{100 * h['no mask + hand: called with mask']:.1f} %"
     # every study's charts are drawn from the committed tables
     assert len(at.get("plotly_chart")) >= 8
@@ -142,7 +143,7 @@ def test_without_data_the_committed_results_are_shown(reports_env, no_data):
     assert not any("→" in c for c in caps)
     # the gallery table still lists the mistakes from the predictions CSV
     preds = pd.read_csv(reports_env / "robust" / "predictions_test.csv")
-    wrong = len(analysis.mistakes(preds, "test", 0.5))
+    wrong = len(studies.mistakes(preds, "test", 0.5))
     assert f"**{wrong} mistakes** among {len(preds)} faces" in shown
     # the audit: one exact duplicate group that crosses Train and Test
     metrics = {m.label: m.value for m in at.metric}
@@ -168,7 +169,7 @@ def test_gallery_shows_faces_and_gradcam(reports_env, fm12k):
     at.selectbox(key="gal_set").set_value("dev_scenes").run()
     assert not at.exception, at.exception
     preds = pd.read_csv(reports_env / "robust" / "predictions_dev_scenes.csv")
-    expected = analysis.mistakes(preds, "dev_scenes", 0.5)
+    expected = studies.mistakes(preds, "dev_scenes", 0.5)
     assert f"**{len(expected)} mistakes** among {len(preds):,} faces" in texts(at)
 
     at.toggle(key="gal_correct").set_value(True).run()

@@ -1,4 +1,4 @@
-"""maskdash.live without Streamlit: ICE settings, the steady verdict, the door monitor and the
+"""maskdash.inference.live without Streamlit: ICE settings, the steady verdict, the door monitor and the
 hand-off object between the video thread and the page, fed real Face Mask 12K faces through the
 real pipeline."""
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from live_video import face_frame
-from maskdash import live
-from maskdash.bench import CLEAR_FACES
-from maskdash.tracking import TrackedFace
+from maskdash.inference import live
+from maskdash.inference.bench import CLEAR_FACES
+from maskdash.inference.tracking import TrackedFace
 
 FOLDERS = {"with_mask": "WithMask", "without_mask": "WithoutMask"}
 
@@ -93,10 +93,10 @@ def test_write_json_atomic(tmp_path):
 # -- LiveState with the real pipeline --------------------------------------------------------------
 @pytest.fixture(scope="module")
 def pipeline():
-    from maskdash.classifier import MaskClassifier
-    from maskdash.pipeline import FramePipeline, PipelineConfig
+    from maskdash.model.runtime import load_classifier
+    from maskdash.inference.pipeline import FramePipeline, PipelineConfig
 
-    clf = MaskClassifier.load(threads=1)  # the shipped model
+    clf = load_classifier(threads=1)  # the shipped model
     return FramePipeline(clf, PipelineConfig(detector="blazeface"), warm_up=False)
 
 

@@ -24,8 +24,8 @@ from PIL import Image
 
 from conftest import need
 from maskdash import settings
-from maskdash.bench import CLEAR_FACES
-from maskdash.draw import COLORS
+from maskdash.inference.bench import CLEAR_FACES
+from maskdash.inference.draw import COLORS
 from live_video import blank_video, face_video
 from webapp import StreamlitServer, browser_missing, chromium, cpu_load, frames_shown, press, wait_for_frames, webrtc_frame
 

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 import views.common  # noqa: F401  first: loads aiortc's SRTP library safely beside TensorFlow
 from live_video import face_frame
 from maskdash import settings
-from maskdash.bench import CLEAR_FACES
+from maskdash.inference.bench import CLEAR_FACES
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "views" / "live.py")
@@ -97,7 +97,7 @@ def test_controls_apply_to_the_running_stream(model, fm12k):
 
 
 def test_missing_detector_falls_back_with_a_message(model, tmp_path, monkeypatch):
-    from maskdash import detection
+    from maskdash.inference import detection
 
     monkeypatch.setenv("MASKDASH_DETECTOR_DIR", str(tmp_path / "none"))
     monkeypatch.setenv("MASKDASH_CACHE", str(tmp_path / "cache"))

@@ -5,10 +5,14 @@ import csv
 
 import numpy as np
 
-from maskdash import augment, data
-from maskdash.classifier import MaskClassifier
-from maskdash.pack import FOLDS, build_pack, load_pack, scene_val_fold
-from maskdash.train_online import HISTORY_COLUMNS, OnlineArgs, train_online
+from maskdash.data import augment
+
+from maskdash.data import datasets
+
+from maskdash import labels
+from maskdash.model.runtime import load_classifier
+from maskdash.data.pack import FOLDS, build_pack, load_pack, scene_val_fold
+from maskdash.train.online import HISTORY_COLUMNS, OnlineArgs, train_online
 
 
 def test_pack_keeps_holdout_and_test_out(tmp_path, fm12k, dev_scenes):
@@ -19,17 +23,17 @@ def test_pack_keeps_holdout_and_test_out(tmp_path, fm12k, dev_scenes):
     assert set(np.unique(pack.fold)) <= set(range(len(FOLDS)))
     assert len(pack.images) == info["train"] + info["val"] + info["scene_val"]
     # only train-fold scenes were packed: their face count matches, none from the holdout
-    scenes, _ = data.list_scenes(dev_scenes)
-    train_scenes = [s for s in scenes if data.scene_fold(s.image_path) == "train"][:2]
-    expected = sum(1 for s in train_scenes for b in s.boxes if b.label in data.CLASSES)
+    scenes, _ = datasets.list_scenes(dev_scenes)
+    train_scenes = [s for s in scenes if datasets.scene_fold(s.image_path) == "train"][:2]
+    expected = sum(1 for s in train_scenes for b in s.boxes if b.label in labels.CLASSES)
     assert int(pack.source.sum()) == expected
-    sv = sum(1 for s in train_scenes if scene_val_fold(s.image_path) for b in s.boxes if b.label in data.CLASSES)
+    sv = sum(1 for s in train_scenes if scene_val_fold(s.image_path) for b in s.boxes if b.label in labels.CLASSES)
     assert info["scene_val"] == sv
 
 
 def test_scene_val_is_a_fifth_of_the_train_fold(dev_scenes):
-    scenes, _ = data.list_scenes(dev_scenes)
-    train = [s for s in scenes if data.scene_fold(s.image_path) == "train"]
+    scenes, _ = datasets.list_scenes(dev_scenes)
+    train = [s for s in scenes if datasets.scene_fold(s.image_path) == "train"]
     share = np.mean([scene_val_fold(s.image_path) for s in train])
     assert 0.12 < share < 0.28
 
@@ -64,7 +68,7 @@ def test_tiny_online_run_writes_a_loadable_model(tmp_path, fm12k, dev_scenes, ba
     assert (run / "skipped.csv").read_text().startswith("path,reason")
     assert "machine" in (run / "training.json").read_text()
     assert best.stat().st_size < 12e6  # weights only: no optimizer state in the checkpoint
-    p = MaskClassifier.load(best).predict(np.zeros((2, 224, 224, 3), np.uint8))
+    p = load_classifier(best, engine="keras").predict(np.zeros((2, 224, 224, 3), np.uint8))
     assert p.shape == (2,) and np.all((p >= 0) & (p <= 1))
 
 

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from conftest import need
-from maskdash import reports
+from maskdash.evaluation import shipped
 from maskdash.imaging import load_rgb, resize
 from webapp import StreamlitServer, browser_missing, chromium
 
@@ -90,7 +90,7 @@ def test_page_renders(server, page, url_path):
     need(_exists(url_path), f"views/{url_path}.py not delivered yet")
     title, selectors = PAGES[url_path]
     if url_path in ("training", "evaluation"):  # their charts come from the committed reports
-        assert (reports.recipe_dir("robust") / "history.csv").is_file(), "models/robust/ reports not committed"
+        assert (shipped.recipe_dir("robust") / "history.csv").is_file(), "models/robust/ reports not committed"
     page.goto(f"{server.url}/{url_path}")
     settle(page)
     no_errors(page, server)

@@ -1,5 +1,5 @@
 """Photos: every kind of bad upload gets its own clear message while the good photos are still
-analysed. Checked on `maskdash.photos.process_upload` directly and through the page (AppTest
+analysed. Checked on `maskdash.inference.photos.process_upload` directly and through the page (AppTest
 uploads the files). The good photo is assembled from real Face Mask 12K test faces."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from maskdash.faces import SCENE_COLUMNS
+from maskdash.inference.faces import SCENE_COLUMNS
 from maskdash.imaging import load_rgb, resize
-from maskdash.photos import PhotoError, PhotoResult, process_upload, results_csv
+from maskdash.inference.photos import PhotoError, PhotoResult, process_upload, results_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 # Faces that YuNet finds at 200 px on a grey canvas (one of each class).
@@ -101,14 +101,14 @@ BAD = {
 
 @pytest.fixture(scope="module")
 def classifier(shipped_model):
-    from maskdash.classifier import MaskClassifier
+    from maskdash.model.runtime import load_classifier
 
-    return MaskClassifier.load()
+    return load_classifier()
 
 
 @pytest.fixture(scope="module")
 def detector():
-    from maskdash.detection import default_photo_detector, make_detector_or_fallback
+    from maskdash.inference.detection import default_photo_detector, make_detector_or_fallback
 
     det, _ = make_detector_or_fallback(default_photo_detector())
     return det
@@ -228,7 +228,7 @@ def test_upload_limit_is_configured():
 
 
 def test_display_copy_is_bounded_and_keeps_the_aspect(scene):
-    from maskdash.photos import display_copy
+    from maskdash.inference.photos import display_copy
 
     big = np.repeat(np.repeat(scene, 5, axis=0), 5, axis=1)  # 3400×2400
     small = display_copy(big)

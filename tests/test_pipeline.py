@@ -14,19 +14,19 @@ import numpy as np
 import pytest
 
 from conftest import need
-from maskdash.bench import SyntheticStream, add_bench_parser, bench_live, load_clear_faces
-from maskdash.draw import COLORS
-from maskdash.pipeline import FramePipeline, PipelineConfig
-from maskdash.tracking import iou
+from maskdash.inference.bench import SyntheticStream, bench_live, load_clear_faces
+from maskdash.inference.draw import COLORS
+from maskdash.inference.pipeline import FramePipeline, PipelineConfig
+from maskdash.inference.tracking import iou
 
 W, H = 640, 480
 
 
 @pytest.fixture(scope="module")
 def classifier():
-    from maskdash.classifier import MaskClassifier
+    from maskdash.model.runtime import load_classifier
 
-    return MaskClassifier.load()  # the shipped model
+    return load_classifier()  # the shipped model
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,7 @@ def test_update_config_while_running(classifier, test_faces):
 
 
 def test_missing_yunet_falls_back_with_a_message(classifier, test_faces, tmp_path, monkeypatch):
-    from maskdash import detection
+    from maskdash.inference import detection
 
     monkeypatch.setenv("MASKDASH_DETECTOR_DIR", str(tmp_path / "none"))
     monkeypatch.setenv("MASKDASH_CACHE", str(tmp_path / "cache"))
@@ -167,7 +167,7 @@ def test_missing_yunet_falls_back_with_a_message(classifier, test_faces, tmp_pat
 
 
 def test_yunet_when_present(classifier, test_faces):
-    from maskdash.detection import available_detectors
+    from maskdash.inference.detection import available_detectors
 
     need("yunet" in available_detectors(), "YuNet model file not present")
     pipe = FramePipeline(classifier, PipelineConfig(detector="yunet"), warm_up=False)
@@ -293,10 +293,9 @@ def test_bench_live_on_a_video_file(pipeline, test_faces, tmp_path):
 
 
 def test_bench_command_line_parser():
-    import argparse
+    from maskdash.cli import build_parser
 
-    parser = argparse.ArgumentParser()
-    add_bench_parser(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     args = parser.parse_args(["bench", "live", "--video", "x.mp4", "--detector", "yunet", "--json"])
     assert args.video == "x.mp4" and args.detector == "yunet" and args.json and callable(args.fn)
     with pytest.raises(SystemExit):

@@ -1,5 +1,5 @@
-"""Reading the committed reports and recomputing metrics from predictions (maskdash.reports),
-and the hand-checkable convolution of the "How it works" page (maskdash.convolution)."""
+"""Reading the committed reports and recomputing metrics from predictions (maskdash.evaluation.shipped),
+and the hand-checkable convolution of the "How it works" page (maskdash.model.convolution)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 
 from conftest import need
-from maskdash import convolution, evaluate, reports
+from maskdash.model import convolution
+from maskdash.evaluation import evaluate
+from maskdash.evaluation import shipped
 
 
 def _frame(truth: list[str], p: list[float]) -> pd.DataFrame:
@@ -20,21 +22,21 @@ def _frame(truth: list[str], p: list[float]) -> pd.DataFrame:
 
 def test_metrics_at_recomputes_at_the_threshold():
     df = _frame(["with_mask", "with_mask", "with_mask", "without_mask", "without_mask"], [0.9, 0.6, 0.3, 0.55, 0.1])
-    m = reports.metrics_at(df, 0.5)
+    m = shipped.metrics_at(df, 0.5)
     assert m["confusion"] == [[2, 1], [1, 1]]
     assert m["accuracy"] == pytest.approx(3 / 5)
     assert m["recall"]["with_mask"] == pytest.approx(2 / 3)
-    m = reports.metrics_at(df, 0.58)
+    m = shipped.metrics_at(df, 0.58)
     assert m["confusion"] == [[2, 1], [0, 2]]
     assert m["precision"]["with_mask"] == pytest.approx(1.0)
     assert m["roc_auc"] == pytest.approx(5 / 6)  # threshold-free
-    everything_mask = reports.metrics_at(df, 0.0)
+    everything_mask = shipped.metrics_at(df, 0.0)
     assert everything_mask["recall"] == {"with_mask": 1.0, "without_mask": 0.0}
 
 
 def test_metrics_at_leaves_out_faces_without_binary_truth():
     df = _frame(["with_mask", "mask_weared_incorrect", "without_mask"], [0.8, 0.9, 0.2])
-    m = reports.metrics_at(df, 0.5)
+    m = shipped.metrics_at(df, 0.5)
     assert m["n"] == 2 and m["accuracy"] == 1.0
 
 
@@ -42,7 +44,7 @@ def test_roc_points_area_matches_the_rank_auc():
     rng = np.random.default_rng(3)
     y = rng.integers(0, 2, 500)
     p = np.round(np.clip(0.35 * y + rng.random(500) * 0.7, 0, 1), 2)  # many ties
-    pts = reports.roc_points(y, p)
+    pts = shipped.roc_points(y, p)
     assert (pts.iloc[0]["fpr"], pts.iloc[0]["tpr"]) == (0.0, 0.0)
     assert (pts.iloc[-1]["fpr"], pts.iloc[-1]["tpr"]) == (1.0, 1.0)
     assert np.all(np.diff(pts["fpr"]) >= 0) and np.all(np.diff(pts["tpr"]) >= 0)
@@ -53,7 +55,7 @@ def test_roc_points_area_matches_the_rank_auc():
 def test_pr_points_end_at_full_recall_with_base_rate_precision():
     y = np.array([1, 1, 0, 1, 0, 0, 0, 1])
     p = np.array([0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.2, 0.1])
-    pr = reports.pr_points(y, p)
+    pr = shipped.pr_points(y, p)
     assert pr.iloc[-1]["recall"] == 1.0 and pr.iloc[-1]["precision"] == pytest.approx(0.5)
     assert pr.iloc[2]["recall"] == 0.5 and pr.iloc[2]["precision"] == 1.0  # top two are masks
 
@@ -61,7 +63,7 @@ def test_pr_points_end_at_full_recall_with_base_rate_precision():
 def test_reliability_bins():
     y = np.array([1, 1, 0, 0, 1])
     p = np.array([0.95, 0.91, 0.05, 0.12, 0.5])
-    t = reports.reliability(y, p, bins=10)
+    t = shipped.reliability(y, p, bins=10)
     assert t["count"].sum() == 5
     top = t[t["bin_low"] == 0.9].iloc[0]
     assert top["count"] == 2 and top["fraction_with_mask"] == 1.0 and top["mean_p"] == pytest.approx(0.93)
@@ -70,11 +72,11 @@ def test_reliability_bins():
 
 def test_missing_reports_are_none(tmp_path, monkeypatch):
     monkeypatch.setenv("MASKDASH_REPORTS", str(tmp_path))
-    assert reports.load_metrics("robust") is None
-    assert reports.load_history("seed") is None
-    assert reports.load_model_card("robust") is None
-    assert reports.load_predictions("robust", "test") is None
-    assert reports.evaluated_sets("robust") == []
+    assert shipped.load_metrics("robust") is None
+    assert shipped.load_history("seed") is None
+    assert shipped.load_model_card("robust") is None
+    assert shipped.load_predictions("robust", "test") is None
+    assert shipped.evaluated_sets("robust") == []
 
 
 def test_damaged_reports_raise_a_readable_error(tmp_path, monkeypatch):
@@ -82,10 +84,10 @@ def test_damaged_reports_raise_a_readable_error(tmp_path, monkeypatch):
     (tmp_path / "robust").mkdir()
     (tmp_path / "robust" / "metrics.json").write_text("{not json")
     (tmp_path / "robust" / "history.csv").write_text("epoch,accuracy\n1,0.5\n")
-    with pytest.raises(reports.ReportError, match="metrics.json"):
-        reports.load_metrics("robust")
-    with pytest.raises(reports.ReportError, match="lacks columns: loss, val_loss"):
-        reports.load_history("robust")
+    with pytest.raises(shipped.ReportError, match="metrics.json"):
+        shipped.load_metrics("robust")
+    with pytest.raises(shipped.ReportError, match="lacks columns: loss, val_loss"):
+        shipped.load_history("robust")
 
 
 def test_dev_scenes_holdout_comes_from_the_scenes_file(tmp_path, monkeypatch):
@@ -96,26 +98,26 @@ def test_dev_scenes_holdout_comes_from_the_scenes_file(tmp_path, monkeypatch):
                   "fold": ["train", "holdout", "holdout"], "p_mask": [0.9, 0.8, 0.2]}
                  ).to_csv(d / "predictions_dev_scenes.csv", index=False)
     (d / "metrics.json").write_text(json.dumps({"sets": {"test": {"n": 1}}}))
-    hold = reports.load_predictions("robust", "dev_scenes_holdout")
+    hold = shipped.load_predictions("robust", "dev_scenes_holdout")
     assert list(hold["path"]) == ["b.jpg", "c.jpg"]
-    assert reports.evaluated_sets("robust", reports.load_metrics("robust")) == ["test", "dev_scenes", "dev_scenes_holdout"]
+    assert shipped.evaluated_sets("robust", shipped.load_metrics("robust")) == ["test", "dev_scenes", "dev_scenes_holdout"]
 
 
 def test_committed_predictions_reproduce_committed_metrics():
     """The Evaluation page's recomputation at the report's own threshold gives the report's figures."""
-    for recipe in reports.RECIPES:
-        m = reports.load_metrics(recipe)
+    for recipe in shipped.RECIPES:
+        m = shipped.load_metrics(recipe)
         if m is None:
             continue
         for set_name, committed in m["sets"].items():
-            df = reports.load_predictions(recipe, set_name)
+            df = shipped.load_predictions(recipe, set_name)
             if df is None:
                 continue
-            again = reports.metrics_at(df, m.get("threshold", 0.5))
+            again = shipped.metrics_at(df, m.get("threshold", 0.5))
             assert again["n"] == committed["n"], (recipe, set_name)
             assert again["confusion"] == committed["confusion"], (recipe, set_name)
             assert again["accuracy"] == pytest.approx(committed["accuracy"], abs=1e-9)
-    need(reports.load_metrics("robust") is not None, "models/robust/metrics.json not committed yet")
+    need(shipped.load_metrics("robust") is not None, "models/robust/metrics.json not committed yet")
 
 
 # ---------------------------------------------------------------- convolution explainer

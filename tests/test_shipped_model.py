@@ -11,9 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from maskdash import data, evaluate, settings
-from maskdash.audit import dedup_test_paths
-from maskdash.classifier import MaskClassifier
+from maskdash import settings
+
+from maskdash.data import datasets
+
+
+from maskdash import labels
+from maskdash.evaluation import evaluate
+from maskdash.data.audit import dedup_test_paths
+from maskdash.model.runtime import load_classifier
 
 
 def rel(path) -> str:
@@ -23,14 +29,14 @@ def rel(path) -> str:
 
 @pytest.fixture(scope="module")
 def test_split(fm12k):
-    loaded = data.load_samples(data.list_split(fm12k, "Test"), progress=False)
+    loaded = datasets.load_samples(datasets.list_split(fm12k, "Test"), progress=False)
     assert not loaded.skipped and len(loaded.labels) == 992
     return loaded
 
 
 @pytest.fixture(scope="module")
 def clf(shipped_model):
-    return MaskClassifier.load()  # model.tflite, as the app uses it
+    return load_classifier()  # model.tflite, as the app uses it
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +64,7 @@ def test_resolution_probe_32px_keeps_each_class(clf, test_split, p_test):
     small = np.stack([cv2.resize(cv2.resize(img, (32, 32), interpolation=cv2.INTER_AREA), (224, 224),
                                  interpolation=cv2.INTER_LINEAR) for img in test_split.images])
     p = clf.predict_batched(small)
-    for k, cls in enumerate(data.CLASSES):
+    for k, cls in enumerate(labels.CLASSES):
         sel = test_split.labels == k
         kept = ((p[sel] >= 0.5) == (k == 0)).mean()
         assert kept >= 0.95, f"{cls}: only {kept:.3f} keep their label at 32 px"
@@ -66,7 +72,7 @@ def test_resolution_probe_32px_keeps_each_class(clf, test_split, p_test):
 
 @pytest.mark.parametrize("factor", [0.4, 1.6])
 def test_lighting_probe(clf, test_split, factor):
-    from maskdash.augment import brightness
+    from maskdash.data.augment import brightness
 
     p = clf.predict_batched(np.stack([brightness(img, factor) for img in test_split.images]))
     acc = ((p >= 0.5) == (test_split.labels == 0)).mean()
@@ -101,7 +107,7 @@ def test_objects_over_the_mouth_are_not_masks(clf, test_split):
     phone and cup (a generator the model never trained on) over unmasked Test faces must mostly
     be called `without_mask`; untouched faces stay right. (The study's drawn hand and scarf are
     still read as masks — see the model card.)"""
-    from maskdash.occluders import occlude
+    from maskdash.analysis.occluders import occlude
 
     faces = test_split.images[test_split.labels == 1][::4][:128]
     base = clf.predict_batched(faces)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from maskdash.tracking import TrackerConfig, Tracker, greedy_match, iou, iou_matrix
+from maskdash.inference.tracking import TrackerConfig, Tracker, greedy_match, iou, iou_matrix
 
 A = (100.0, 100.0, 200.0, 200.0)
 B = (400.0, 120.0, 500.0, 220.0)

@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 
-from maskdash.classifier import MaskClassifier
-from maskdash.train import HISTORY_COLUMNS, TrainArgs, train
+from maskdash.model.runtime import load_classifier
+from maskdash.train.cached import HISTORY_COLUMNS, TrainArgs, train
 
 
 def test_tiny_run_trains_resumes_and_loads(tmp_path, fm12k, base_weights):
@@ -26,7 +26,7 @@ def test_tiny_run_trains_resumes_and_loads(tmp_path, fm12k, base_weights):
     assert float(rows[1]["lr"]) < float(rows[0]["lr"])  # fine-tuning at a lower rate
     assert all(float(r["epoch_seconds"]) > 0 for r in rows)
 
-    clf = MaskClassifier.load(best)
+    clf = load_classifier(best, engine="keras")
     p = clf.predict(np.zeros((3, 224, 224, 3), np.uint8))
     assert p.shape == (3,) and np.all((p >= 0) & (p <= 1))
 
@@ -35,7 +35,7 @@ def test_seed_recipe_tiny(tmp_path, fm12k, base_weights):
     run = tmp_path / "seed"
     best = train(TrainArgs(data=str(fm12k), recipe="seed", out=str(run), base_weights=base_weights,
                            limit=4, epochs=1, batch_size=8))
-    model = MaskClassifier.load(best).keras_model
+    model = load_classifier(best, engine="keras").keras_model
     assert any(layer.name == "flatten" for layer in model.layers)
 
 
@@ -49,7 +49,7 @@ def test_other_arguments_refuse_to_resume(tmp_path, fm12k, base_weights):
 
 
 def test_dev_scene_faces_weigh_each_class_equally():
-    from maskdash.train import sample_weights
+    from maskdash.train.cached import sample_weights
 
     labels = np.array([0, 1, 0, 1, 0])
     source = np.array([0, 0, 1, 1, 1])  # the last three are dev-scene faces: two masked, one not

@@ -6,8 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from maskdash import charts, reports
-from maskdash.data import CLASSES, INCORRECT
+from maskdash import charts
+
+from maskdash.evaluation import shipped
+from maskdash.labels import CLASSES, INCORRECT
 from maskdash.imaging import ImageError, crop_face, load_rgb
 from views.common import data_available, data_hint, pct, reports_hint, safe_report
 
@@ -19,31 +21,31 @@ st.markdown(
     "predictions."
 )
 
-metrics = {r: safe_report(reports.load_metrics, r) for r in reports.RECIPES}
+metrics = {r: safe_report(shipped.load_metrics, r) for r in shipped.RECIPES}
 sets: list[str] = []
-for recipe in reports.RECIPES:
-    for s in reports.evaluated_sets(recipe, metrics[recipe]):
+for recipe in shipped.RECIPES:
+    for s in shipped.evaluated_sets(recipe, metrics[recipe]):
         if s not in sets:
             sets.append(s)
-sets.sort(key=lambda s: (reports.SET_ORDER.index(s) if s in reports.SET_ORDER else 99, s))
+sets.sort(key=lambda s: (shipped.SET_ORDER.index(s) if s in shipped.SET_ORDER else 99, s))
 
 if not sets:
-    for recipe in reports.RECIPES:
+    for recipe in shipped.RECIPES:
         reports_hint(recipe, "evaluation report (metrics.json, predictions_*.csv)")
     st.stop()
 
 c1, c2 = st.columns([2, 3])
-set_name = c1.selectbox("Evaluated set", sets, format_func=lambda s: reports.SET_TITLES.get(s, s))
+set_name = c1.selectbox("Evaluated set", sets, format_func=lambda s: shipped.SET_TITLES.get(s, s))
 default_t = float((metrics["robust"] or {}).get("threshold", 0.5))
 threshold = c2.slider("Threshold: a face is called with_mask when p(with_mask) ≥", 0.01, 0.99, default_t, 0.01)
 
 preds: dict[str, pd.DataFrame] = {}
 results: dict[str, dict] = {}
-for recipe in reports.RECIPES:
-    df = safe_report(reports.load_predictions, recipe, set_name)
+for recipe in shipped.RECIPES:
+    df = safe_report(shipped.load_predictions, recipe, set_name)
     if df is not None and len(df):
         preds[recipe] = df
-        results[recipe] = reports.metrics_at(df, threshold)
+        results[recipe] = shipped.metrics_at(df, threshold)
     else:
         committed = ((metrics[recipe] or {}).get("sets") or {}).get(set_name)
         if committed:
@@ -62,7 +64,7 @@ if set_name.startswith("dev_scenes"):
     st.caption("Faces of real photos, cropped from their ground-truth boxes (the detector is not involved). "
                "The robust model learnt from the faces of the *train* fold; the honest figure is the holdout fold.")
 table = pd.DataFrame({
-    reports.RECIPE_TITLES.get(r, r): {
+    shipped.RECIPE_TITLES.get(r, r): {
         "faces (n)": f"{m['n']:,}",
         "accuracy": pct(m.get("accuracy")),
         "balanced accuracy": pct(m.get("balanced_accuracy")),
@@ -80,7 +82,7 @@ table = pd.DataFrame({
 cols = st.columns(len(results) + 1)
 for col, (r, m) in zip(cols, results.items()):
     col.metric(f"Accuracy · {r}", pct(m.get("accuracy")))
-cols[-1].metric("Original (reported, validation)", pct(reports.ORIGINAL_ACCURACY))
+cols[-1].metric("Original (reported, validation)", pct(shipped.ORIGINAL_ACCURACY))
 st.dataframe(table, width="stretch", height=35 * (len(table) + 1) + 3)
 
 for recipe, df in preds.items():
@@ -94,7 +96,7 @@ st.header("Confusion matrices")
 st.caption("Rows: the truth; columns: what the model said. The normalised matrix divides each row by its "
            "total, so its diagonal is each class's recall.")
 for r, m in results.items():
-    st.markdown(f"**{reports.RECIPE_TITLES.get(r, r)}**")
+    st.markdown(f"**{shipped.RECIPE_TITLES.get(r, r)}**")
     a, b = st.columns(2)
     a.plotly_chart(charts.confusion(m["confusion"], False, f"{r} · counts"), key=f"cm_{r}")
     b.plotly_chart(charts.confusion(m["confusion"], True, f"{r} · normalised"), key=f"cmn_{r}")
@@ -103,10 +105,10 @@ if preds:
     st.header("Curves")
     rocs, prs, rels, aucs, roc_marks, pr_marks = {}, {}, {}, {}, {}, {}
     for r, df in preds.items():
-        y, p = reports.binary_frame(df)
+        y, p = shipped.binary_frame(df)
         if len(set(y.tolist())) < 2:
             continue
-        rocs[r], prs[r], rels[r] = reports.roc_points(y, p), reports.pr_points(y, p), reports.reliability(y, p)
+        rocs[r], prs[r], rels[r] = shipped.roc_points(y, p), shipped.pr_points(y, p), shipped.reliability(y, p)
         aucs[r] = results[r].get("roc_auc") or float("nan")
         m = results[r]
         roc_marks[r] = (1 - (m["recall"]["without_mask"] or 0), m["recall"]["with_mask"] or 0)
@@ -123,7 +125,7 @@ if preds:
     else:
         st.info("This set holds only one class, so ROC and precision-recall curves are undefined.")
 
-probe_docs = {r: (metrics[r] or {}).get("probes") for r in reports.RECIPES if (metrics[r] or {}).get("probes")}
+probe_docs = {r: (metrics[r] or {}).get("probes") for r in shipped.RECIPES if (metrics[r] or {}).get("probes")}
 if probe_docs:
     st.header("Robustness probes (Test set)")
     st.caption("Resolution: every test face shrunk to N pixels wide and enlarged back — a distant face. "
@@ -158,7 +160,7 @@ else:
                 + ("; the most confident mistakes first." if len(wrong) else "."))
     grid = st.columns(6)
     for i, (_, row) in enumerate(wrong.head(12).iterrows()):
-        path = reports.image_path(str(row["path"]), set_name)
+        path = shipped.image_path(str(row["path"]), set_name)
         try:
             img = load_rgb(path)
             if {"x1", "y1", "x2", "y2"} <= set(row.index):

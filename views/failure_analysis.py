@@ -13,8 +13,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from maskdash import analysis, charts, reports
-from maskdash.data import CLASSES, INCORRECT
+from maskdash import charts
+
+from maskdash.analysis import studies
+
+from maskdash.evaluation import shipped
+from maskdash.labels import CLASSES, INCORRECT
 from maskdash.imaging import ImageError
 from views.common import data_available, data_hint, pct, safe_report
 
@@ -28,9 +32,9 @@ st.markdown(
     "and the **robust** one (the shipped model), side by side."
 )
 
-ROOT = analysis.analysis_root()
-NAMES = analysis.result_names(ROOT)
-RESULTS = {n: analysis.load_results(n, ROOT) for n in NAMES}
+ROOT = studies.analysis_root()
+NAMES = studies.result_names(ROOT)
+RESULTS = {n: studies.load_results(n, ROOT) for n in NAMES}
 for res in RESULTS.values():
     for msg in res["errors"]:
         st.error(msg, icon=":material/error:")
@@ -70,7 +74,7 @@ def study_names(study: str) -> list[str]:
 
 
 def no_results(study: str) -> None:
-    st.info(f"No {analysis.STUDY_TITLES[study].lower()} results yet: run `python -m maskdash analyze`.",
+    st.info(f"No {studies.STUDY_TITLES[study].lower()} results yet: run `python -m maskdash analyze`.",
             icon=":material/hourglass_empty:")
 
 
@@ -102,7 +106,7 @@ def example_images(study: str, names: list[str]) -> None:
 
 
 if NAMES:
-    glance = pd.DataFrame({n: analysis.headlines(RESULTS[n]["summary"]) for n in NAMES})
+    glance = pd.DataFrame({n: studies.headlines(RESULTS[n]["summary"]) for n in NAMES})
     glance = glance.dropna(how="all")
     if len(glance):
         st.subheader("At a glance")
@@ -119,7 +123,7 @@ with tabs[0]:
     if not names:
         no_results("angles")
     else:
-        st.caption(RESULTS[names[0]]["summary"]["studies"]["angles"].get("method", analysis.YAW_METHOD))
+        st.caption(RESULTS[names[0]]["summary"]["studies"]["angles"].get("method", studies.YAW_METHOD))
         subsample_note(names)
         source = st.radio("Faces", ["test", "dev_scenes"], horizontal=True, key="angles_source",
                           format_func={"test": "Face Mask 12K Test crops",
@@ -237,7 +241,7 @@ with tabs[2]:
                 pm.add_trace(go.Scatter(x=c["width"], y=c["mean_p_mask"], mode="lines+markers",
                                         name=f"{n} · truth {cls}", line=dict(color=color(n), dash=CLASS_DASH[cls])))
         c1, c2 = st.columns(2)
-        ticks = dict(type="log", tickvals=list(analysis.DISTANCE_WIDTHS), ticktext=[str(w) for w in analysis.DISTANCE_WIDTHS])
+        ticks = dict(type="log", tickvals=list(studies.DISTANCE_WIDTHS), ticktext=[str(w) for w in studies.DISTANCE_WIDTHS])
         c1.plotly_chart(layout(acc, "Accuracy by face width", "face width (px, log scale)", "accuracy")
                         .update_xaxes(**ticks), key="dist_acc")
         c2.plotly_chart(layout(pm, "Mean p(with_mask) by face width", "face width (px, log scale)", "mean p(with_mask)")
@@ -303,7 +307,7 @@ with tabs[3]:
                         line=dict(color=color(n), dash={"all": "solid", "with_mask": "dash", "without_mask": "dot"}[cls],
                                   width=3 if cls == "all" else 1.5)))
             col.plotly_chart(layout(fig, f"Accuracy by {kind} factor", f"{kind} × factor", "accuracy", height=440)
-                             .update_xaxes(tickvals=list(analysis.BRIGHTNESS if kind == "brightness" else analysis.CONTRAST)),
+                             .update_xaxes(tickvals=list(studies.BRIGHTNESS if kind == "brightness" else studies.CONTRAST)),
                              key=f"light_{kind}")
 
 # ---------------------------------------------------------------- gallery of mistakes
@@ -311,14 +315,14 @@ with tabs[3]:
 
 @st.cache_resource(show_spinner="Loading the Keras model for Grad-CAM…")
 def keras_model(path: str):
-    from maskdash.model import load_model
+    from maskdash.model.network import load_model
 
     return load_model(path)
 
 
 def keras_path(name: str) -> str | None:
     """The .keras file of a model: models/<name>/model.keras, else the one the analysis ran."""
-    p = reports.recipe_dir(name) / "model.keras"
+    p = shipped.recipe_dir(name) / "model.keras"
     if p.is_file():
         return str(p)
     s = RESULTS.get(name, {}).get("summary", {})
@@ -333,20 +337,20 @@ def keras_path(name: str) -> str | None:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def cached_face(row_json: str, set_name: str) -> np.ndarray:
-    return analysis.gallery_face(json.loads(row_json), set_name)
+    return studies.gallery_face(json.loads(row_json), set_name)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def cached_cam(model_path: str, face: np.ndarray, class_index: int | None) -> tuple[np.ndarray, np.ndarray]:
     """(overlay, probabilities)."""
-    from maskdash.explain import explain, overlay
+    from maskdash.model.explain import explain, overlay
 
     cam = explain(keras_model(model_path), face, class_index)
     return overlay(face, cam.heat), cam.probs
 
 
 def load_audit_duplicates() -> pd.DataFrame | None:
-    path = reports.reports_root() / "audit" / "duplicates.csv"
+    path = shipped.reports_root() / "audit" / "duplicates.csv"
     if not path.is_file():
         return None
     try:
@@ -359,34 +363,34 @@ def load_audit_duplicates() -> pd.DataFrame | None:
 GALLERY_CHOICE: dict = {}
 with tabs[4]:
     st.subheader("Gallery of mistakes")
-    with_preds = [r for r in [*reports.RECIPES, *[n for n in NAMES if n not in reports.RECIPES]]
-                  if reports.prediction_sets(r)]
+    with_preds = [r for r in [*shipped.RECIPES, *[n for n in NAMES if n not in shipped.RECIPES]]
+                  if shipped.prediction_sets(r)]
     if not with_preds:
         st.info("No predictions_*.csv yet in the model folders (`python -m maskdash report` writes them).",
                 icon=":material/hourglass_empty:")
     else:
         c1, c2, c3 = st.columns(3)
         model = c1.selectbox("Model", with_preds, key="gal_model")
-        sets = reports.evaluated_sets(model)
-        sets = [s for s in sets if s in reports.prediction_sets(model) or
-                (s == "dev_scenes_holdout" and "dev_scenes" in reports.prediction_sets(model))]
-        set_name = c2.selectbox("Set", sets, key="gal_set", format_func=lambda s: reports.SET_TITLES.get(s, s))
-        metrics = safe_report(reports.load_metrics, model) or {}
+        sets = shipped.evaluated_sets(model)
+        sets = [s for s in sets if s in shipped.prediction_sets(model) or
+                (s == "dev_scenes_holdout" and "dev_scenes" in shipped.prediction_sets(model))]
+        set_name = c2.selectbox("Set", sets, key="gal_set", format_func=lambda s: shipped.SET_TITLES.get(s, s))
+        metrics = safe_report(shipped.load_metrics, model) or {}
         threshold = float(metrics.get("threshold", 0.5))
-        preds = safe_report(reports.load_predictions, model, set_name)
+        preds = safe_report(shipped.load_predictions, model, set_name)
         yaw = with_table(model, "angles_faces")
         truths = ["any"] + [t for t in (*CLASSES, INCORRECT) if preds is not None and (preds["truth"] == t).any()]
         truth = c3.selectbox("True class", truths, key="gal_truth")
         c4, c5, c6 = st.columns(3)
         min_conf = c4.slider("Model's confidence in its call at least", 0.5, 1.0, 0.5, 0.01, key="gal_conf")
-        tags = c5.multiselect("Tags (all must apply)", list(analysis.TAGS), key="gal_tags",
+        tags = c5.multiselect("Tags (all must apply)", list(studies.TAGS), key="gal_tags",
                               format_func=lambda t: t)
         show_correct = c6.toggle("Include correct calls", key="gal_correct",
                                  help="Browse every face of the set, not only the mistakes.")
         if preds is None or not len(preds):
             st.info("This set has no predictions.")
         else:
-            table = analysis.mistakes(preds, set_name, threshold, load_audit_duplicates(), yaw, include_correct=show_correct)
+            table = studies.mistakes(preds, set_name, threshold, load_audit_duplicates(), yaw, include_correct=show_correct)
             n_wrong = int((table["error"] != "correct").sum()) if len(table) else 0
             view = table
             if truth != "any":
@@ -396,7 +400,7 @@ with tabs[4]:
                 view = view[view["tags"].str.contains(t, regex=False)]
             st.markdown(f"**{n_wrong} mistakes** among {len(preds):,} faces at threshold {threshold:.2f}; "
                         f"**{len(view)}** match the filters.")
-            st.caption(" · ".join(f"`{k}`: {v}" for k, v in analysis.TAGS.items()))
+            st.caption(" · ".join(f"`{k}`: {v}" for k, v in studies.TAGS.items()))
             cols = [c for c in ("path", "face", "truth", "label", "p_mask", "confidence", "error", "tags", "width", "height")
                     if c in view.columns]
             st.dataframe(view[cols], hide_index=True, key="gal_table")
@@ -435,7 +439,7 @@ with tabs[5]:
         "call lies. A mask decision that looks at the background, the hair or the image border "
         "rather than mouth and nose is a shortcut."
     )
-    cam_models = [n for n in dict.fromkeys([*reports.RECIPES, *NAMES]) if keras_path(n)]
+    cam_models = [n for n in dict.fromkeys([*shipped.RECIPES, *NAMES]) if keras_path(n)]
     if not cam_models:
         st.info("Grad-CAM needs a trained Keras model (models/<recipe>/model.keras); none was found.",
                 icon=":material/hourglass_empty:")
@@ -474,9 +478,10 @@ with tabs[5]:
                     rgb = None
                     st.error(f"{up.name}: {exc}")
                 if rgb is not None:
-                    from maskdash.detection import default_photo_detector
-                    from maskdash.draw import annotate
-                    from maskdash.faces import CROP_MARGIN, FaceVerdict
+                    from maskdash.inference.detection import default_photo_detector
+                    from maskdash.inference.draw import annotate
+                    from maskdash.inference.faces import FaceVerdict
+                    from maskdash.labels import CROP_MARGIN
                     from views.common import get_detector
 
                     try:
@@ -513,7 +518,7 @@ with tabs[5]:
 # ---------------------------------------------------------------- data audit
 with tabs[6]:
     st.subheader("Duplicates and leakage in Face Mask 12K")
-    audit_dir = reports.reports_root() / "audit"
+    audit_dir = shipped.reports_root() / "audit"
     audit_json = audit_dir / "audit.json"
     audit = None
     if audit_json.is_file():

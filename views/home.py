@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from maskdash import reports
+from maskdash.evaluation import shipped
 from views.common import data_available, data_hint, pct, reports_hint, safe_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,19 +23,19 @@ st.markdown(
 )
 
 st.header("The shipped model at a glance")
-robust = safe_report(reports.load_metrics, "robust")
-seed = safe_report(reports.load_metrics, "seed")
-args = safe_report(reports.load_args, "robust")
+robust = safe_report(shipped.load_metrics, "robust")
+seed = safe_report(shipped.load_metrics, "seed")
+args = safe_report(shipped.load_args, "robust")
 
 if robust is None:
     reports_hint("robust", "evaluation report (metrics.json)")
 else:
     sets = robust.get("sets", {})
     tiles = [
-        ("Test accuracy (robust, shipped)", pct(reports.test_accuracy(robust)),
+        ("Test accuracy (robust, shipped)", pct(shipped.test_accuracy(robust)),
          f"Face Mask 12K Test split, {sets.get('test', {}).get('n', '?')} faces, threshold "
          f"{robust.get('threshold', 0.5)}"),
-        ("Original system (reported)", pct(reports.ORIGINAL_ACCURACY),
+        ("Original system (reported)", pct(shipped.ORIGINAL_ACCURACY),
          "Validation accuracy reported for the original v2 model (brightness augmentation); "
          "v1 without augmentation: 93.76 %."),
     ]
@@ -76,7 +76,7 @@ for name, m in (("robust", robust), ("seed", seed)):
     s = m.get("sets", {})
     probe = m.get("probes", {}).get("resolution", {}).get("32", {})
     rows.append({
-        "model": reports.RECIPE_TITLES[name],
+        "model": shipped.RECIPE_TITLES[name],
         "Test accuracy": pct(s.get("test", {}).get("accuracy")),
         "Test, no duplicates": pct(s.get("test_dedup", {}).get("accuracy")),
         "Validation": pct(s.get("validation", {}).get("accuracy")),
@@ -84,7 +84,7 @@ for name, m in (("robust", robust), ("seed", seed)):
         "Faces shrunk to 32 px": pct(probe.get("accuracy")),
     })
 rows.append({"model": "original (reported)", "Test accuracy": "–", "Test, no duplicates": "–",
-             "Validation": pct(reports.ORIGINAL_ACCURACY), "Real photos, holdout (balanced)": "–",
+             "Validation": pct(shipped.ORIGINAL_ACCURACY), "Real photos, holdout (balanced)": "–",
              "Faces shrunk to 32 px": "–"})
 st.dataframe(pd.DataFrame(rows).set_index("model"), width="stretch")
 if seed is None:

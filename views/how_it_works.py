@@ -8,7 +8,11 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from maskdash import charts, convolution, detection
+from maskdash import charts
+
+from maskdash.model import convolution
+
+from maskdash.inference import detection
 from maskdash.imaging import ImageError, crop_face, load_rgb, to_input
 from views.common import data_available, data_hint, get_classifier, get_detector, get_keras_model
 
@@ -98,7 +102,8 @@ source_note = ""
 sources = (["a face from the data folder"] if data_available() else []) + ["upload a face photo"]
 source = st.radio("Face", sources, horizontal=True)
 if source == "a face from the data folder":
-    from maskdash.data import CLASSES, list_split
+    from maskdash.data.datasets import list_split
+    from maskdash.labels import CLASSES
     from maskdash.settings import facemask12k_dir
 
     @st.cache_data(show_spinner=False)
@@ -145,8 +150,8 @@ model = get_keras_model("robust")
 if model is None:
     st.warning("The shipped model (models/robust/model.keras) is missing, so its feature maps cannot be shown.")
 elif face is not None:
-    from maskdash import explain
-    from maskdash.model import get_base
+    from maskdash.model import explain
+    from maskdash.model.network import get_base
 
     names = explain.layer_names_4d(get_base(model))
     preferred = ["Conv1_relu", "block_1_expand_relu", "block_3_expand_relu", "block_6_expand_relu",

@@ -23,11 +23,11 @@ import os
 import av
 import streamlit as st
 
-from maskdash import live
-from maskdash.detection import DEFAULT_THRESHOLDS, DETECTORS, LABELS, DetectorUnavailable
-from maskdash.draw import TEXT
-from maskdash.pipeline import FramePipeline, PipelineConfig
-from views.common import get_detector, get_live_classifier, live_model_path
+from maskdash.inference import live
+from maskdash.inference.detection import DEFAULT_THRESHOLDS, DETECTORS, LABELS, DetectorUnavailable
+from maskdash.inference.draw import TEXT
+from maskdash.inference.pipeline import FramePipeline, PipelineConfig
+from views.common import get_classifier, get_detector
 
 # After views.common, which loads aiortc's SRTP library safely (TensorFlow may already be loaded).
 from streamlit_webrtc import WebRtcMode, webrtc_streamer  # noqa: E402  isort: skip
@@ -70,8 +70,8 @@ def live_state() -> live.LiveState | None:
     if state is not None:
         return state
     try:
-        classifier = get_live_classifier(live_model_path())
-    except FileNotFoundError as exc:
+        classifier = get_classifier(live=True)
+    except (FileNotFoundError, ValueError) as exc:  # ModelFileError is a ValueError
         st.error(f"The mask classifier could not be loaded: {exc}. Train it with "
                  "`python -m maskdash train --recipe robust`, or set `MASKDASH_MODEL` to a `.keras` or "
                  "`.tflite` file.", icon=":material/error:")

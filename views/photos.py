@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from maskdash import detection
-from maskdash.photos import (UPLOAD_TYPES, PhotoError, PhotoResult, display_copy, download_name, encode_png,
+from maskdash.inference import detection
+from maskdash.inference.photos import (UPLOAD_TYPES, PhotoError, PhotoResult, display_copy, download_name, encode_png,
                              process_upload, results_csv)
 from views.common import get_classifier, get_detector
 
@@ -41,7 +41,7 @@ try:
     classifier = get_classifier()
 except (FileNotFoundError, OSError, ValueError) as exc:
     st.error(f"The mask classifier could not be loaded: {exc}. The shipped model belongs in "
-             "`models/robust/` (model.tflite or model.keras).", icon=":material/error:")
+             "`models/robust/` (model.tflite or model.keras); `MASKDASH_MODEL` chooses another file.", icon=":material/error:")
     st.stop()
 try:
     detector, det_note = get_detector(det_name)

@@ -7,7 +7,9 @@ import json
 import pandas as pd
 import streamlit as st
 
-from maskdash import charts, reports
+from maskdash import charts
+
+from maskdash.evaluation import shipped
 from views.common import reports_hint, safe_report
 
 st.title("Training")
@@ -15,12 +17,12 @@ st.markdown(
     "Each model was trained for a number of **epochs** (full passes over the training images). "
     "After every epoch it is scored on the *validation* images it never learns from; the gap "
     "between training and validation curves shows overfitting. The dotted line is the "
-    f"original system's reported validation accuracy ({100 * reports.ORIGINAL_ACCURACY:.2f} %)."
+    f"original system's reported validation accuracy ({100 * shipped.ORIGINAL_ACCURACY:.2f} %)."
 )
 
 histories: dict[str, pd.DataFrame] = {}
-for recipe in reports.RECIPES:
-    h = safe_report(reports.load_history, recipe)
+for recipe in shipped.RECIPES:
+    h = safe_report(shipped.load_history, recipe)
     if h is None:
         reports_hint(recipe, "training history (history.csv)")
     else:
@@ -35,7 +37,7 @@ if histories:
         best = h.loc[h[key].idxmin()] if h[key].notna().any() else None
         stages = ", ".join(f"{s}: {n}" for s, n in h["stage"].value_counts(sort=False).items()) if h["stage"].notna().any() else "–"
         rows.append({
-            "run": reports.RECIPE_TITLES.get(recipe, recipe),
+            "run": shipped.RECIPE_TITLES.get(recipe, recipe),
             "epochs": len(h),
             "stages (epochs)": stages,
             "kept epoch (checkpoint rule)": int(best["epoch"]) if best is not None else None,
@@ -48,7 +50,7 @@ if histories:
     st.header("Loss and accuracy")
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.training_curves(histories, "loss"), key="loss")
-    c2.plotly_chart(charts.training_curves(histories, "accuracy", reference=reports.ORIGINAL_ACCURACY),
+    c2.plotly_chart(charts.training_curves(histories, "accuracy", reference=shipped.ORIGINAL_ACCURACY),
                     key="accuracy")
     st.caption("Dashed: training (on augmented images); solid: validation. Hover a point for its stage "
                "(head = only the new layers learn; fine_tune = the top of MobileNetV2 learns too).")
@@ -66,17 +68,17 @@ if histories:
             st.dataframe(h, hide_index=True, width="stretch")
 
 st.header("Model cards")
-cols = st.columns(len(reports.RECIPES))
-for col, recipe in zip(cols, reports.RECIPES):
+cols = st.columns(len(shipped.RECIPES))
+for col, recipe in zip(cols, shipped.RECIPES):
     with col:
-        st.subheader(reports.RECIPE_TITLES.get(recipe, recipe))
-        card = safe_report(reports.load_model_card, recipe)
+        st.subheader(shipped.RECIPE_TITLES.get(recipe, recipe))
+        card = safe_report(shipped.load_model_card, recipe)
         if card is None:
-            st.caption(f"No MODEL_CARD.md in `{reports.recipe_dir(recipe)}` yet.")
+            st.caption(f"No MODEL_CARD.md in `{shipped.recipe_dir(recipe)}` yet.")
         else:
             with st.container(height=600):
                 st.markdown(card)
-        args = safe_report(reports.load_args, recipe)
+        args = safe_report(shipped.load_args, recipe)
         if args:
             with st.expander("Training arguments (args.json)"):
                 st.code(json.dumps(args, indent=2), language="json")

@@ -7,7 +7,7 @@ writes tables, a summary and a few small example thumbnails to `models/analysis/
   Face Mask 12K Test crops and on real dev-scene faces; accuracy and mean p(with_mask) per yaw bin.
   The data set's unmasked faces are frontal CelebA portraits while masked photos come at all
   angles, so "turned away" may have been learnt as "mask".
-- **occluders** — a hand, a phone, a cup or a scarf (drawn by `maskdash.occluders`) over mouth and
+- **occluders** — a hand, a phone, a cup or a scarf (drawn by `maskdash.analysis.occluders`) over mouth and
   nose of unmasked Test faces: the share now called "with mask".
 - **distance** — each face shrunk to 16…224 px wide and enlarged back (a distant face is a small
   one), plus the data set's native image widths per class: unmasked crops are small, so
@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 
 from maskdash import settings
-from maskdash.data import CLASSES, INCORRECT
+from maskdash.labels import CLASSES, INCORRECT
 from maskdash.imaging import shrink
-from maskdash.tracking import iou as box_iou
+from maskdash.inference.tracking import iou as box_iou
 
 STUDIES: tuple[str, ...] = ("angles", "occluders", "distance", "lighting", "native_size")
 STUDY_TITLES = {
@@ -146,7 +146,7 @@ def detect_on_canvas(detector, face_rgb: np.ndarray, scale: float = CANVAS_SCALE
     """Detect in a tight face crop pasted on a mid-grey canvas `scale` times its size (a crop
     that fills the frame is too close for BlazeFace). → the best Detection with box and landmarks
     in the crop's pixels, or None."""
-    from maskdash.detection import Detection
+    from maskdash.inference.detection import Detection
 
     h, w = face_rgb.shape[:2]
     cw, ch = int(round(w * scale)), int(round(h * scale))
@@ -166,7 +166,7 @@ def detect_around_box(detector, scene_rgb: np.ndarray, box, context: float = CAN
     """Run the detector on a square crop `context` times the ground-truth box around it (grey
     beyond the photo's edges) and keep the detection that matches the box. → Detection in scene
     pixels, or None when the detector misses this face."""
-    from maskdash.detection import Detection
+    from maskdash.inference.detection import Detection
 
     x1, y1, x2, y2 = box
     side = max(x2 - x1, y2 - y1) * context
@@ -236,12 +236,12 @@ class ModelRef:
 def resolve_model(recipe_or_model: str | Path) -> ModelRef:
     """"robust" / "seed" → models/<recipe>/model.keras (or .tflite); a folder → its model.keras
     (or model.tflite, best.keras); a file → itself."""
-    from maskdash import reports
+    from maskdash.evaluation import shipped
 
     text = str(recipe_or_model)
     p = Path(text).expanduser()
     if not p.exists() and "/" not in text and not p.suffix:
-        p = reports.recipe_dir(text)
+        p = shipped.recipe_dir(text)
         if not p.is_dir():
             raise FileNotFoundError(
                 f"no model for recipe {text!r}: {p} does not exist (train it, then "
@@ -279,27 +279,19 @@ def resolve_data(data_dir: str | Path | None) -> tuple[Path, Path | None]:
 
 def analysis_root() -> Path:
     """Where results live: `<reports root>/analysis` (MASKDASH_REPORTS moves the reports root)."""
-    from maskdash import reports
+    from maskdash.evaluation import shipped
 
-    return reports.reports_root() / "analysis"
+    return shipped.reports_root() / "analysis"
 
 
 def load_classifier(ref: ModelRef, engine: str = "tflite"):
-    """A MaskClassifier. engine "tflite" runs a .keras model through a float32 TFLite conversion
-    (the same outputs to ~1e-6, ≈2–4× faster on CPU, ~20 s to convert); "keras" runs Keras."""
-    from maskdash.classifier import MaskClassifier
+    """The model through the one runtime. engine "tflite" runs it on LiteRT (a .keras model is
+    converted to float32 once, same outputs to ~1e-6, ≈2–4× faster on CPU); "keras" runs Keras."""
+    from maskdash.model.runtime import load_classifier as open_model
 
     if engine not in ("tflite", "keras"):
         raise ValueError(f"engine must be 'tflite' or 'keras', got {engine!r}")
-    clf = MaskClassifier.load(ref.path)
-    if engine == "tflite" and clf.kind == "keras":
-        from maskdash.classifier import TFLiteRunner
-        from maskdash.model import to_tflite
-
-        fast = MaskClassifier(TFLiteRunner(to_tflite(clf.keras_model, "none")), ref.path, "tflite-float32")
-        fast.keras_model = clf.keras_model
-        return fast
-    return clf
+    return open_model(ref.path, engine="litert" if engine == "tflite" else "keras")
 
 
 # ---------------------------------------------------------------- the studies
@@ -315,7 +307,7 @@ class TestFaces:
 
 def sample_test_faces(fm_dir: Path, per_class: int, seed: int, progress: bool = False) -> TestFaces:
     """`per_class` Test faces of each class, drawn with a fixed seed (sorted for stable order)."""
-    from maskdash.data import list_split
+    from maskdash.data.datasets import list_split
     from maskdash.imaging import ImageError, load_rgb, to_input
 
     split = "Test" if (fm_dir / "Test").is_dir() else "test"
@@ -367,7 +359,7 @@ def angles_on_test(faces: TestFaces, p: np.ndarray, detector, progress: bool) ->
 
 def sample_dev_faces(scenes_dir: Path, n: int, seed: int, min_height: float = DEV_MIN_HEIGHT):
     """Up to `n` holdout-fold dev-scene faces at least `min_height` px tall → [(scene, index, box)]."""
-    from maskdash.data import list_scenes, scene_fold
+    from maskdash.data.datasets import list_scenes, scene_fold
 
     scenes, _ = list_scenes(scenes_dir)
     pool = [(sc, k, b) for sc in scenes if scene_fold(sc.image_path) == "holdout"
@@ -379,7 +371,7 @@ def sample_dev_faces(scenes_dir: Path, n: int, seed: int, min_height: float = DE
 
 def angles_on_dev(picked, classifier, detector, progress: bool) -> tuple[pd.DataFrame, np.ndarray, list]:
     """Yaw from the detector around each ground-truth box; p_mask from the pipeline's crop."""
-    from maskdash.faces import CROP_MARGIN
+    from maskdash.labels import CROP_MARGIN
     from maskdash.imaging import ImageError, crop_face, load_rgb, square_box
 
     rows, crops, lms = [], [], []
@@ -428,7 +420,7 @@ def yaw_tables(faces: pd.DataFrame) -> pd.DataFrame:
 
 def occluder_study(faces: TestFaces, landmarks: list, classifier, seed: int, progress: bool) -> pd.DataFrame:
     """Every unmasked face of the sample × every object."""
-    from maskdash.occluders import OCCLUDERS, FaceGeometry, occlude
+    from maskdash.analysis.occluders import OCCLUDERS, FaceGeometry, occlude
 
     idx = [i for i, t in enumerate(faces.truth) if t == CLASSES[1]]
     rows, batch = [], []
@@ -458,7 +450,7 @@ def distance_study(faces: TestFaces, sel: list[int], classifier, progress: bool)
 
 
 def lighting_study(faces: TestFaces, sel: list[int], classifier, progress: bool) -> pd.DataFrame:
-    from maskdash.augment import brightness
+    from maskdash.data.augment import brightness
 
     rows = []
     conditions = [("brightness", f) for f in BRIGHTNESS] + [("contrast", f) for f in CONTRAST if f != 1.0]
@@ -488,7 +480,7 @@ def native_sizes(fm_dir: Path) -> pd.DataFrame:
     """Width and height of every file of every split (read from the headers, not decoded)."""
     from PIL import Image
 
-    from maskdash.data import list_split, list_splits
+    from maskdash.data.datasets import list_split, list_splits
 
     rows = []
     for split in list_splits(fm_dir):
@@ -558,7 +550,7 @@ def run_analysis(
         raise ValueError(f"unknown studies: {', '.join(unknown)}; choose from {', '.join(STUDIES)}")
     if limit < 2 or sweep_limit < 2:
         raise ValueError("limit and sweep_limit must be at least 2 (one face per class)")
-    from maskdash.detection import DETECTORS
+    from maskdash.inference.detection import DETECTORS
 
     if detector not in DETECTORS:
         raise ValueError(f"unknown face detector {detector!r}; choose one of {', '.join(DETECTORS)}")
@@ -610,7 +602,7 @@ def run_analysis(
     landmarks: list = [None] * (len(faces.paths) if faces is not None else 0)
 
     if "angles" in studies or "occluders" in studies:
-        from maskdash.detection import make_detector
+        from maskdash.inference.detection import make_detector
 
         det = make_detector(detector)
         log(f"[{ref.name}] angles: landmarks with {detector}")
@@ -660,7 +652,7 @@ def run_analysis(
             summary["studies"]["angles"] = block
 
     if "occluders" in studies:
-        from maskdash.occluders import OCCLUDER_TITLES, OCCLUDERS, FaceGeometry, occlude
+        from maskdash.analysis.occluders import OCCLUDER_TITLES, OCCLUDERS, FaceGeometry, occlude
 
         log(f"[{ref.name}] occluders")
         occ = occluder_study(faces, landmarks, clf, seed, progress)
@@ -857,39 +849,17 @@ def mistakes(
 def gallery_face(row: pd.Series | dict, set_name: str) -> np.ndarray:
     """The classifier's 224 input for one predictions row, read from the data folder: the file
     itself (Face Mask 12K) or the pipeline's crop of the box (dev scenes). Raises ImageError."""
-    from maskdash import reports
-    from maskdash.faces import CROP_MARGIN
+    from maskdash.evaluation import shipped
+    from maskdash.labels import CROP_MARGIN
     from maskdash.imaging import crop_face, load_rgb, to_input
 
-    rgb = load_rgb(reports.image_path(str(row["path"]), set_name))
+    rgb = load_rgb(shipped.image_path(str(row["path"]), set_name))
     if set_name.startswith("dev_scenes"):
         return crop_face(rgb, (float(row["x1"]), float(row["y1"]), float(row["x2"]), float(row["y2"])), CROP_MARGIN)
     return to_input(rgb)
 
 
 # ---------------------------------------------------------------- command line
-
-
-def add_analyze_parser(subparsers) -> argparse.ArgumentParser:
-    """`python -m maskdash analyze [MODEL …]`: registered by maskdash.cli."""
-    a = subparsers.add_parser(
-        "analyze", help="failure-analysis studies (angles, occluders, distance, lighting, native size)",
-        description=__doc__.split("\n\n")[0],
-    )
-    a.add_argument("models", nargs="*", default=["robust", "seed"],
-                   help="recipes (robust, seed), model folders or .keras/.tflite files (default: robust seed)")
-    a.add_argument("--data", default=str(settings.data_dir()),
-                   help="data folder holding facemask12k/ and face-mask-detection-dev/ (or the facemask12k folder)")
-    a.add_argument("--out", help="results root; each model writes <out>/<name>/ (default: models/analysis)")
-    a.add_argument("--studies", default=",".join(STUDIES), help=f"comma-separated subset of {','.join(STUDIES)}")
-    a.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="faces per study (Test: half per class)")
-    a.add_argument("--sweep-limit", type=int, default=DEFAULT_SWEEP_LIMIT, help="faces per distance/lighting condition")
-    a.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    a.add_argument("--detector", default=DEFAULT_DETECTOR, help="face detector for the landmarks (blazeface keeps the ears)")
-    a.add_argument("--engine", choices=("tflite", "keras"), default="tflite",
-                   help="run .keras models through a float32 TFLite conversion (faster) or Keras")
-    a.set_defaults(fn=cmd_analyze)
-    return a
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -907,7 +877,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             failed.append(str(exc))
             print(f"skipping {m}: {exc}", file=sys.stderr)
             continue
-        from maskdash.detection import DetectorUnavailable
+        from maskdash.inference.detection import DetectorUnavailable
 
         try:
             s = run_analysis(m, args.data, root / ref.name, studies, progress=True, limit=args.limit,

@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from maskdash import evaluate, settings
-from maskdash.data import CLASSES
+from maskdash import settings
+
+from maskdash.evaluation import evaluate
+from maskdash.labels import CLASSES
 
 RECIPES: tuple[str, str] = ("robust", "seed")  # robust is the shipped model
 RECIPE_TITLES = {

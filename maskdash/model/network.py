@@ -1,19 +1,17 @@
 """The classifier network: MobileNetV2 (ImageNet) transfer learning at 224×224.
 
 The model takes raw RGB in 0…255 (preprocessing lives inside it) and returns softmax
-probabilities over `data.CLASSES`, so index 0 is p(with_mask)."""
+probabilities over `labels.CLASSES`, so index 0 is p(with_mask)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from maskdash import settings
+
+settings.quiet_tensorflow()
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from maskdash import settings  # noqa: E402
 from maskdash.imaging import INPUT_SIZE  # noqa: E402
 
 BASE_NAME = "mobilenetv2_1.00_224"
@@ -94,31 +92,7 @@ def set_fine_tune(model: keras.Model, cut: str | None) -> None:
 
 
 def load_model(path: str | Path) -> keras.Model:
-    return keras.models.load_model(str(path), compile=False)
+    """A .keras file as a Keras model (safe mode; bad files raise runtime.ModelFileError)."""
+    from maskdash.model.runtime import load_keras
 
-
-def to_tflite(model: keras.Model, quantize: str = "float16") -> bytes:
-    """TFLite flatbuffer: 'none' (float32), 'float16' (half-size weights) or 'dynamic' (int8
-    weights)."""
-    import tensorflow as tf
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if quantize == "float16":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_types = [tf.float16]
-    elif quantize == "dynamic":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif quantize != "none":
-        raise ValueError(f"unknown quantization {quantize!r}")
-    return converter.convert()
-
-
-def tflite_runner(model: keras.Model, batch: int = 32):
-    """A fast float32 batch function for `model` through TFLite/XNNPACK (≈3–4× Keras on CPU)."""
-    from maskdash.classifier import TFLiteRunner
-
-    return TFLiteRunner(to_tflite(model, "none"), batch=batch)
-
-
-def warm_predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
-    return np.asarray(model(x, training=False))
+    return load_keras(path)

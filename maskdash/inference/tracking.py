@@ -21,10 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from maskdash.data import CLASSES
-
-UNCERTAIN = "uncertain"
-WITH_MASK, WITHOUT_MASK = CLASSES
+from maskdash.labels import UNCERTAIN, WITH_MASK, WITHOUT_MASK
 
 Box = tuple[float, float, float, float]
 

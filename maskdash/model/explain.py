@@ -22,14 +22,17 @@ import os
 import weakref
 from dataclasses import dataclass
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import cv2
 
-import cv2  # noqa: E402
+from maskdash import settings
+
+settings.quiet_tensorflow()
+
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from maskdash.imaging import INPUT_SIZE, to_input  # noqa: E402
-from maskdash.model import get_base, head_layers  # noqa: E402
+from maskdash.model.network import get_base, head_layers  # noqa: E402
 
 CAM_LAYER = "out_relu"  # MobileNetV2's last conv activation (7×7×1280 at 224 px)
 

@@ -9,14 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from maskdash.data import CLASSES
 from maskdash.imaging import INPUT_SIZE, crop_face
+from maskdash.labels import CROP_MARGIN, label_for
 
-CROP_MARGIN = 0.2  # the same margin the robust recipe learnt dev-scene faces with
-
-
-def label_for(p_mask: float, threshold: float = 0.5) -> str:
-    return CLASSES[0] if p_mask >= threshold else CLASSES[1]
 
 
 @dataclass
@@ -48,7 +43,7 @@ def crop_all(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]], ma
 
 
 def classify_detections(rgb: np.ndarray, detections, classifier, mask_threshold: float = 0.5) -> list[FaceVerdict]:
-    """`detections`: objects with .box, .score, .landmarks (see maskdash.detection)."""
+    """`detections`: objects with .box, .score, .landmarks (see maskdash.inference.detection)."""
     crops = crop_all(rgb, [d.box for d in detections])
     probs = classifier.predict(crops) if len(crops) else np.zeros((0,), np.float32)
     out = []

@@ -35,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from maskdash.data import CLASSES, list_split, list_splits
+from maskdash.data.datasets import list_split, list_splits
+from maskdash.labels import CLASSES
 from maskdash.imaging import MAX_BYTES, ImageError, load_rgb
 
 DEFAULT_NEAR_THRESHOLD = 4

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from maskdash.draw import annotate
-from maskdash.faces import SCENE_COLUMNS, FaceVerdict, find_faces
+from maskdash.inference.draw import annotate
+from maskdash.inference.faces import SCENE_COLUMNS, FaceVerdict, find_faces
 from maskdash.imaging import ImageError, load_rgb, resize
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from maskdash import augment, data
-from maskdash.data import CLASSES
+from maskdash.data import augment
+
+from maskdash.data import datasets
+from maskdash.labels import CLASSES, INCORRECT
 
 RESOLUTION_WIDTHS = (32, 48, 64, 96)
 LIGHTING_FACTORS = (0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)
@@ -130,7 +132,7 @@ def _rel(path: str, root: Path) -> str:
 
 def evaluate_split(classifier, data_dir: Path, split: str, threshold: float = 0.5, progress: bool = True):
     """→ (loaded images, p_mask, rows for predictions CSV, skipped)."""
-    loaded = data.load_samples(data.list_split(data_dir, split), progress=progress)
+    loaded = datasets.load_samples(datasets.list_split(data_dir, split), progress=progress)
     p = classifier.predict_batched(loaded.images, progress=progress)
     rows = [
         {"path": _rel(path, Path(data_dir)), "truth": CLASSES[t], "label": CLASSES[0] if q >= threshold else CLASSES[1],
@@ -167,15 +169,15 @@ def lighting_probe(classifier, images: np.ndarray, labels: np.ndarray, factors=L
 
 def evaluate_scenes(classifier, scenes_dir: Path, threshold: float = 0.5, progress: bool = True):
     """Face-level evaluation on ground-truth boxes → (metrics per subset, rows)."""
-    scenes, _ = data.list_scenes(scenes_dir)
-    faces = data.load_scene_faces(scenes, progress=progress)
+    scenes, _ = datasets.list_scenes(scenes_dir)
+    faces = datasets.load_scene_faces(scenes, progress=progress)
     p = classifier.predict_batched(faces.images, progress=progress)
     rows, face_index = [], {}
     for path, box, truth, q in zip(faces.image_paths, faces.boxes, faces.labels, p):
         k = face_index[path] = face_index.get(path, -1) + 1
         rows.append({
             "path": Path(path).name, "face": k, "x1": int(box.x1), "y1": int(box.y1), "x2": int(box.x2),
-            "y2": int(box.y2), "truth": truth, "fold": data.scene_fold(path),
+            "y2": int(box.y2), "truth": truth, "fold": datasets.scene_fold(path),
             "label": CLASSES[0] if q >= threshold else CLASSES[1], "p_mask": round(float(q), 6),
             "height": int(box.height),
         })
@@ -188,7 +190,7 @@ def evaluate_scenes(classifier, scenes_dir: Path, threshold: float = 0.5, progre
         results[name] = metrics(y, p[two], threshold)
     heights = np.array([r["height"] for r in rows])
     results["dev_scenes_holdout_by_height"] = by_height(truth, p, heights, folds == "holdout", threshold)
-    inc = truth == data.INCORRECT
+    inc = truth == INCORRECT
     results["dev_scenes_incorrect"] = {
         "n": int(inc.sum()),
         "called_with_mask": float((p[inc] >= threshold).mean()) if inc.any() else None,
@@ -205,13 +207,13 @@ def evaluate_scenes_detected(classifier, scenes_dir: Path, detector, fold: str =
     peers quote for scene photos."""
     from tqdm import tqdm
 
-    from maskdash.faces import classify_detections
+    from maskdash.inference.faces import classify_detections
     from maskdash.imaging import ImageError, load_rgb
-    from maskdash.tracking import greedy_match, iou_matrix
+    from maskdash.inference.tracking import greedy_match, iou_matrix
 
-    scenes, _ = data.list_scenes(scenes_dir)
-    scenes = [s for s in scenes if data.scene_fold(s.image_path) == fold]
-    truth, p, found = [], [], {c: [0, 0] for c in (*CLASSES, data.INCORRECT)}
+    scenes, _ = datasets.list_scenes(scenes_dir)
+    scenes = [s for s in scenes if datasets.scene_fold(s.image_path) == fold]
+    truth, p, found = [], [], {c: [0, 0] for c in (*CLASSES, INCORRECT)}
     false_positives = 0
     for scene in tqdm(scenes, desc=f"detecting ({detector.name})", disable=not progress):
         try:

@@ -13,24 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from maskdash.labels import CLASSES, normalize_class
 from maskdash.imaging import IMAGE_EXTENSIONS, ImageError, crop_face, load_rgb, to_input
 
-CLASSES: tuple[str, str] = ("with_mask", "without_mask")
-WITH_MASK, WITHOUT_MASK = 0, 1
-INCORRECT = "mask_weared_incorrect"
 
-
-def normalize_class(name: str) -> str | None:
-    """Folder or annotation name → 'with_mask' / 'without_mask' / 'mask_weared_incorrect' / None.
-    Case, spaces, dashes and underscores are ignored: WithMask, with_mask, With-Mask all match."""
-    key = re.sub(r"[^a-z]", "", name.lower())
-    if key in ("withmask", "mask", "masked"):
-        return "with_mask"
-    if key in ("withoutmask", "nomask", "unmasked"):
-        return "without_mask"
-    if key in ("maskwearedincorrect", "maskwornincorrect", "incorrectmask", "maskincorrect"):
-        return INCORRECT
-    return None
 
 
 @dataclass(frozen=True)

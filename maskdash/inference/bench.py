@@ -23,9 +23,10 @@ import cv2
 import numpy as np
 
 from maskdash import settings
-from maskdash.data import CLASSES, list_split
+from maskdash.data.datasets import list_split
+from maskdash.labels import CLASSES
 from maskdash.imaging import ImageError, load_rgb
-from maskdash.pipeline import FramePipeline, PipelineConfig, StageStats
+from maskdash.inference.pipeline import FramePipeline, PipelineConfig, StageStats
 
 FRAME_W, FRAME_H = 640, 480
 WARMUP_FRAMES = 5  # not counted: the first frames of a stream start tracks, touch caches
@@ -291,27 +292,7 @@ def format_report(doc: dict) -> str:
     return "\n".join(lines)
 
 
-# -- command line (wired into maskdash/cli.py by add_bench_parser) --------------------------------
-
-def add_bench_parser(subparsers) -> argparse.ArgumentParser:
-    """Adds `bench live` to the `python -m maskdash` sub-commands."""
-    from maskdash.detection import DETECTORS
-
-    bench = subparsers.add_parser("bench", help="speed benchmarks")
-    which = bench.add_subparsers(dest="bench_command", required=True)
-    live = which.add_parser("live", help="frames/s and per-stage latency of the live pipeline")
-    live.add_argument("--video", help="a recorded video (default: a generated stream of real test faces)")
-    live.add_argument("--detector", choices=DETECTORS, default="blazeface")
-    live.add_argument("--frames", type=int, default=300, help="frames timed per run (default 300)")
-    live.add_argument("--faces", default="1,5", help="faces in view for the generated stream, e.g. 1,5")
-    live.add_argument("--model", help="classifier .tflite/.keras (default: the shipped model)")
-    live.add_argument("--budget", type=int, default=PipelineConfig.classify_budget,
-                      help=f"classify at most N faces per frame, 0 for all (default: {PipelineConfig.classify_budget}, as live)")
-    live.add_argument("--data", help="Face Mask 12K folder (default: the setting)")
-    live.add_argument("--json", action="store_true", help="print one JSON object (first key: fps)")
-    live.set_defaults(fn=run_bench_live)
-    return bench
-
+# -- command line (the parser is in maskdash/cli.py) ---------------------------------------------
 
 def run_bench_live(args: argparse.Namespace) -> int:
     try:
@@ -328,19 +309,3 @@ def run_bench_live(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (`python -m maskdash.bench live …`) while the CLI wiring is pending."""
-    parser = argparse.ArgumentParser(prog="maskdash")
-    add_bench_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.fn(args)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

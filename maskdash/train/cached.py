@@ -20,12 +20,20 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
+from maskdash import settings
 
-from maskdash import augment, data, settings  # noqa: E402
-from maskdash.model import FINE_TUNE_CUT, build_model, set_fine_tune, split_at, to_tflite  # noqa: E402
+settings.quiet_tensorflow()
+
+
+from maskdash.data import augment
+
+from maskdash.data import datasets
+
+from maskdash.labels import CLASSES
+from maskdash.model.network import FINE_TUNE_CUT, build_model, set_fine_tune, split_at
+from maskdash.model.runtime import TFLiteRunner, to_tflite
 
 HISTORY_COLUMNS = ["epoch", "stage", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds"]
 
@@ -60,11 +68,11 @@ class TrainArgs:
         return self
 
 
-def _limit(samples: list[data.Sample], limit: int | None) -> list[data.Sample]:
+def _limit(samples: list[datasets.Sample], limit: int | None) -> list[datasets.Sample]:
     if not limit:
         return samples
-    out: list[data.Sample] = []
-    for label in range(len(data.CLASSES)):
+    out: list[datasets.Sample] = []
+    for label in range(len(CLASSES)):
         out += [s for s in samples if s.label == label][:limit]
     return out
 
@@ -88,7 +96,7 @@ def _augment_all(images: np.ndarray, labels: np.ndarray, recipe: str, rng: np.ra
     return out
 
 
-def _write_skipped(path: Path, skipped: list[data.Skipped]) -> None:
+def _write_skipped(path: Path, skipped: list[datasets.Skipped]) -> None:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["path", "reason"])
@@ -100,7 +108,6 @@ def train(args: TrainArgs) -> Path:
     """Train a recipe into `args.out`; returns the path of the best checkpoint."""
     import keras
 
-    from maskdash.classifier import TFLiteRunner
 
     args.resolved()
     run = Path(args.out)
@@ -130,22 +137,22 @@ def train(args: TrainArgs) -> Path:
         x_val, y_val = np.load(val_path), np.load(cache / "val_y.npy")
         print(f"using cached features from {cache}")
     else:
-        skipped: list[data.Skipped] = []
-        tr = data.load_samples(_limit(data.list_split(args.data, args.train_split), args.limit))
-        va = data.load_samples(_limit(data.list_split(args.data, args.val_split), args.limit))
+        skipped: list[datasets.Skipped] = []
+        tr = datasets.load_samples(_limit(datasets.list_split(args.data, args.train_split), args.limit))
+        va = datasets.load_samples(_limit(datasets.list_split(args.data, args.val_split), args.limit))
         skipped += tr.skipped + va.skipped
         images, labels = tr.images, tr.labels
         source = np.zeros(len(labels), np.uint8)  # 0: the image data set, 1: a dev-scene face
         if args.recipe == "robust" and args.dev_scenes:
-            scenes, bad = data.list_scenes(args.dev_scenes)
-            scenes = [s for s in scenes if data.scene_fold(s.image_path) == "train"]
-            faces = data.load_scene_faces(scenes)
+            scenes, bad = datasets.list_scenes(args.dev_scenes)
+            scenes = [s for s in scenes if datasets.scene_fold(s.image_path) == "train"]
+            faces = datasets.load_scene_faces(scenes)
             skipped += bad + faces.skipped
-            keep = [i for i, lab in enumerate(faces.labels) if lab in data.CLASSES]
+            keep = [i for i, lab in enumerate(faces.labels) if lab in CLASSES]
             if args.limit:
                 keep = keep[: args.limit]
             images = np.concatenate([images, faces.images[keep]])
-            labels = np.concatenate([labels, [data.CLASSES.index(faces.labels[i]) for i in keep]])
+            labels = np.concatenate([labels, [CLASSES.index(faces.labels[i]) for i in keep]])
             source = np.concatenate([source, np.ones(len(keep), np.uint8)])
             print(f"+ {len(keep)} dev-scene faces (train fold)")
         _write_skipped(run / "skipped.csv", skipped)
@@ -240,10 +247,10 @@ def sample_weights(labels: np.ndarray, source: np.ndarray, dev_weight: float) ->
     so both classes of real scene faces count equally however skewed the scenes are."""
     w = np.ones(len(labels), np.float32)
     dev = source == 1
-    for c in range(len(data.CLASSES)):
+    for c in range(len(CLASSES)):
         sel = dev & (labels == c)
         if sel.any():
-            w[sel] = dev_weight * dev.sum() / (len(data.CLASSES) * sel.sum())
+            w[sel] = dev_weight * dev.sum() / (len(CLASSES) * sel.sum())
     return w
 
 

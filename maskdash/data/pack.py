@@ -25,7 +25,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from maskdash import data
+from maskdash.data import datasets
+
+from maskdash.labels import CLASSES
 from maskdash.imaging import INPUT_SIZE, ImageError, crop_face, load_rgb, resize
 
 FOLDS = ("train", "val", "scene_val")
@@ -34,7 +36,7 @@ SCENE_VAL_SHARE = 0.2
 
 def scene_val_fold(image_path: Path | str, share: float = SCENE_VAL_SHARE) -> bool:
     """Within the dev scenes' train fold: is this image's face set kept for validation?
-    Uses a second byte of the same name hash as `data.scene_fold`, so the two are independent."""
+    Uses a second byte of the same name hash as `datasets.scene_fold`, so the two are independent."""
     digest = hashlib.sha256(Path(image_path).name.encode()).digest()
     return digest[1] / 256 < share
 
@@ -60,7 +62,7 @@ def _decode(buf: np.ndarray, size: int | None) -> np.ndarray:
 @dataclass
 class Pack:
     images: np.ndarray  # N×S×S×3 uint8
-    labels: np.ndarray  # N, index into data.CLASSES
+    labels: np.ndarray  # N, index into CLASSES
     source: np.ndarray  # N, 0 data set / 1 dev-scene face
     fold: np.ndarray  # N, index into FOLDS
     backgrounds: list[np.ndarray]  # real texture patches, various sizes
@@ -71,7 +73,7 @@ class Pack:
         return self.images[sel], self.labels[sel], self.source[sel]
 
 
-def _background_patches(scenes: list[data.Scene], count: int, rng: np.random.Generator) -> list[np.ndarray]:
+def _background_patches(scenes: list[datasets.Scene], count: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Random patches of scene images that overlap no annotated face."""
     patches: list[np.ndarray] = []
     order = rng.permutation(len(scenes))
@@ -115,9 +117,9 @@ def build_pack(
         fold.append(FOLDS.index(f))
 
     for split, f in (("Train", "train"), ("Validation", "val")):
-        samples = data.list_split(data_root, split)
+        samples = datasets.list_split(data_root, split)
         if limit:
-            samples = [s for c in range(len(data.CLASSES)) for s in [t for t in samples if t.label == c][:limit]]
+            samples = [s for c in range(len(CLASSES)) for s in [t for t in samples if t.label == c][:limit]]
         for s in tqdm(samples, desc=f"packing {split}", unit="img"):
             try:
                 add(load_rgb(s.path), s.label, 0, f)
@@ -125,8 +127,8 @@ def build_pack(
                 skipped.append((str(s.path), str(exc)))
     backgrounds: list[bytes] = []
     if dev_scenes:
-        scenes, _ = data.list_scenes(dev_scenes)
-        scenes = [s for s in scenes if data.scene_fold(s.image_path) == "train"]
+        scenes, _ = datasets.list_scenes(dev_scenes)
+        scenes = [s for s in scenes if datasets.scene_fold(s.image_path) == "train"]
         if limit:
             scenes = scenes[: max(2, limit // 4)]
         for scene in tqdm(scenes, desc="packing scene faces", unit="img"):
@@ -137,12 +139,12 @@ def build_pack(
                 continue
             f = "scene_val" if scene_val_fold(scene.image_path) else "train"
             for box in scene.boxes:
-                if box.label not in data.CLASSES:
+                if box.label not in CLASSES:
                     continue  # masks worn incorrectly are reported, never learnt as either class
                 # the crop at its native size (square + 20 % margin, as the live pipeline cuts)
                 side = max(8, int(round(max(box.x2 - box.x1, box.y2 - box.y1) * 1.2)))
                 face = crop_face(rgb, (box.x1, box.y1, box.x2, box.y2), 0.2, min(side, max_side))
-                add(face, data.CLASSES.index(box.label), 1, f)
+                add(face, CLASSES.index(box.label), 1, f)
         for patch in _background_patches(scenes, n_backgrounds, rng):
             backgrounds.append(_encode(patch, 96, quality))
 

@@ -22,10 +22,10 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import cv2
 import numpy as np
 
-from maskdash.detection import DETECTORS, DetectorUnavailable, make_detector_or_fallback
-from maskdash.draw import annotate, readout
-from maskdash.faces import crop_all
-from maskdash.tracking import TrackedFace, Tracker, TrackerConfig
+from maskdash.inference.detection import DETECTORS, DetectorUnavailable, make_detector_or_fallback
+from maskdash.inference.draw import annotate, readout
+from maskdash.inference.faces import crop_all
+from maskdash.inference.tracking import TrackedFace, Tracker, TrackerConfig
 
 STAGES = ("detect", "crop", "classify", "draw", "total")
 FPS_SMOOTHING = 0.1  # weight of the newest frame interval in the fps read-out
@@ -160,9 +160,9 @@ class FramePipeline:
     @classmethod
     def load(cls, config: PipelineConfig | None = None, model: str | None = None) -> "FramePipeline":
         """The live pipeline with the shipped classifier (or `model`), set up for live use."""
-        from maskdash.classifier import MaskClassifier
+        from maskdash.model.runtime import load_classifier
 
-        return cls(MaskClassifier.load(model, threads=LIVE_CLASSIFIER_THREADS), config)
+        return cls(load_classifier(model, threads=LIVE_CLASSIFIER_THREADS), config)
 
     # -- settings ---------------------------------------------------------------------------
     @property

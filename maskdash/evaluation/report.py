@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from maskdash import evaluate, settings
-from maskdash.classifier import MaskClassifier, TFLiteRunner
+from maskdash import settings
+
+from maskdash.evaluation import evaluate
+from maskdash.model.runtime import from_keras_model, load_classifier, load_keras, to_tflite
 
 
 def ship_run(run: Path, out: Path) -> dict:
@@ -42,8 +44,7 @@ def ship_run(run: Path, out: Path) -> dict:
 
 def build_report(model_dir: Path, data_dir: Path | None = None, scenes_dir: Path | None = None,
                  audit_dir: Path | None = None, tflite: bool = False, progress: bool = True) -> dict:
-    from maskdash.audit import dedup_test_paths, run_audit
-    from maskdash.model import load_model, to_tflite
+    from maskdash.data.audit import dedup_test_paths, run_audit
 
     data_dir = Path(data_dir or settings.facemask12k_dir())
     scenes_dir = Path(scenes_dir or settings.dev_scenes_dir())
@@ -53,9 +54,9 @@ def build_report(model_dir: Path, data_dir: Path | None = None, scenes_dir: Path
     dedup = dedup_test_paths(audit_dir)
 
     keras_path = model_dir / "model.keras"
-    model = load_model(keras_path)
+    model = load_keras(keras_path)
     # float32 TFLite gives Keras' numbers ~4× faster on a CPU; the file itself is not shipped
-    clf = MaskClassifier(TFLiteRunner(to_tflite(model, "none")), keras_path, "keras→tflite-fp32")
+    clf = from_keras_model(model, keras_path)
 
     doc = evaluate.evaluate_to_dir(clf, data_dir, "Test", model_dir, "test", dedup, probes=True, progress=progress)
     val = evaluate.evaluate_to_dir(clf, data_dir, "Validation", model_dir / "_val", "validation", progress=progress)
@@ -70,7 +71,7 @@ def build_report(model_dir: Path, data_dir: Path | None = None, scenes_dir: Path
             evaluate.write_confusion(model_dir / f"confusion_{key}.csv", scene_results[key]["confusion"])
         doc["dev_scenes_incorrect"] = scene_results["dev_scenes_incorrect"]
         doc["dev_scenes_holdout_by_height"] = scene_results["dev_scenes_holdout_by_height"]
-        from maskdash.detection import default_photo_detector, make_detector
+        from maskdash.inference.detection import default_photo_detector, make_detector
 
         detector = make_detector(default_photo_detector())
         doc["dev_scenes_holdout_detected"] = evaluate.evaluate_scenes_detected(clf, scenes_dir, detector, progress=progress)
@@ -87,7 +88,7 @@ def build_report(model_dir: Path, data_dir: Path | None = None, scenes_dir: Path
     if tflite:
         blob = to_tflite(model, "float16")
         (model_dir / "model.tflite").write_bytes(blob)
-        fast = MaskClassifier.load(model_dir / "model.tflite")
+        fast = load_classifier(model_dir / "model.tflite")
         loaded = evaluate.data.load_samples(evaluate.data.list_split(data_dir, "Test"), progress=False)
         p16 = fast.predict_batched(loaded.images)
         ref = np.array([r for r in _read_p(model_dir / "predictions_test.csv")])

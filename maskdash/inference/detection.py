@@ -22,13 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from maskdash import settings  # noqa: E402
-from maskdash.audit import sha256_file  # noqa: E402
+from maskdash.data.audit import sha256_file  # noqa: E402
 
 DETECTORS = ("blazeface", "blazeface-full", "yunet")
 DEFAULT_THRESHOLDS = {"blazeface": 0.5, "blazeface-full": 0.5, "yunet": 0.6}  # see notes/detectors.md
@@ -221,10 +219,11 @@ class BlazeFaceDetector:
         self.default_threshold = _check_threshold(score_threshold, DEFAULT_THRESHOLDS[name])
         self.size = spec.size
         path = _blazeface_file(spec)
-        from maskdash.classifier import _interpreter
+        from maskdash.model.runtime import _interpreter_class
 
         try:
-            self._it = _interpreter(path.read_bytes(), threads or min(2, os.cpu_count() or 1))
+            interpreter, _ = _interpreter_class()
+            self._it = interpreter(model_content=path.read_bytes(), num_threads=threads or min(2, os.cpu_count() or 1))
         except ImportError as exc:
             raise DetectorUnavailable(
                 f"BlazeFace needs the TFLite interpreter (pip install ai-edge-litert or tensorflow): {exc}"

@@ -6,7 +6,7 @@ epoch in worker processes (`augment.online_augment`, which adds non-mask objects
 mouths and distractors on every face) and fine-tunes the base from `FULL_CUT` up, BatchNorm frozen.
 
 It is plain Keras 3, so it runs on any backend: TensorFlow here, JAX on the GPU machine (which has
-no TensorFlow); the `.keras` file it writes loads anywhere. Input is a pack (`maskdash.pack`) or
+no TensorFlow); the `.keras` file it writes loads anywhere. Input is a pack (`maskdash.data.pack`) or
 the data folders. Checkpoints are chosen on validation only — the mean of the Face Mask 12K
 Validation loss and the class-balanced loss on the scene_val faces (dev train fold) — never on
 Test or the dev holdout.
@@ -29,8 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from maskdash import augment, data, evaluate
-from maskdash.pack import Pack, build_pack, load_pack
+from maskdash.data import augment
+
+from maskdash.data import datasets
+
+
+from maskdash.labels import CLASSES
+from maskdash.evaluation import evaluate
+from maskdash.data.pack import Pack, build_pack, load_pack
 
 # Blocks above this layer of MobileNetV2 learn in the fine-tuning stage; the stem and the first
 # two blocks (edges, colour blobs) keep their ImageNet weights.
@@ -140,7 +146,7 @@ def train_online(args: OnlineArgs) -> Path:
     x_va, y_va, _ = pack.select("val")
     x_sv, y_sv, _ = pack.select("scene_val")
     if args.limit:
-        keep = np.concatenate([np.flatnonzero(y_tr == c)[: args.limit] for c in range(len(data.CLASSES))])
+        keep = np.concatenate([np.flatnonzero(y_tr == c)[: args.limit] for c in range(len(CLASSES))])
         x_tr, y_tr, src_tr = x_tr[keep], y_tr[keep], src_tr[keep]
     if len(x_tr) == 0 or len(x_va) == 0:
         raise SystemExit("no training or validation faces")
@@ -165,8 +171,8 @@ def _train(args: OnlineArgs, run: Path, t_start: float, shm, shape, y_tr, src_tr
            x_va, y_va, x_sv, y_sv) -> Path:
     import keras
 
-    from maskdash.model import build_model, load_model, set_fine_tune
-    from maskdash.train import sample_weights
+    from maskdash.model.network import build_model, load_model, set_fine_tune
+    from maskdash.train.cached import sample_weights
 
     keras.utils.set_random_seed(args.seed)
     rng = np.random.default_rng(args.seed)

@@ -148,7 +148,7 @@ def _texture(
 def object_over_face(img: np.ndarray, rng: np.random.Generator, backgrounds: list[np.ndarray] | None = None) -> np.ndarray:
     """Something that is not a mask over the mouth — often the nose too: a real photo patch or the
     face's own skin, in one of several outlines. Deliberately unlike the failure study's drawn
-    hand/phone/cup/scarf (`maskdash.occluders`), which stays held out to measure whether this
+    hand/phone/cup/scarf (`maskdash.analysis.occluders`), which stays held out to measure whether this
     transfers. Objects that are not skin stay narrower than a mask (at most ~55 % of the crop,
     a mask spans cheek to cheek), so a plain-coloured mask is never taught as "no mask"."""
     size = img.shape[0]

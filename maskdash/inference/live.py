@@ -21,9 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from maskdash.tracking import UNCERTAIN
-
-WITH_MASK, WITHOUT_MASK = "with_mask", "without_mask"
+from maskdash.labels import UNCERTAIN, WITH_MASK, WITHOUT_MASK
 
 ICE_ENV = "MASKDASH_ICE_SERVERS"
 RESULTS_ENV = "MASKDASH_RESULTS_FILE"  # the page writes its latest results there (tests, monitoring)
