@@ -19,6 +19,12 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 # Larger than any camera photo (a 100 MP sensor) but far below a decompression bomb.
 MAX_PIXELS = 120_000_000
 MAX_BYTES = 200 * 1024 * 1024
+# What a decoded image may hold at most: no face detector needs more, and an image that claims
+# more is decoded at reduced size (JPEG: by the decoder itself, so the full size is never held).
+DECODE_MAX_PIXELS = 25_000_000
+# A non-JPEG image whose pixels outnumber its bytes this many times is a decompression bomb, not a
+# photo: real photos store 1–10 pixels a byte; decoding it would allocate ~3 bytes a pixel.
+MAX_PIXELS_PER_BYTE = 200
 
 
 class ImageError(ValueError):
@@ -48,22 +54,30 @@ def load_rgb(source: str | Path | bytes | BinaryIO, max_pixels: int = MAX_PIXELS
         fp = source
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow warns from 89.5 MP; the limit here is max_pixels (checked below), so a real
+            # 100 MP photo is accepted and decoded at reduced size.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             try:
                 img = Image.open(fp)
             except UnidentifiedImageError as exc:
                 raise ImageError("not an image (unrecognised format)") from exc
-            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            except Image.DecompressionBombError as exc:
                 raise ImageError("image too large (decompression bomb guard)") from exc
             w, h = img.size
             if w * h > max_pixels:
                 raise ImageError(f"image too large ({w}×{h} pixels; limit {max_pixels / 1e6:.0f} MP)")
             if w == 0 or h == 0:
                 raise ImageError("image has no pixels")
+            _refuse_bombs(img, fp)
             try:
                 img.seek(0)  # animated GIF/WebP/PNG: the first frame
+                if img.format == "JPEG" and w * h > DECODE_MAX_PIXELS:
+                    # decode at 1/2, 1/4 or 1/8 scale: a small file claiming 81 MP never becomes 81 MP
+                    img.draft("RGB", _fit(w, h, DECODE_MAX_PIXELS))
                 img.load()
                 img = ImageOps.exif_transpose(img)
+                if img.width * img.height > DECODE_MAX_PIXELS:
+                    img = img.reduce(_factor(img.width, img.height, DECODE_MAX_PIXELS))
             except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
                 raise ImageError(f"corrupt or truncated image ({exc})") from exc
             return _to_rgb8(img)
@@ -74,6 +88,39 @@ def load_rgb(source: str | Path | bytes | BinaryIO, max_pixels: int = MAX_PIXELS
     finally:
         if isinstance(source, (str, Path)):
             fp.close()
+
+
+def _fit(w: int, h: int, max_pixels: int) -> tuple[int, int]:
+    scale = (max_pixels / (w * h)) ** 0.5
+    return max(1, int(w * scale)), max(1, int(h * scale))
+
+
+def _factor(w: int, h: int, max_pixels: int) -> int:
+    """The smallest integer reduction that brings w×h under max_pixels."""
+    f = 1
+    while (w // f) * (h // f) > max_pixels:
+        f += 1
+    return f
+
+
+def _refuse_bombs(img: Image.Image, fp: BinaryIO) -> None:
+    """A JPEG is decoded at reduced size, so its claim costs little; any other format decodes in
+    full, so refuse one whose claimed pixels are far out of proportion to its bytes."""
+    if img.format == "JPEG":
+        return
+    w, h = img.size
+    if w * h <= DECODE_MAX_PIXELS // 4:
+        return
+    try:
+        pos = fp.tell()
+        fp.seek(0, io.SEEK_END)
+        nbytes = fp.tell()
+        fp.seek(pos)
+    except (OSError, AttributeError, ValueError):
+        return
+    if nbytes and w * h / nbytes > MAX_PIXELS_PER_BYTE:
+        raise ImageError(f"image too large for its file: {w}×{h} pixels in {nbytes:,} bytes "
+                         "(a decompression bomb, not a photo)")
 
 
 def _to_rgb8(img: Image.Image) -> np.ndarray:

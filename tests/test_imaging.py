@@ -101,3 +101,67 @@ def test_square_crop_clamped_and_sized():
     assert 0 <= x1 < x2 <= 200 and 0 <= y1 < y2 <= 100
     assert crop_face(frame, (180, 10, 199, 40)).shape == (224, 224, 3)
     assert to_input(np.zeros((50, 70, 3), np.uint8)).shape == (224, 224, 3)
+
+
+def _jpeg_claiming(width: int, height: int) -> bytes:
+    """An 8×8 JPEG whose frame header (SOF0) claims width×height: a few hundred bytes."""
+    import struct
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (120, 90, 60)).save(buf, "JPEG")
+    data = bytearray(buf.getvalue())
+    sof = data.find(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, height, width)
+    return bytes(data)
+
+
+def test_header_lie_is_decoded_at_reduced_size():
+    from maskdash.imaging import DECODE_MAX_PIXELS
+
+    data = _jpeg_claiming(9000, 9000)
+    assert len(data) < 1000
+    try:
+        rgb = load_rgb(data)
+    except ImageError as exc:  # refusing it is as good, as long as it is not decoded in full
+        assert "corrupt" in str(exc) or "truncated" in str(exc)
+    else:
+        assert rgb.shape[0] * rgb.shape[1] <= DECODE_MAX_PIXELS
+
+
+def test_small_upload_cannot_allocate_much(tmp_path):
+    """A < 1 kB JPEG claiming 81 MP must not make the process allocate ~250 MB (peak RSS, own process)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "lie.jpg"
+    path.write_bytes(_jpeg_claiming(9000, 9000))
+    code = (
+        "import resource, sys\n"
+        "from maskdash.imaging import load_rgb, ImageError\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n    load_rgb(sys.argv[1])\nexcept ImageError:\n    pass\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code, str(path)], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.strip()) < 150, f"decoding grew the process by {out.stdout.strip()} MB"
+
+
+def test_png_bomb_refused_with_reason():
+    buf = io.BytesIO()
+    Image.new("1", (12000, 8000)).save(buf, "PNG")  # 96 MP in a few kB
+    with pytest.raises(ImageError, match="decompression bomb"):
+        load_rgb(buf.getvalue())
+
+
+def test_a_100_mp_photo_is_accepted_not_called_a_bomb():
+    """Pillow warns from 89.5 MP; a real 100 MP sensor's JPEG must still be usable (reduced)."""
+    from maskdash.imaging import DECODE_MAX_PIXELS
+
+    buf = io.BytesIO()
+    Image.new("RGB", (11500, 8700), (90, 120, 150)).save(buf, "JPEG", quality=50)  # 100 MP
+    rgb = load_rgb(buf.getvalue())
+    assert rgb.shape[0] * rgb.shape[1] <= DECODE_MAX_PIXELS
+    assert abs(rgb.shape[1] / rgb.shape[0] - 11500 / 8700) < 0.01
