@@ -51,3 +51,30 @@ def shipped_model() -> Path:
     path = settings.shipped_model_path()
     assert path.is_file(), f"the shipped model is missing: {path}"
     return path
+
+
+@pytest.fixture(scope="session")
+def shipped_classifier():
+    """The shipped classifier, loaded once for the whole test session (as the app loads it)."""
+    from maskdash.model.runtime import load_classifier
+
+    assert (settings.shipped_model_dir() / "model.tflite").is_file(), "the shipped model.tflite is missing"
+    return load_classifier()
+
+
+# Test modules that run real browsers, real training or whole-data-set passes. `pytest -m "not slow"`
+# leaves them out (the fast unit tests, a few minutes on 2 cores); the README's command and CI run all.
+SLOW_MODULES = {
+    "test_live_browser", "test_pages_browser", "test_train", "test_online", "test_analysis",
+    "test_failure_page", "test_shipped_model", "test_audit", "test_explain",
+}
+BROWSER_MODULES = {"test_live_browser", "test_pages_browser"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = item.module.__name__.rsplit(".", 1)[-1]
+        if name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+        if name in BROWSER_MODULES:
+            item.add_marker(pytest.mark.browser)

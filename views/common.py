@@ -40,7 +40,10 @@ def get_classifier(live: bool = False):
     runtime. `live`: one interpreter thread and the live pipeline's batch sizes warmed before the
     first frame (see maskdash.inference.pipeline). Raises ModelFileError / FileNotFoundError with a
     message for the user."""
-    return _classifier(str(settings.model_path()), live)
+    clf = _classifier(str(settings.model_path()), live)
+    if clf.warning:  # e.g. a shipped file whose checksum does not match
+        st.warning(clf.warning, icon=":material/warning:")
+    return clf
 
 
 @st.cache_resource(show_spinner="Loading the mask classifier (once; a .keras file takes up to a minute)…")

@@ -95,6 +95,7 @@ class MaskClassifier:
     """N×224×224×3 uint8 RGB faces → class probabilities. Thread-safe."""
 
     def __init__(self, fn, path: Path, kind: str, units: int = 2, keras_model=None):
+        self.warning: str | None = None  # e.g. a shipped file whose checksum does not match
         self._fn = fn
         self.path = Path(path)
         self.kind = kind  # e.g. "tflite (litert)", "keras→tflite (litert)", "keras"
@@ -257,6 +258,31 @@ def load_classifier(path: str | Path | None = None, *, threads: int | None = Non
         clf = MaskClassifier(runner, path, f"tflite ({runner.backend})", units)
     else:
         clf = from_keras_model(load_keras(path), path, threads=threads, engine=engine)
+    clf.warning = integrity_warning(path)
+    if clf.warning:
+        import warnings
+
+        warnings.warn(clf.warning, stacklevel=2)
     if warm_up:
         clf.warm_up(warm_up)
     return clf
+
+
+def integrity_warning(path: Path) -> str | None:
+    """For a shipped model file (listed in models/SHA256SUMS): a message when its bytes differ from
+    what was committed — a damaged checkout or a file replaced by hand still runs, but says so."""
+    import hashlib
+
+    sums = settings.MODELS_DIR / "SHA256SUMS"
+    try:
+        rel = path.resolve().relative_to(settings.MODELS_DIR.resolve()).as_posix()
+        listed = dict(line.split()[::-1] for line in sums.read_text().splitlines() if line.strip())
+    except (ValueError, OSError):
+        return None
+    if rel not in listed:
+        return None
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != listed[rel]:
+        return (f"{settings.display_path(path)} differs from the shipped model (sha256 {digest[:12]}… "
+                f"instead of {listed[rel][:12]}…): results may not match the reports")
+    return None
