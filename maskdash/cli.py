@@ -312,6 +312,14 @@ def _run_bench_live(a: argparse.Namespace) -> int:
     return run_bench_live(a)
 
 
+def _run_bench_runtime(a: argparse.Namespace) -> int:
+    from maskdash.model.speed import format_runtime, runtime_latency
+
+    doc = runtime_latency(a.model, threads=a.threads)
+    print(json.dumps(doc) if a.json else format_runtime(doc))
+    return 0
+
+
 def _add_bench(sub) -> None:
     bench = sub.add_parser("bench", help="speed benchmarks")
     which = bench.add_subparsers(dest="bench_command", required=True)
@@ -326,6 +334,11 @@ def _add_bench(sub) -> None:
     live.add_argument("--data", help="Face Mask 12K folder (default: the setting)")
     live.add_argument("--json", action="store_true", help="print one JSON object (first key: fps)")
     live.set_defaults(fn=_run_bench_live)
+    rt = which.add_parser("runtime", help="single-face latency and batched throughput of a .tflite on LiteRT and tf.lite")
+    rt.add_argument("--model", help="a .tflite file (default: the shipped model)")
+    rt.add_argument("--threads", type=int, default=1, help="interpreter threads (the live path uses 1)")
+    rt.add_argument("--json", action="store_true")
+    rt.set_defaults(fn=_run_bench_runtime)
 
 
 # -- the command line -----------------------------------------------------------------------------

@@ -128,3 +128,13 @@ def test_shipped_files_match_their_checksums_and_a_changed_one_warns(tmp_path, m
     with pytest.warns(UserWarning, match="differs from the shipped model"):
         clf = load_classifier(copy)
     assert "differs" in clf.warning
+
+
+def test_runtime_bench_measures_both_backends():
+    from maskdash.model.speed import format_runtime, runtime_latency
+
+    doc = runtime_latency(single=6, batch=4, batches=3, rounds=3)
+    assert set(doc["backends"]) == {"litert", "tf.lite"}
+    for r in doc["backends"].values():
+        assert r["single_ms_p50"] > 0 and r["batch_faces_per_s"] > 0
+    assert "litert" in format_runtime(doc)

@@ -35,8 +35,16 @@ class ModelFileError(ValueError):
         super().__init__(f"cannot use model file {settings.display_path(path)}: {reason}")
 
 
-def _interpreter_class():
+BACKENDS = ("litert", "tf.lite")
+
+
+def _interpreter_class(backend: str | None = None):
+    """(Interpreter class, backend name): LiteRT when installed (or asked for), else tf.lite."""
+    if backend not in (None, *BACKENDS):
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     try:
+        if backend == "tf.lite":
+            raise ImportError
         from ai_edge_litert.interpreter import Interpreter  # type: ignore
 
         return Interpreter, "litert"
@@ -55,27 +63,34 @@ class TFLiteRunner:
     faces does not reallocate tensors every time; calls serialised by a lock (interpreters are
     not thread-safe)."""
 
-    def __init__(self, content: bytes, batch: int = 32, threads: int | None = None):
+    def __init__(self, content: bytes, batch: int = 32, threads: int | None = None, backend: str | None = None):
         self._content = content
         self._batch = batch
         self._threads = threads or min(4, os.cpu_count() or 1)
         self._interpreters: dict[int, object] = {}
         self._lock = threading.Lock()
-        self._cls, self.backend = _interpreter_class()
+        self._cls, self.backend = _interpreter_class(backend)
 
     def _get(self, n: int):
         it = self._interpreters.get(n)
         if it is None:
-            it = self._cls(model_content=self._content, num_threads=self._threads)
+            it = self._new(self._threads)
             inp = it.get_input_details()[0]
             it.resize_tensor_input(inp["index"], [n, *inp["shape"][1:]])
             it.allocate_tensors()
             self._interpreters[n] = it
         return it
 
+    def _new(self, threads: int):
+        import warnings
+
+        with warnings.catch_warnings():  # tf.lite's deprecation notice: chosen knowingly as the fallback
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
+            return self._cls(model_content=self._content, num_threads=threads)
+
     def signature(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(input shape, output shape) of the flatbuffer as stored."""
-        it = self._cls(model_content=self._content, num_threads=1)
+        it = self._new(1)
         return (tuple(int(v) for v in it.get_input_details()[0]["shape"]),
                 tuple(int(v) for v in it.get_output_details()[0]["shape"]))
 
