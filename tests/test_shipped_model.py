@@ -19,7 +19,6 @@ from maskdash.data import datasets
 from maskdash import labels
 from maskdash.evaluation import evaluate
 from maskdash.data.audit import dedup_test_paths
-from maskdash.model.runtime import load_classifier
 
 
 def rel(path) -> str:
@@ -35,8 +34,8 @@ def test_split(fm12k):
 
 
 @pytest.fixture(scope="module")
-def clf(shipped_model):
-    return load_classifier()  # model.tflite, as the app uses it
+def clf(shipped_classifier):
+    return shipped_classifier  # model.tflite, as the app uses it, loaded once per test session
 
 
 @pytest.fixture(scope="module")
