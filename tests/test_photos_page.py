@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from maskdash.inference.faces import SCENE_COLUMNS
 from maskdash.imaging import load_rgb, resize
-from maskdash.inference.photos import PhotoError, PhotoResult, process_upload, results_csv
+from maskdash.inference.photos import PhotoError, process_upload, results_csv
+from maskdash.inference.results import SCENE_COLUMNS, Results
 
 ROOT = Path(__file__).resolve().parent.parent
 # Faces that YuNet finds at 200 px on a grey canvas (one of each class).
@@ -114,7 +114,7 @@ def detector():
     return det
 
 
-def _labels_by_slot(result: PhotoResult) -> dict[str, str]:
+def _labels_by_slot(result: Results) -> dict[str, str]:
     """Which label each face slot got (a face is matched to the slot holding its box centre)."""
     out = {}
     for f in result.faces:
@@ -130,7 +130,7 @@ def _labels_by_slot(result: PhotoResult) -> dict[str, str]:
 
 def test_real_photo_gets_both_faces_right(uploads, detector, classifier):
     res = process_upload("faces.jpg", uploads["faces.jpg"], detector, classifier)
-    assert isinstance(res, PhotoResult), res
+    assert isinstance(res, Results), res
     assert res.size == (680, 480) and res.notes == []
     assert _labels_by_slot(res) == {"with_mask": "with_mask", "without_mask": "without_mask"}
     table = res.table()
@@ -143,7 +143,7 @@ def test_real_photo_gets_both_faces_right(uploads, detector, classifier):
 
 def test_exif_orientation_is_honoured(uploads, detector, classifier):
     res = process_upload("turned_exif.jpg", uploads["turned_exif.jpg"], detector, classifier)
-    assert isinstance(res, PhotoResult)
+    assert isinstance(res, Results)
     assert res.size == (680, 480)  # turned upright, so the faces are found where they belong
     assert _labels_by_slot(res) == {"with_mask": "with_mask", "without_mask": "without_mask"}
 
@@ -155,7 +155,7 @@ def test_exif_orientation_is_honoured(uploads, detector, classifier):
 ])
 def test_unusual_but_valid_images_are_analysed_with_a_note(uploads, detector, classifier, name, note):
     res = process_upload(name, uploads[name], detector, classifier)
-    assert isinstance(res, PhotoResult), res
+    assert isinstance(res, Results), res
     assert any(note in n for n in res.notes), res.notes
     assert res.rgb.dtype == np.uint8 and res.rgb.shape == (480, 680, 3)
     assert len(res.faces) >= 1
@@ -172,7 +172,7 @@ def test_bad_files_get_a_clear_message(uploads, detector, classifier, name):
 
 def test_no_face_is_a_result_with_no_faces(uploads, detector, classifier):
     res = process_upload("no_face.png", uploads["no_face.png"], detector, classifier)
-    assert isinstance(res, PhotoResult) and res.faces == [] and res.table().empty
+    assert isinstance(res, Results) and res.faces == [] and res.table().empty
 
 
 def test_csv_for_all_photos_has_predict_scene_columns(uploads, detector, classifier):
