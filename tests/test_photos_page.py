@@ -16,8 +16,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from maskdash.imaging import load_rgb, resize
-from maskdash.inference.photos import PhotoError, process_upload, results_csv
-from maskdash.inference.results import SCENE_COLUMNS, Results
+from maskdash.inference.photos import PhotoError, process_upload
+from maskdash.inference.results import SCENE_COLUMNS, Results, results_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 # Faces that YuNet finds at 200 px on a grey canvas (one of each class).

@@ -7,8 +7,8 @@ import streamlit as st
 
 from maskdash.inference import detection
 from maskdash.inference.photos import (UPLOAD_TYPES, PhotoError, display_copy, download_name, encode_png, plain_markdown,
-                                       process_upload, results_csv)
-from maskdash.inference.results import Results
+                                       process_upload)
+from maskdash.inference.results import Results, results_csv
 from maskdash.labels import WITH_MASK
 from views.common import get_classifier, get_detector
 

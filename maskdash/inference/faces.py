@@ -37,11 +37,6 @@ def classify_detections(rgb: np.ndarray, detections: list[Face], classifier,
             for d, p in zip(detections, probs)]
 
 
-def find_faces(rgb: np.ndarray, detector, classifier, det_threshold: float | None = None,
-               mask_threshold: float = DEFAULT_THRESHOLD) -> list[Face]:
-    return classify_detections(rgb, detector.detect(rgb, det_threshold), classifier, mask_threshold)
-
-
 def analyse(rgb: np.ndarray, source: str, detector, classifier, det_threshold: float | None = None,
             mask_threshold: float = DEFAULT_THRESHOLD) -> Results:
     """One picture → Results (faces found and classified, timings, the picture kept for drawing)."""

@@ -18,7 +18,7 @@ from PIL import Image
 
 from maskdash.imaging import ImageError, load_rgb, resize
 from maskdash.inference.faces import analyse
-from maskdash.inference.results import Results, to_csv
+from maskdash.inference.results import Results
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +70,6 @@ def process_upload(name: str, data: bytes, detector, classifier, det_threshold: 
         return PhotoError(name, f"the face search failed on this image ({type(exc).__name__}: {exc})")
     result.notes = _describe(data)
     return result
-
-
-def results_csv(results: list[Results]) -> str:
-    """All photos' faces in one CSV with the columns of `predict` scene mode."""
-    return to_csv(results)
 
 
 def display_copy(rgb: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:

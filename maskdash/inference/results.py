@@ -101,7 +101,7 @@ class Results:
         return annotate(image, self.faces, show_prob=show_prob, bgr=bgr)
 
 
-def to_csv(results: list[Results]) -> str:
+def results_csv(results: list[Results]) -> str:
     """Every result's faces in one CSV with the columns of `predict` scene mode."""
     import pandas as pd
 
