@@ -139,7 +139,7 @@ def _shown(path: str | Path) -> str:
     """A path as text that can always be printed and written to the CSV: bytes of a name that
     are not UTF-8, and control characters, become backslash escapes (ordinary names unchanged)."""
     text = os.fsencode(path).decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode() for c in text)
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _walk(root: Path, accepted: set[str]) -> tuple[list[Path], list[tuple[Path, str]]]:
