@@ -6,7 +6,10 @@ when it runs, so `--help` answers at once and never starts TensorFlow."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -132,17 +135,97 @@ def _add_evaluate(sub) -> None:
 
 
 # -- predict --------------------------------------------------------------------------------------
-def _inputs(items: list[str]) -> list[Path]:
-    from maskdash.data.datasets import is_image_file
+def _shown(path: str | Path) -> str:
+    """A path as text that can always be printed and written to the CSV: bytes of a name that
+    are not UTF-8, and control characters, become backslash escapes (ordinary names unchanged)."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
+
+def _walk(root: Path, accepted: set[str]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Image files under `root` (recursive) and, for every other entry, why it is skipped.
+    Links to files are followed; links to folders are not (they could loop)."""
+    found: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError as exc:
+            skipped.append((folder, f"cannot list this folder ({exc.strerror or exc})"))
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                mode = entry.stat().st_mode  # follows links
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    reason = "symbolic link loop"
+                elif entry.is_symlink():
+                    reason = "broken symbolic link (its target does not exist)"
+                else:
+                    reason = f"cannot read ({exc.strerror or exc})"
+            else:
+                if stat.S_ISDIR(mode):
+                    if not entry.is_symlink():
+                        folders.append(path)
+                        continue
+                    reason = "link to a folder (not followed)"
+                elif not stat.S_ISREG(mode):
+                    kind = ("named pipe (FIFO)" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode)
+                            else "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "special file")
+                    reason = f"not a regular file ({kind})"
+                elif path.suffix.lower() in accepted:
+                    found.append(path)
+                    continue
+                else:
+                    reason = f"not an image file type ({path.suffix or 'no extension'})"
+            skipped.append((path, reason))
+    return sorted(found), sorted(skipped)
+
+
+def _inputs(items: list[str]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The files to read (folders searched, with the types Photos accepts) and the folder
+    entries skipped, with their reasons."""
+    from maskdash.inference.photos import UPLOAD_TYPES
+
+    accepted = {"." + t for t in UPLOAD_TYPES}
     paths: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
     for item in items:
         p = Path(item)
         if p.is_dir():
-            paths += sorted(q for q in p.rglob("*") if is_image_file(q))
+            found, missed = _walk(p, accepted)
+            paths += found
+            skipped += missed
         else:
             paths.append(p)  # a bad or missing file is reported when read
-    return paths
+    return paths, skipped
+
+
+def _predict_file(path: Path, a: argparse.Namespace, clf, detector):
+    """One file → Results. Raises (ImageError, OSError, …) with the reason it is skipped."""
+    from maskdash.imaging import ImageError, load_rgb
+    from maskdash.inference.faces import analyse, classify_crop, crop_problem
+
+    rgb = load_rgb(path)
+    if a.crops:
+        problem = crop_problem(rgb)
+        if problem:
+            raise ImageError(problem)
+        return classify_crop(rgb, _shown(path), clf, a.threshold)
+    return analyse(rgb, _shown(path), detector, clf, a.det_threshold, a.threshold)
+
+
+def _save_annotated(result, path: Path) -> None:
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(result.annotated(), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    path.write_bytes(buf.tobytes())
 
 
 def _run_predict(a: argparse.Namespace) -> int:
@@ -150,13 +233,12 @@ def _run_predict(a: argparse.Namespace) -> int:
 
     import cv2
 
-    from maskdash.imaging import ImageError, load_rgb, to_input
-    from maskdash.inference.draw import annotate
-    from maskdash.inference.faces import CROP_COLUMNS, SCENE_COLUMNS, find_faces
-    from maskdash.labels import label_for
+    from maskdash.inference.results import CROP_COLUMNS, SCENE_COLUMNS
     from maskdash.model.runtime import load_classifier
 
-    paths = _inputs(a.inputs)
+    paths, skipped = _inputs(a.inputs)
+    for path, reason in skipped:
+        print(f"skipped {_shown(path)}: {reason}", file=sys.stderr)
     if not paths:
         print("no input images found", file=sys.stderr)
         return 2
@@ -169,36 +251,41 @@ def _run_predict(a: argparse.Namespace) -> int:
         if note:
             print(note, file=sys.stderr)
     annotate_dir = Path(a.annotate) if a.annotate else None
-    if annotate_dir:
-        annotate_dir.mkdir(parents=True, exist_ok=True)
-    bad = rows_written = 0
     out = Path(a.csv)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CROP_COLUMNS if a.crops else SCENE_COLUMNS)
+    try:
+        if annotate_dir:
+            annotate_dir.mkdir(parents=True, exist_ok=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        f = open(out, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        print(f"error: cannot write {_shown(exc.filename or out)}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    bad = rows_written = 0
+    with f:
+        # A crop's row is the scene row without the box columns.
+        w = csv.DictWriter(f, fieldnames=CROP_COLUMNS if a.crops else SCENE_COLUMNS, extrasaction="ignore")
         w.writeheader()
         for path in paths:
+            # Whatever is wrong with one file (unreadable, not an image, not a face) is reported
+            # and the batch goes on.
             try:
-                rgb = load_rgb(path)
-            except ImageError as exc:
-                print(f"skipped {path}: {exc}", file=sys.stderr)
+                result = _predict_file(path, a, clf, detector)
+            except (OSError, ValueError, cv2.error, MemoryError, RuntimeError) as exc:  # ImageError is a ValueError
+                print(f"skipped {_shown(path)}: {exc}", file=sys.stderr)
                 bad += 1
                 continue
-            if a.crops:
-                p = float(clf.predict(to_input(rgb)[None])[0])
-                w.writerow({"path": str(path), "label": label_for(p, a.threshold), "p_mask": round(p, 5)})
-                rows_written += 1
-                continue
-            faces = find_faces(rgb, detector, clf, a.det_threshold, a.threshold)
-            if not faces:
-                print(f"no face found in {path}", file=sys.stderr)
-            for face in faces:
-                w.writerow(face.row(str(path)))
-                rows_written += 1
+            if not a.crops and not result.faces:
+                print(f"no face found in {result.source}", file=sys.stderr)
+            w.writerows(result.rows())
+            rows_written += len(result.faces)
             if annotate_dir:
-                img = annotate(rgb, faces)
-                cv2.imwrite(str(annotate_dir / f"{path.stem}.jpg"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    print(f"wrote {rows_written} rows for {len(paths) - bad} images to {out}" + (f"; {bad} unreadable" if bad else ""))
+                try:
+                    _save_annotated(result, annotate_dir / f"{path.stem}.jpg")
+                except (OSError, ValueError, cv2.error) as exc:
+                    print(f"could not save the annotated copy of {result.source}: {exc}", file=sys.stderr)
+    left_out = bad + len(skipped)
+    print(f"wrote {rows_written} rows for {len(paths) - bad} images to {_shown(out)}"
+          + (f"; {left_out} skipped (reasons above)" if left_out else ""))
     return 0 if bad < len(paths) else 1
 
 

@@ -49,7 +49,10 @@ def load_rgb(source: str | Path | bytes | BinaryIO, max_pixels: int = MAX_PIXELS
             raise ImageError("empty file (0 bytes)")
         if size > MAX_BYTES:
             raise ImageError(f"file too large ({size / 1e6:.0f} MB; limit {MAX_BYTES / 1e6:.0f} MB)")
-        fp = open(path, "rb")  # noqa: SIM115 - closed below
+        try:  # readable metadata does not make a readable file (permissions, a vanished file)
+            fp = open(path, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise ImageError(f"cannot read file: {exc.strerror or exc}") from exc
     else:
         fp = source
     try:

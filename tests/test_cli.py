@@ -4,7 +4,9 @@ labels that agree with p_mask, bad files reported without stopping the run."""
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,10 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from maskdash.data import datasets
-
-from maskdash import labels
+from maskdash import imaging, labels
 from maskdash.cli import main
+from maskdash.data import datasets
 
 ROOT = Path(__file__).resolve().parent.parent
 CROP_COLUMNS = ["path", "label", "p_mask"]
@@ -141,3 +142,80 @@ def test_cli_names_match_the_modules():
 
     assert cli.DETECTOR_NAMES == DETECTORS
     assert cli.STUDY_NAMES == STUDIES
+
+
+def test_predict_goes_on_past_odd_names_and_unreadable_files(tmp_path, test_faces, capsys, monkeypatch):
+    """A name that is not UTF-8 is classified and written escaped; an unreadable file is listed
+    with its reason; neither stops the batch, which ends with its summary line."""
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    odd = folder / os.fsdecode(b"caf\xe9_\xff.jpg")  # Latin-1 bytes: not UTF-8
+    shutil.copy(test_faces["with_mask"][0], odd)
+    shutil.copy(test_faces["without_mask"][0], folder / "plain.jpg")
+    locked = folder / "locked.jpg"
+    shutil.copy(test_faces["with_mask"][1], locked)
+    locked.chmod(0)
+    if os.geteuid() == 0:  # root opens any file: fail its opening as it fails for everyone else
+        real_open = open
+
+        def open_as_a_user(file, *args, **kwargs):
+            if os.fspath(file) == os.fspath(locked):
+                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(file))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(imaging, "open", open_as_a_user, raising=False)
+    for mode in (["--crops"], ["--detector", "blazeface", "--annotate", str(tmp_path / "annotated")]):
+        out = tmp_path / "out.csv"
+        assert main(["predict", str(folder), "--csv", str(out), *mode]) == 0
+        printed = capsys.readouterr()
+        assert f"skipped {locked}: cannot read file: Permission denied" in printed.err
+        assert printed.out.startswith("wrote ") and printed.out.rstrip().endswith("; 1 skipped (reasons above)")
+        assert "for 2 images" in printed.out
+        _, rows = read_csv(out)  # UTF-8 throughout
+        shown = [str(folder / "caf\\xe9_\\xff.jpg"), str(folder / "plain.jpg")]
+        if mode == ["--crops"]:
+            assert [r["path"] for r in rows] == shown
+        for name in shown:  # scene mode: each photo has its faces' rows or a "no face" line
+            assert name in {r["path"] for r in rows} or f"no face found in {name}" in printed.err
+    assert (tmp_path / "annotated" / f"{odd.stem}.jpg").is_file()
+
+
+def test_predict_crops_refuses_what_cannot_be_a_face(tmp_path, test_faces, capsys):
+    """The classifier answers anything (1×1 px: with_mask 0.51, all black: 0.9996, transparent:
+    0.976); such files are skipped with the reason instead."""
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    shutil.copy(test_faces["without_mask"][0], folder / "face.jpg")
+    Image.new("RGB", (1, 1), (200, 150, 120)).save(folder / "one_pixel.png")
+    Image.new("RGB", (224, 224)).save(folder / "black.jpg")
+    Image.new("RGBA", (120, 120), (0, 0, 0, 0)).save(folder / "transparent.png")
+    out = tmp_path / "crops.csv"
+    assert main(["predict", str(folder), "--csv", str(out), "--crops"]) == 0
+    err = capsys.readouterr().err
+    assert f"skipped {folder / 'one_pixel.png'}: too small to be a face (1×1 px" in err
+    assert f"skipped {folder / 'black.jpg'}: too uniform to be a face" in err
+    assert f"skipped {folder / 'transparent.png'}: too uniform to be a face" in err
+    _, rows = read_csv(out)
+    assert [r["path"] for r in rows] == [str(folder / "face.jpg")]
+
+
+def test_predict_folder_takes_every_photo_type_and_reports_what_it_skips(tmp_path, test_faces, capsys):
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    face = Image.open(test_faces["with_mask"][0])
+    for name in ("face.gif", "face.tif", "face.tiff", "sub/face.jpg"):
+        face.save(folder / name)
+    (folder / "notes.txt").write_text("not a photo")
+    os.mkfifo(folder / "pipe.jpg")  # reading it would block forever
+    (folder / "broken.jpg").symlink_to(folder / "missing.jpg")
+    (folder / "loop.jpg").symlink_to(folder / "loop.jpg")
+    (folder / "again").symlink_to(folder)
+    out = tmp_path / "faces.csv"
+    assert main(["predict", str(folder), "--csv", str(out), "--crops"]) == 0
+    err = capsys.readouterr().err
+    _, rows = read_csv(out)
+    assert [r["path"] for r in rows] == [str(folder / n) for n in ("face.gif", "face.tif", "face.tiff", "sub/face.jpg")]
+    for name, reason in (("notes.txt", "not an image file type (.txt)"), ("pipe.jpg", "not a regular file (named pipe"),
+                         ("broken.jpg", "broken symbolic link"), ("loop.jpg", "symbolic link loop"),
+                         ("again", "link to a folder (not followed)")):
+        assert f"skipped {folder / name}: {reason}" in err, err

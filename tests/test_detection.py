@@ -104,11 +104,11 @@ def test_finds_pasted_faces(detector, test_faces):
         f, s = matches(dets, rects)
         found, stray = found + f, stray + s
         for d in dets:
-            assert 0.0 <= d.score <= 1.0
-            assert d.score >= detector.default_threshold
+            assert 0.0 <= d.det_score <= 1.0
+            assert d.det_score >= detector.default_threshold
             x1, y1, x2, y2 = d.box
             assert 0 <= x1 < x2 <= 640 and 0 <= y1 < y2 <= 480
-        assert [d.score for d in dets] == sorted((d.score for d in dets), reverse=True)
+        assert [d.det_score for d in dets] == sorted((d.det_score for d in dets), reverse=True)
     assert found >= MIN_FOUND[detector.name], f"{detector.name} found {found}/12 pasted faces"
     assert stray == 0, f"{detector.name} reported {stray} detections away from any face"
 
@@ -155,7 +155,7 @@ def test_threshold_filters_and_validates(detector, test_faces):
     loose = detector.detect(frame, 0.3)
     strict = detector.detect(frame, 0.95)
     assert len(strict) <= len(detector.detect(frame)) <= len(loose)
-    assert all(d.score >= 0.95 for d in strict)
+    assert all(d.det_score >= 0.95 for d in strict)
     with pytest.raises(ValueError, match="between 0 and 1"):
         detector.detect(frame, 1.5)
 

@@ -13,7 +13,7 @@ import pytest
 from live_video import face_frame
 from maskdash.inference import live
 from maskdash.inference.bench import CLEAR_FACES
-from maskdash.inference.tracking import TrackedFace
+from maskdash.inference.results import Face
 
 FOLDERS = {"with_mask": "WithMask", "without_mask": "WithoutMask"}
 
@@ -48,8 +48,8 @@ def test_bad_ice_settings_get_a_clear_message(bad, why):
 
 
 # -- verdicts and the door monitor ------------------------------------------------------------------
-def face(track_id: int, verdict: str) -> TrackedFace:
-    return TrackedFace(track_id, (0, 0, 10, 10), 0.9, 0.5, 0.5, verdict, 5)
+def face(track_id: int, verdict: str) -> Face:
+    return Face((0, 0, 10, 10), 0.9, p_mask=0.5, label=verdict, track_id=track_id, p_smooth=0.5, frames_seen=5)
 
 
 def test_steady_verdict_and_its_text():
@@ -126,7 +126,7 @@ def test_live_state_reports_the_steady_verdict(pipeline, frames, label):
             assert out.shape == frame.shape and not np.array_equal(out, frame)  # annotated
     snap = state.snapshot()
     assert snap.frames == 12 and snap.streams == 1 and snap.error is None
-    assert snap.verdict == label and len(snap.faces) == 1 and snap.faces[0].verdict == label
+    assert snap.verdict == label and len(snap.faces) == 1 and snap.faces[0].label == label
     assert snap.frame_age_s == pytest.approx(0.1) and not snap.stalled
     data = snap.to_json(playing=True)
     json.dumps(data)  # serialisable (NaN probabilities become null)
@@ -138,7 +138,7 @@ def test_live_state_reports_the_steady_verdict(pipeline, frames, label):
     state.end_stream()  # Stop: tracks dropped; the next frame starts a new stream
     state.process(frames[label][0])
     snap = state.snapshot()
-    assert snap.streams == 2 and snap.frames == 1 and snap.faces[0].verdict == "uncertain"
+    assert snap.streams == 2 and snap.frames == 1 and snap.faces[0].label == "uncertain"
     assert snap.totals["people"] >= 2  # the minute's monitor spans both streams
 
 

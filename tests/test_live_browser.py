@@ -9,7 +9,7 @@ compete for the CPU: with streamlit-webrtc 0.72.1–0.79 such sessions were seen
 connecting (its stale-context check misreads a script-run counter bumped on another thread; the
 Live page is built so that the check cannot misfire, see views/live.py). Each test asserts that
 its stream still delivers frames to the page and to the pipeline more than 10 s after connecting.
-Screenshots: /tmp/live.png (masked), /tmp/live_without_mask.png, /tmp/live_blocked.png."""
+Screenshots (live.png, live_without_mask.png, live_blocked.png) go to each test's tmp_path."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"with_mask": "WithMask", "without_mask": "WithoutMask"}
 VERDICT_TEXT = {"with_mask": "You are wearing a mask", "without_mask": "You are not wearing a mask"}
 KEEP_STREAMING_S = 14  # watched after the first frames; the old bug dropped streams at ~5 s
-SCREENSHOTS = {"with_mask": "/tmp/live.png", "without_mask": "/tmp/live_without_mask.png"}
+SCREENSHOTS = {"with_mask": "live.png", "without_mask": "live_without_mask.png"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -70,9 +70,9 @@ def open_live(page, url: str) -> None:
     webrtc_frame(page).get_by_role("button", name="Start").wait_for(timeout=120_000)
 
 
-def video_pixels(page) -> np.ndarray:
-    """The output <video> as the user sees it (RGB)."""
-    path = Path("/tmp/live_video_element.png")
+def video_pixels(page, folder: Path) -> np.ndarray:
+    """The output <video> as the user sees it (RGB); its screenshot is kept in `folder`."""
+    path = folder / "live_video_element.png"
     webrtc_frame(page).locator("video").first.screenshot(path=str(path))
     return np.asarray(Image.open(path).convert("RGB")).astype(int)
 
@@ -165,14 +165,14 @@ def test_live_verdict_matches_the_faces_shown(label, videos, tmp_path):
 
         # Annotated frames reach the browser: the box drawn in this verdict's colour, not the other's.
         for _ in range(20):  # the verdict may have just settled; give the video a few frames
-            pixels = video_pixels(page)
+            pixels = video_pixels(page, tmp_path)
             if colour_pixels(pixels, COLORS[label]) > 300:
                 break
             page.wait_for_timeout(1000)
         assert colour_pixels(pixels, COLORS[label]) > 300, "no box in the verdict's colour on the video"
         assert colour_pixels(pixels, COLORS[other]) < 50
 
-        page.screenshot(path=SCREENSHOTS[label], full_page=True)
+        page.screenshot(path=str(tmp_path / SCREENSHOTS[label]), full_page=True)
 
         # STOP ends the stream: the page says the camera is off and the hook says so too.
         press(page, "Stop")
@@ -211,4 +211,4 @@ def test_live_no_face_navigation_and_blocked_camera(videos, tmp_path):
             webrtc_frame(blocked).get_by_text("Permission denied", exact=False).wait_for(timeout=60_000)
             assert blocked.get_by_text("Camera off", exact=False).count() >= 1
             assert blocked.locator('[data-testid="stException"]').count() == 0
-            blocked.screenshot(path="/tmp/live_blocked.png", full_page=True)
+            blocked.screenshot(path=str(tmp_path / "live_blocked.png"), full_page=True)

@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from maskdash.inference.faces import SCENE_COLUMNS
 from maskdash.imaging import load_rgb, resize
-from maskdash.inference.photos import PhotoError, PhotoResult, process_upload, results_csv
+from maskdash.inference.photos import PhotoError, process_upload
+from maskdash.inference.results import SCENE_COLUMNS, Results, results_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 # Faces that YuNet finds at 200 px on a grey canvas (one of each class).
@@ -114,7 +114,7 @@ def detector():
     return det
 
 
-def _labels_by_slot(result: PhotoResult) -> dict[str, str]:
+def _labels_by_slot(result: Results) -> dict[str, str]:
     """Which label each face slot got (a face is matched to the slot holding its box centre)."""
     out = {}
     for f in result.faces:
@@ -130,7 +130,7 @@ def _labels_by_slot(result: PhotoResult) -> dict[str, str]:
 
 def test_real_photo_gets_both_faces_right(uploads, detector, classifier):
     res = process_upload("faces.jpg", uploads["faces.jpg"], detector, classifier)
-    assert isinstance(res, PhotoResult), res
+    assert isinstance(res, Results), res
     assert res.size == (680, 480) and res.notes == []
     assert _labels_by_slot(res) == {"with_mask": "with_mask", "without_mask": "without_mask"}
     table = res.table()
@@ -143,7 +143,7 @@ def test_real_photo_gets_both_faces_right(uploads, detector, classifier):
 
 def test_exif_orientation_is_honoured(uploads, detector, classifier):
     res = process_upload("turned_exif.jpg", uploads["turned_exif.jpg"], detector, classifier)
-    assert isinstance(res, PhotoResult)
+    assert isinstance(res, Results)
     assert res.size == (680, 480)  # turned upright, so the faces are found where they belong
     assert _labels_by_slot(res) == {"with_mask": "with_mask", "without_mask": "without_mask"}
 
@@ -155,7 +155,7 @@ def test_exif_orientation_is_honoured(uploads, detector, classifier):
 ])
 def test_unusual_but_valid_images_are_analysed_with_a_note(uploads, detector, classifier, name, note):
     res = process_upload(name, uploads[name], detector, classifier)
-    assert isinstance(res, PhotoResult), res
+    assert isinstance(res, Results), res
     assert any(note in n for n in res.notes), res.notes
     assert res.rgb.dtype == np.uint8 and res.rgb.shape == (480, 680, 3)
     assert len(res.faces) >= 1
@@ -172,7 +172,7 @@ def test_bad_files_get_a_clear_message(uploads, detector, classifier, name):
 
 def test_no_face_is_a_result_with_no_faces(uploads, detector, classifier):
     res = process_upload("no_face.png", uploads["no_face.png"], detector, classifier)
-    assert isinstance(res, PhotoResult) and res.faces == [] and res.table().empty
+    assert isinstance(res, Results) and res.faces == [] and res.table().empty
 
 
 def test_csv_for_all_photos_has_predict_scene_columns(uploads, detector, classifier):
@@ -234,3 +234,86 @@ def test_display_copy_is_bounded_and_keeps_the_aspect(scene):
     small = display_copy(big)
     assert small.shape == (1129, 1600, 3)
     assert display_copy(scene) is scene
+
+
+def test_display_copy_pads_strips_too_thin_to_show():
+    """A 20000×12 strip shrinks to 1600×1, which Streamlit shrinks again to a height of 0 and
+    fails on; the display copy is padded instead (never stretched)."""
+    from maskdash.inference.photos import display_copy
+
+    strip = np.full((12, 20000, 3), 50, np.uint8)
+    shown = display_copy(strip)
+    assert shown.shape == (160, 1600, 3)
+    strip_rows = np.flatnonzero((shown != 240).any(axis=(1, 2)))  # the strip, centred, on grey
+    assert len(strip_rows) == 1 and 75 <= strip_rows[0] <= 85 and (shown[strip_rows[0]] == 50).all()
+    assert display_copy(np.full((20000, 12, 3), 50, np.uint8)).shape == (1600, 160, 3)
+
+
+def _noise_png(width: int, height: int, seed: int = 0) -> bytes:
+    return _png(np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+
+def _photos_page(files: list[tuple[str, bytes]]) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("views/photos.py")
+    at.run()
+    at.file_uploader[0].set_value([(n, data, "application/octet-stream") for n, data in files])
+    at.run()
+    return at
+
+
+def test_page_shows_every_photo_of_a_batch_with_strip_shaped_images(uploads, classifier):
+    strips = {"wide_20000x12.png": (20000, 12), "wide_10000x3.png": (10000, 3), "wide_60000x11.png": (60000, 11)}
+    files = [("faces.jpg", uploads["faces.jpg"])] + [(n, _noise_png(w, h)) for n, (w, h) in strips.items()]
+    files.append(("no_face.png", uploads["no_face.png"]))
+    at = _photos_page(files)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert [s.value for s in at.main.subheader] == [n for n, _ in files]
+    assert {m.label: m.value for m in at.metric}["Photos analysed"] == "5 of 5"
+    captions = [c for img in at.main.image for c in img.captions]
+    assert len(captions) == 5
+    for name, (w, h) in strips.items():
+        assert any(c.startswith(f"{name} · {w}×{h} px") for c in captions), captions
+
+
+def _rendered(markdown: str) -> tuple[str, str]:
+    """(HTML, visible text) of Markdown as CommonMark with GFM tables and strikethrough; the
+    invisible word joiners that keep Streamlit's shortcodes from matching are dropped."""
+    import html
+    import re
+
+    from markdown_it import MarkdownIt
+
+    out = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown)
+    return out, html.unescape(re.sub(r"<[^>]+>", "", out)).strip().replace("\u2060", "")
+
+
+NAMES = ["[click](http://example.com) **bold**.jpg", "_it_ <b>x</b> $x$ :smile: :red[y] -> www.a.com.png",
+         "1. list `code` ~~gone~~ a@b.com # x.jpg"]
+
+
+@pytest.mark.parametrize("name", NAMES + ["- item", "no_face.png"])
+def test_plain_markdown_renders_as_the_name(name):
+    from maskdash.inference.photos import plain_markdown
+
+    out, text = _rendered(plain_markdown(name))
+    assert text == name
+    assert not any(tag in out for tag in ("<a ", "<strong>", "<em>", "<code>", "<del>", "<li>", "<h1>", "<b>"))
+    assert ":smile:" not in plain_markdown(name) and ":red[" not in plain_markdown(name)
+
+
+def test_page_shows_file_names_as_plain_text(uploads, classifier):
+    """A file name is shown as it is, never as Markdown (a link, bold text, an emoji)."""
+    files = [(NAMES[0], uploads["faces.jpg"]), (NAMES[1], uploads["no_face.png"]), (NAMES[2], b"not an image")]
+    at = _photos_page(files)
+    assert not at.exception, at.exception
+    headings = [s.value for s in at.main.subheader]
+    assert [_rendered(h)[1] for h in headings] == NAMES[:2]
+    assert not any("<a " in _rendered(h)[0] or "<strong>" in _rendered(h)[0] for h in headings)
+    captions = [c for img in at.main.image for c in img.captions]
+    assert [_rendered(c)[1].split(" · ")[0] for c in captions] == NAMES[:2]
+    [error] = [e.value for e in at.error]
+    out, text = _rendered(error)
+    assert text.startswith(NAMES[2] + ": cannot use this file") and out.count("<strong>") == 1

@@ -87,9 +87,9 @@ def test_finds_and_labels_placed_faces(pipeline, test_faces):
             if score < 0.3:
                 continue
             found[truth] += 1
-            if face.verdict != "uncertain":
+            if face.label != "uncertain":
                 labelled += 1
-                right += face.verdict == truth
+                right += face.label == truth
     print(found, labelled, right)
     assert found["without_mask"] >= 7 and found["with_mask"] >= 7, found
     assert labelled >= sum(found.values()) - 1  # detected in most frames, so decided
@@ -113,11 +113,11 @@ def test_result_and_overlay(pipeline, test_faces):
     assert result.fps > 0 and result.detector == "blazeface"
     assert result.faces, "no face found"
     for face in result.faces:
-        assert face.verdict in ("with_mask", "without_mask")
+        assert face.label in ("with_mask", "without_mask")
         assert 0.0 <= face.p_mask <= 1.0 and 0.0 <= face.p_smooth <= 1.0
         x1, y1, x2, y2 = face.box
         edge = out[y1:y2 + 1, x1]  # the box's left edge is drawn in the verdict's colour (BGR)
-        color = np.array(COLORS[face.verdict][::-1], np.uint8)
+        color = np.array(COLORS[face.label][::-1], np.uint8)
         assert (np.abs(edge.astype(int) - color).sum(axis=1) < 10).mean() > 0.5
     # with probabilities off, the label text is shorter: fewer pixels differ from the frame
     quiet = FramePipeline(pipeline.classifier, PipelineConfig(show_probabilities=False), warm_up=False)
@@ -240,8 +240,8 @@ def test_classify_budget_refreshes_every_face(classifier, test_faces):
     assert len(r.faces) >= 3
     # every face present for the last 6 frames has been classified at least twice by now
     for t in session.tracker.tracks:
-        if t.frames_seen >= 6:
-            assert t.classified >= 2 and t.verdict != "uncertain"
+        if t.face.frames_seen >= 6:
+            assert t.classified >= 2 and t.face.label != "uncertain"
             assert session.tracker.frame_index - t.last_classified < 3
     # without a budget every face is classified every frame
     pipe.update_config(classify_budget=None)

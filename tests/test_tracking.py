@@ -16,7 +16,7 @@ def shifted(box, dx, dy=0.0):
 
 
 def run(tracker: Tracker, ps, box=A):
-    """Feed one face with probabilities `ps`; return the per-frame TrackedFace."""
+    """Feed one face with probabilities `ps`; return the per-frame Face records."""
     return [tracker.update([box], [0.9], [p])[0] for p in ps]
 
 
@@ -40,7 +40,7 @@ def test_greedy_match_takes_best_pairs_once():
 def test_new_face_is_uncertain_until_min_frames():
     tr = Tracker(TrackerConfig(window=10, min_frames=3))
     faces = run(tr, [0.95, 0.95, 0.95])
-    assert [f.verdict for f in faces] == ["uncertain", "uncertain", "with_mask"]
+    assert [f.label for f in faces] == ["uncertain", "uncertain", "with_mask"]
     assert [f.frames_seen for f in faces] == [1, 2, 3]
     assert len({f.track_id for f in faces}) == 1
 
@@ -48,15 +48,15 @@ def test_new_face_is_uncertain_until_min_frames():
 def test_single_frame_flip_does_not_change_verdict():
     tr = Tracker(TrackerConfig(window=10, min_frames=3, margin=0.15))
     before = run(tr, [0.05] * 10)
-    assert before[-1].verdict == "without_mask"
+    assert before[-1].label == "without_mask"
     flip = run(tr, [0.98])[0]
     assert flip.p_mask == pytest.approx(0.98)  # the raw frame value is reported …
-    assert flip.verdict == "without_mask"  # … but the verdict holds
+    assert flip.label == "without_mask"  # … but the verdict holds
     after = run(tr, [0.05] * 5)
-    assert all(f.verdict == "without_mask" for f in after)
+    assert all(f.label == "without_mask" for f in after)
     # and the other way round, right after a verdict is reached
     tr2 = Tracker(TrackerConfig(window=10, min_frames=3))
-    assert [f.verdict for f in run(tr2, [0.9, 0.9, 0.9, 0.02, 0.9])][2:] == ["with_mask"] * 3
+    assert [f.label for f in run(tr2, [0.9, 0.9, 0.9, 0.02, 0.9])][2:] == ["with_mask"] * 3
 
 
 def test_sustained_change_flips_within_the_window():
@@ -64,7 +64,7 @@ def test_sustained_change_flips_within_the_window():
     tr = Tracker(cfg)
     run(tr, [0.05] * 10)
     faces = run(tr, [0.95] * 10)
-    verdicts = [f.verdict for f in faces]
+    verdicts = [f.label for f in faces]
     first = verdicts.index("with_mask")
     # the mean over 10 must pass 0.5 + 0.15: that takes 7 frames of 0.95 among 0.05s
     assert first == 6
@@ -77,9 +77,9 @@ def test_hysteresis_holds_around_the_threshold():
     run(tr, [0.9, 0.9, 0.9, 0.9])
     # a face hovering just below 0.5 (e.g. a mask pulled under the nose) does not flicker
     faces = run(tr, [0.45, 0.55, 0.42, 0.58, 0.44, 0.52, 0.47])
-    assert {f.verdict for f in faces} == {"with_mask"}
+    assert {f.label for f in faces} == {"with_mask"}
     faces = run(tr, [0.2] * 4)
-    assert faces[-1].verdict == "without_mask"
+    assert faces[-1].label == "without_mask"
 
 
 def test_track_survives_short_gaps_and_ends_after_max_missed():
@@ -93,7 +93,7 @@ def test_track_survives_short_gaps_and_ends_after_max_missed():
         tr.update([], [], [])
     assert tr.tracks == []
     again = run(tr, [0.9])[0]
-    assert again.track_id != first.track_id and again.verdict == "uncertain" and again.frames_seen == 1
+    assert again.track_id != first.track_id and again.label == "uncertain" and again.frames_seen == 1
 
 
 def test_two_moving_faces_keep_distinct_ids():
@@ -107,13 +107,13 @@ def test_two_moving_faces_keep_distinct_ids():
         assert len(by_id) == 2
         ids |= set(by_id)
         if i >= 1:
-            labels = {f.track_id: f.verdict for f in faces}
+            labels = {f.track_id: f.label for f in faces}
             assert sorted(labels.values()) == ["with_mask", "without_mask"]
     assert len(ids) == 2
     # each id kept its own face: the one with p=0.95 is the one that moved right
     faces = tr.faces(tr.tracks)
     right = max(faces, key=lambda f: f.box[0] if f.p_mask > 0.5 else -1)
-    assert right.p_mask == pytest.approx(0.95) and right.verdict == "with_mask"
+    assert right.p_mask == pytest.approx(0.95) and right.label == "with_mask"
 
 
 def test_a_new_face_far_away_gets_a_new_track():
@@ -121,7 +121,7 @@ def test_a_new_face_far_away_gets_a_new_track():
     f1 = tr.update([A], [0.9], [0.1])[0]
     f2, f3 = tr.update([A, B], [0.9, 0.8], [0.1, 0.9])
     assert f2.track_id == f1.track_id and f3.track_id != f1.track_id
-    assert f3.frames_seen == 1 and f3.verdict == "uncertain"
+    assert f3.frames_seen == 1 and f3.label == "uncertain"
 
 
 def test_configure_mid_stream_keeps_tracks_and_trims_history():
@@ -132,7 +132,7 @@ def test_configure_mid_stream_keeps_tracks_and_trims_history():
     g = run(tr, [0.9])[0]
     assert g.track_id == f.track_id
     assert g.p_smooth == pytest.approx(0.9)  # window now holds the last two: 0.9, 0.9
-    assert g.verdict == "with_mask"
+    assert g.label == "with_mask"
 
 
 def test_bad_settings_are_refused():

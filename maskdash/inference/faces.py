@@ -1,39 +1,25 @@
 """From a picture to per-face verdicts: detections → crops → one batched classifier call.
 
-Shared by photos, the command line and the live pipeline, so that every path classifies faces
-identically."""
+Shared by Photos, the command line, the live pipeline and the scene evaluation, so that every
+path crops and classifies faces identically."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import replace
 
 import numpy as np
 
-from maskdash.imaging import INPUT_SIZE, crop_face
-from maskdash.labels import CROP_MARGIN, label_for
+from maskdash.imaging import INPUT_SIZE, crop_face, to_input
+from maskdash.inference.results import Face, Results, pixel_box
+from maskdash.labels import CROP_MARGIN, DEFAULT_THRESHOLD, label_for
 
-
-
-@dataclass
-class FaceVerdict:
-    index: int
-    box: tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels
-    det_score: float
-    p_mask: float
-    label: str
-    landmarks: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
-
-    def row(self, path: str) -> dict:
-        """One row of `predict`'s scene-mode CSV."""
-        x1, y1, x2, y2 = self.box
-        return {
-            "path": path, "face": self.index, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-            "det_score": round(self.det_score, 4), "label": self.label, "p_mask": round(self.p_mask, 5),
-        }
-
-
-SCENE_COLUMNS = ["path", "face", "x1", "y1", "x2", "y2", "det_score", "label", "p_mask"]
-CROP_COLUMNS = ["path", "label", "p_mask"]
+# A picture given as one face (`predict --crops`) must look like one: the classifier gives any
+# input a confident answer (a 1×1 px image, an all-black or a transparent one all came out
+# "with_mask", up to 0.9996). The smallest Face Mask 12K face is 25 px; its faces' pixel standard
+# deviation starts at ~25 (apart from two blank images in its Validation split).
+MIN_CROP_SIDE = 16
+MIN_CROP_STD = 3.0
 
 
 def crop_all(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]], margin: float = CROP_MARGIN) -> np.ndarray:
@@ -42,17 +28,44 @@ def crop_all(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]], ma
     return np.stack([crop_face(rgb, b, margin) for b in boxes])
 
 
-def classify_detections(rgb: np.ndarray, detections, classifier, mask_threshold: float = 0.5) -> list[FaceVerdict]:
-    """`detections`: objects with .box, .score, .landmarks (see maskdash.inference.detection)."""
+def classify_detections(rgb: np.ndarray, detections: list[Face], classifier,
+                        mask_threshold: float = DEFAULT_THRESHOLD) -> list[Face]:
+    """The detected faces with p_mask and label filled in (new records, boxes in whole pixels)."""
     crops = crop_all(rgb, [d.box for d in detections])
     probs = classifier.predict(crops) if len(crops) else np.zeros((0,), np.float32)
-    out = []
-    for i, (det, p) in enumerate(zip(detections, probs)):
-        box = tuple(int(round(v)) for v in det.box)
-        out.append(FaceVerdict(i, box, float(det.score), float(p), label_for(float(p), mask_threshold), det.landmarks))
-    return out
+    return [replace(d, box=pixel_box(d.box), p_mask=float(p), label=label_for(float(p), mask_threshold))
+            for d, p in zip(detections, probs)]
 
 
-def find_faces(rgb: np.ndarray, detector, classifier, det_threshold: float | None = None,
-               mask_threshold: float = 0.5) -> list[FaceVerdict]:
-    return classify_detections(rgb, detector.detect(rgb, det_threshold), classifier, mask_threshold)
+def analyse(rgb: np.ndarray, source: str, detector, classifier, det_threshold: float | None = None,
+            mask_threshold: float = DEFAULT_THRESHOLD) -> Results:
+    """One picture → Results (faces found and classified, timings, the picture kept for drawing)."""
+    start = time.perf_counter()
+    detections = detector.detect(rgb, det_threshold)
+    t_det = time.perf_counter()
+    faces = classify_detections(rgb, detections, classifier, mask_threshold)
+    end = time.perf_counter()
+    timings = {"detect": (t_det - start) * 1000, "classify": (end - t_det) * 1000, "total": (end - start) * 1000}
+    return Results(faces, (rgb.shape[1], rgb.shape[0]), source, timings, detector.name, rgb, classified=len(faces))
+
+
+def crop_problem(rgb: np.ndarray) -> str | None:
+    """Why a picture given as a face crop cannot be one (None when it can)."""
+    h, w = rgb.shape[:2]
+    if min(h, w) < MIN_CROP_SIDE:
+        return f"too small to be a face ({w}×{h} px; a face crop needs at least {MIN_CROP_SIDE} px a side)"
+    std = float(rgb.std())
+    if std < MIN_CROP_STD:
+        return f"too uniform to be a face (pixel standard deviation {std:.1f}; a face has far more detail)"
+    return None
+
+
+def classify_crop(rgb: np.ndarray, source: str, classifier, mask_threshold: float = DEFAULT_THRESHOLD) -> Results:
+    """A picture that is one face (`predict --crops`): Results with one Face spanning it.
+    Check it with `crop_problem` first."""
+    start = time.perf_counter()
+    p = float(classifier.predict(to_input(rgb)[None])[0])
+    h, w = rgb.shape[:2]
+    face = Face((0, 0, w, h), float("nan"), p_mask=p, label=label_for(p, mask_threshold))
+    total = (time.perf_counter() - start) * 1000
+    return Results([face], (w, h), source, {"classify": total, "total": total}, rgb=rgb, classified=1)

@@ -9,18 +9,18 @@ Everything shared between the two sits behind one lock, and the page never block
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from maskdash.inference.results import Face, Results
 from maskdash.labels import UNCERTAIN, WITH_MASK, WITHOUT_MASK
 
 ICE_ENV = "MASKDASH_ICE_SERVERS"
@@ -105,12 +105,12 @@ def rtc_configuration(servers: list[dict]) -> dict:
 
 # -- verdicts -------------------------------------------------------------------------------------
 def steady_verdict(faces) -> str | None:
-    """The overall verdict from the smoothed tracks: None with no face in view; 'without_mask'
-    when any decided face is unmasked; 'with_mask' when every decided face is masked;
-    'uncertain' while no face has been seen long enough."""
+    """The overall verdict from the smoothed tracks (each Face's label): None with no face in
+    view; 'without_mask' when any decided face is unmasked; 'with_mask' when every decided face
+    is masked; 'uncertain' while no face has been seen long enough."""
     if not faces:
         return None
-    decided = [f.verdict for f in faces if f.verdict != UNCERTAIN]
+    decided = [f.label for f in faces if f.label != UNCERTAIN]
     if not decided:
         return UNCERTAIN
     return WITHOUT_MASK if WITHOUT_MASK in decided else WITH_MASK
@@ -152,9 +152,9 @@ class DoorMonitor:
         bucket.faces = max(bucket.faces, len(faces))
         for f in faces:
             bucket.people.add((stream, f.track_id))
-            if f.verdict != UNCERTAIN:
+            if f.label != UNCERTAIN:
                 bucket.decided += 1
-                bucket.masked += f.verdict == WITH_MASK
+                bucket.masked += f.label == WITH_MASK
 
     def series(self, now: float) -> list[dict]:
         """One row per second of the window, oldest first: seconds_ago (negative), faces,
@@ -204,23 +204,12 @@ def door_chart(rows: list[dict], height: int = 300):
 
 # -- the hand-off between the video thread and the page ---------------------------------------------
 @dataclass(frozen=True)
-class FaceRow:
-    track_id: int
-    verdict: str
-    p_mask: float  # latest classification
-    p_smooth: float  # the track's smoothed probability (what the verdict uses)
-    det_score: float
-    box: tuple[int, int, int, int]
-    frames_seen: int
-
-
-@dataclass(frozen=True)
 class LiveSnapshot:
     """What the page shows, copied out under the lock."""
 
     frames: int  # frames processed in the current stream
     fps: float
-    faces: tuple[FaceRow, ...]
+    faces: tuple[Face, ...]  # the latest frame's (records of that frame, never changed later)
     verdict: str | None  # steady_verdict of the latest frame
     frame_age_s: float | None  # seconds since the latest frame (None before the first)
     timings_ms: dict
@@ -239,8 +228,7 @@ class LiveSnapshot:
             "time": time.time(), "playing": playing, "frames": self.frames, "fps": round(self.fps, 2),
             "verdict": self.verdict, "detector": self.detector, "error": self.error, "streams": self.streams,
             "frame_age_s": self.frame_age_s,
-            "faces": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(f).items()}
-                      for f in self.faces],
+            "faces": [f.to_json() for f in self.faces],
             "totals": self.totals,
         }
 
@@ -257,7 +245,7 @@ class LiveState:
         self._session = None
         self._stream = 0
         self._frames = 0
-        self._latest = None  # FrameResult
+        self._latest: Results | None = None
         self._latest_t: float | None = None
         self._error: str | None = None
         self._monitor = DoorMonitor()
@@ -300,11 +288,7 @@ class LiveState:
         now = self._clock()
         with self._lock:
             r = self._latest
-            faces = tuple(
-                FaceRow(f.track_id, f.verdict, float(f.p_mask), float(f.p_smooth), float(f.det_score),
-                        tuple(int(v) for v in f.box), int(f.frames_seen))
-                for f in (r.faces if r else [])
-            )
+            faces = tuple(r.faces) if r else ()
             return LiveSnapshot(
                 frames=self._frames,
                 fps=float(r.fps) if r else 0.0,

@@ -1,51 +1,33 @@
-"""One uploaded photo → faces, verdicts, an annotated copy and CSV rows (the Photos page).
+"""One uploaded photo → a `Results` (faces, verdicts, an annotated copy, CSV rows) for the Photos
+page, and the page's helpers that need no Streamlit.
 
 Lives outside the page so that every kind of bad upload can be tested directly: whatever the
-bytes are, `process_upload` returns a PhotoResult or a PhotoError with a message for the user,
+bytes are, `process_upload` returns a Results or a PhotoError with a message for the user,
 never raises."""
 
 from __future__ import annotations
 
 import io
 import logging
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import pandas as pd
 from PIL import Image
 
-from maskdash.inference.draw import annotate
-from maskdash.inference.faces import SCENE_COLUMNS, FaceVerdict, find_faces
 from maskdash.imaging import ImageError, load_rgb, resize
+from maskdash.inference.faces import analyse
+from maskdash.inference.results import Results
 
 log = logging.getLogger(__name__)
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 DISPLAY_MAX_SIDE = 1600  # what a page shows; downloads keep full resolution
-
-
-@dataclass
-class PhotoResult:
-    name: str
-    rgb: np.ndarray  # the decoded photo, RGB uint8
-    faces: list[FaceVerdict]
-    notes: list[str] = field(default_factory=list)  # conversions worth telling the user about
-    size: tuple[int, int] = (0, 0)  # (width, height) of the photo as decoded
-
-    def __post_init__(self) -> None:
-        if self.size == (0, 0):
-            self.size = (self.rgb.shape[1], self.rgb.shape[0])
-
-    def annotated(self) -> np.ndarray:
-        return annotate(self.rgb, self.faces)
-
-    def rows(self) -> list[dict]:
-        """Rows of `predict`'s scene-mode CSV (path = the uploaded file's name)."""
-        return [f.row(self.name) for f in self.faces]
-
-    def table(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows(), columns=SCENE_COLUMNS)
+# A strip such as 20000×12 px shrinks to 1600×1, which Streamlit shrinks again to a height of
+# 0 and fails on. Display copies are padded (never stretched) to at most this aspect ratio.
+DISPLAY_MAX_ASPECT = 10
+DISPLAY_PAD = 240  # light grey padding around such a strip
 
 
 @dataclass
@@ -73,7 +55,7 @@ def _describe(data: bytes) -> list[str]:
 
 
 def process_upload(name: str, data: bytes, detector, classifier, det_threshold: float | None = None,
-                   mask_threshold: float = 0.5) -> PhotoResult | PhotoError:
+                   mask_threshold: float = 0.5) -> Results | PhotoError:
     """Decode (EXIF orientation honoured), detect, classify. Any failure → PhotoError."""
     try:
         rgb = load_rgb(bytes(data))
@@ -82,24 +64,27 @@ def process_upload(name: str, data: bytes, detector, classifier, det_threshold: 
     except MemoryError:
         return PhotoError(name, "cannot use this file: not enough memory to decode it")
     try:
-        faces = find_faces(rgb, detector, classifier, det_threshold, mask_threshold)
+        result = analyse(rgb, name, detector, classifier, det_threshold, mask_threshold)
     except (cv2.error, ValueError, RuntimeError, MemoryError) as exc:
-        log.exception("face search failed for %s", name)
+        log.exception("face search failed for %r", name)
         return PhotoError(name, f"the face search failed on this image ({type(exc).__name__}: {exc})")
-    return PhotoResult(name, rgb, faces, _describe(data))
-
-
-def results_csv(results: list[PhotoResult]) -> str:
-    """All photos' faces in one CSV with the columns of `predict` scene mode."""
-    rows = [r for res in results for r in res.rows()]
-    return pd.DataFrame(rows, columns=SCENE_COLUMNS).to_csv(index=False)
+    result.notes = _describe(data)
+    return result
 
 
 def display_copy(rgb: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarray:
-    """A copy small enough to send to a browser (a 12 MP photo would be 36 MB a rerun)."""
+    """A copy small enough to send to a browser (a 12 MP photo would be 36 MB a rerun), padded
+    when it is a strip too thin to show (see DISPLAY_MAX_ASPECT)."""
     h, w = rgb.shape[:2]
     scale = min(1.0, max_side / max(h, w))
-    return rgb if scale == 1.0 else resize(rgb, max(1, round(w * scale)), max(1, round(h * scale)))
+    out = rgb if scale == 1.0 else resize(rgb, max(1, round(w * scale)), max(1, round(h * scale)))
+    h, w = out.shape[:2]
+    min_side = -(-max(h, w) // DISPLAY_MAX_ASPECT)  # ceil
+    if min(h, w) >= min_side:
+        return out
+    pad_h, pad_w = max(0, min_side - h), max(0, min_side - w)
+    return cv2.copyMakeBorder(out, pad_h // 2, pad_h - pad_h // 2, pad_w // 2, pad_w - pad_w // 2,
+                              cv2.BORDER_CONSTANT, value=(DISPLAY_PAD,) * 3)
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
@@ -112,3 +97,24 @@ def encode_png(rgb: np.ndarray) -> bytes:
 def download_name(name: str, suffix: str = "_masks.png") -> str:
     stem = name.rsplit(".", 1)[0] if "." in name else name
     return f"{stem}{suffix}"
+
+
+# Characters that can start Markdown (or a link, HTML, LaTeX) in a name; '.', '-' and an
+# intraword '_' are left as they are, so ordinary file names read the same in the page's source.
+_MD_ESCAPE = re.compile(r"([\\`*\[\]<>$~|#@:&+]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
+# Streamlit rewrites some text after Markdown escapes are resolved (:emoji: and :material/…:
+# shortcodes, :color[…] directives, "->" and "--" into arrows and dashes); an invisible word
+# joiner inside each such pair keeps them from matching.
+_JOINER = "\u2060"
+_JOIN = re.compile(r"(?<=:)|(?<=[-<>~])(?=[-<>=])")
+
+
+def plain_markdown(text: str) -> str:
+    """`text` (a user's file name) as Markdown that Streamlit shows as exactly that text: no link,
+    emphasis, heading, list, HTML, LaTeX, emoji or colour. Control characters show as escapes."""
+    text = re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", text)
+    text = _JOIN.sub(_JOINER, text)
+    text = _MD_ESCAPE.sub(r"\\\1", text)
+    text = re.sub(r"^(\d+)([.)])", r"\1\\\2", text)  # "1. x" would start a list
+    text = re.sub(r"(?i)\bwww\.", lambda m: m.group()[:-1] + "\\.", text)  # GFM links bare www. names
+    return "\\" + text if text.startswith("-") else text  # "- x" would start a list

@@ -1,5 +1,6 @@
 """The live per-frame pipeline: camera frame (BGR) → faces → crops → one batched classifier call
-→ tracked, smoothed verdicts → annotated frame (BGR) and typed results. No Streamlit here.
+→ tracked, smoothed verdicts → annotated frame (BGR) and a `Results` (maskdash.inference.results,
+the type Photos and `predict` use too). No Streamlit here.
 
 Sharing: one `FramePipeline` holds what is expensive and stateless per frame (detector,
 classifier, settings) and may be shared by every thread and browser session; everything that
@@ -23,9 +24,10 @@ import cv2
 import numpy as np
 
 from maskdash.inference.detection import DETECTORS, DetectorUnavailable, make_detector_or_fallback
-from maskdash.inference.draw import annotate, readout
+from maskdash.inference.draw import readout
 from maskdash.inference.faces import crop_all
-from maskdash.inference.tracking import TrackedFace, Tracker, TrackerConfig
+from maskdash.inference.results import Results
+from maskdash.inference.tracking import Tracker, TrackerConfig
 
 STAGES = ("detect", "crop", "classify", "draw", "total")
 FPS_SMOOTHING = 0.1  # weight of the newest frame interval in the fps read-out
@@ -65,28 +67,6 @@ class PipelineConfig:
         return TrackerConfig(window=self.smoothing_window, min_frames=self.min_frames,
                              threshold=self.mask_threshold, margin=self.margin, max_missed=self.max_missed)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class FrameResult:
-    faces: list[TrackedFace]
-    timings_ms: dict[str, float]  # detect, crop, classify, draw, total
-    fps: float  # frames per second this stream is being processed at (smoothed)
-    frame_index: int
-    detector: str = ""  # the detector actually used (differs from the config after a fallback)
-    classified: int = 0  # faces sent to the classifier this frame
-
-
-@dataclass
-class _Overlay:
-    """What `draw.annotate` reads: the smoothed verdict and probability, so box colour and number agree."""
-
-    box: tuple[int, int, int, int]
-    label: str
-    p_mask: float
-
 
 class LiveSession:
     """One video stream's state. Calls on one session are serialised by its lock, so a video
@@ -96,13 +76,11 @@ class LiveSession:
         self.pipeline = pipeline
         self.tracker = Tracker(pipeline.config.tracker_config())
         self.lock = threading.Lock()
-        self.frame_index = -1
         self.fps = 0.0
-        self.last_result: FrameResult | None = None
         self._last_start: float | None = None
         self._tracker_source: PipelineConfig | None = None
 
-    def process(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, FrameResult]:
+    def process(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, Results]:
         return self.pipeline.process(frame_bgr, self)
 
     def reset(self) -> None:
@@ -206,8 +184,8 @@ class FramePipeline:
             self.classifier.predict(np.zeros((n, 224, 224, 3), np.uint8))
 
     # -- the frame path -----------------------------------------------------------------------
-    def process(self, frame_bgr: np.ndarray, session: LiveSession) -> tuple[np.ndarray, FrameResult]:
-        """One frame of one stream → (annotated BGR copy, FrameResult)."""
+    def process(self, frame_bgr: np.ndarray, session: LiveSession) -> tuple[np.ndarray, Results]:
+        """One frame of one stream → (annotated BGR copy, Results with timings, fps, frame index)."""
         start = time.perf_counter()
         frame_bgr = as_bgr(frame_bgr)
         with self._lock:
@@ -222,32 +200,32 @@ class FramePipeline:
             t_det = time.perf_counter()
 
             tracker = session.tracker
-            tracks = tracker.assign([d.box for d in detections], [d.score for d in detections])
+            tracks = tracker.assign(detections)
             chosen = _choose(tracks, cfg.classify_budget)
-            crops = crop_all(rgb, [tracks[i].box for i in chosen])
+            crops = crop_all(rgb, [tracks[i].face.box for i in chosen])
             t_crop = time.perf_counter()
 
             probs = self.classifier.predict(crops) if chosen else ()
             for i, p in zip(chosen, probs):
                 tracker.observe(tracks[i], float(p))
-            faces = tracker.faces(tracks)
+            result = Results(tracker.faces(tracks), (frame_bgr.shape[1], frame_bgr.shape[0]),
+                             detector=detector.name, frame_index=tracker.frame_index, fps=fps,
+                             classified=len(chosen))
             t_cls = time.perf_counter()
 
-            overlay = [_Overlay(f.box, f.verdict, f.p_smooth) for f in faces]
-            out = annotate(frame_bgr, overlay, show_prob=cfg.show_probabilities, bgr=True)
+            # Each face is drawn with its smoothed verdict and probability, so colour and number agree.
+            out = result.annotated(frame_bgr, show_prob=cfg.show_probabilities, bgr=True)
             latency = (t_cls - start) * 1000
-            readout(out, f"{fps:4.1f} fps  {latency:4.1f} ms  {len(faces)} face{'s' if len(faces) != 1 else ''}")
+            n = len(result.faces)
+            readout(out, f"{fps:4.1f} fps  {latency:4.1f} ms  {n} face{'s' if n != 1 else ''}")
             end = time.perf_counter()
-            session.frame_index = tracker.frame_index
-            timings = {
+            result.timings_ms = {
                 "detect": (t_det - start) * 1000,  # includes the BGR→RGB conversion
                 "crop": (t_crop - t_det) * 1000,  # includes tracking
                 "classify": (t_cls - t_crop) * 1000,
                 "draw": (end - t_cls) * 1000,
                 "total": (end - start) * 1000,
             }
-            result = FrameResult(faces, timings, fps, tracker.frame_index, detector.name, len(chosen))
-            session.last_result = result
         return out, result
 
 
@@ -259,7 +237,7 @@ def _choose(tracks, budget: int | None) -> list[int]:
 
     def key(i: int):
         t = tracks[i]
-        area = (t.box[2] - t.box[0]) * (t.box[3] - t.box[1])
+        area = (t.face.box[2] - t.face.box[0]) * (t.face.box[3] - t.face.box[1])
         return (t.last_classified, -area)
 
     return sorted(sorted(range(len(tracks)), key=key)[:budget])

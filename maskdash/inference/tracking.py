@@ -21,9 +21,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from maskdash.inference.results import Box, Face, pixel_box
 from maskdash.labels import UNCERTAIN, WITH_MASK, WITHOUT_MASK
-
-Box = tuple[float, float, float, float]
 
 
 def iou(a: Box, b: Box) -> float:
@@ -87,30 +86,15 @@ class TrackerConfig:
             raise ValueError("threshold must be in (0, 1) and margin ≥ 0")
 
 
-@dataclass
-class TrackedFace:
-    """One face in one frame, as the live view reports it."""
-
-    track_id: int
-    box: tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels
-    det_score: float
-    p_mask: float  # the classifier on this face's latest crop (NaN before its first)
-    p_smooth: float  # mean over the track's window (NaN before its first)
-    verdict: str  # 'with_mask' | 'without_mask' | 'uncertain'
-    frames_seen: int  # frames this face was detected in
-
-
-@dataclass
+@dataclass(eq=False)
 class Track:
-    track_id: int
-    box: Box
-    det_score: float
+    """One face's history on one stream: its Face record as last seen (box as detected, in
+    floats) with the verdict so far, and the classifications behind it."""
+
+    face: Face
     window: int
     probs: deque = field(init=False)
-    verdict: str = UNCERTAIN
-    frames_seen: int = 1
     missed: int = 0
-    last_p: float = float("nan")
     last_classified: int = -1  # frame index of the latest classification
     classified: int = 0  # classifications so far (the window may hold fewer)
 
@@ -121,37 +105,37 @@ class Track:
         if window != self.probs.maxlen:
             self.probs = deque(list(self.probs)[-window:], maxlen=window)
             self.window = window
+            self.face.p_smooth = self._mean()
 
-    @property
-    def p_smooth(self) -> float:
+    def _mean(self) -> float:
         return float(np.mean(self.probs)) if self.probs else float("nan")
 
     def observe(self, p: float, cfg: TrackerConfig, frame_index: int = -1) -> None:
         """Add one classification and update the verdict with hysteresis."""
-        self.last_p = float(p)
+        face = self.face
+        face.p_mask = float(p)
         self.last_classified = frame_index
         self.probs.append(float(p))
+        face.p_smooth = mean = self._mean()
         self.classified += 1
         if self.classified < cfg.min_frames:
             return  # still 'uncertain'
-        mean = self.p_smooth
-        if self.verdict == UNCERTAIN:
-            self.verdict = WITH_MASK if mean >= cfg.threshold else WITHOUT_MASK
-        elif self.verdict == WITH_MASK and mean < cfg.threshold - cfg.margin:
-            self.verdict = WITHOUT_MASK
-        elif self.verdict == WITHOUT_MASK and mean >= cfg.threshold + cfg.margin:
-            self.verdict = WITH_MASK
+        if face.label == UNCERTAIN:
+            face.label = WITH_MASK if mean >= cfg.threshold else WITHOUT_MASK
+        elif face.label == WITH_MASK and mean < cfg.threshold - cfg.margin:
+            face.label = WITHOUT_MASK
+        elif face.label == WITHOUT_MASK and mean >= cfg.threshold + cfg.margin:
+            face.label = WITH_MASK
 
-    def face(self) -> TrackedFace:
-        box = tuple(int(round(v)) for v in self.box)
-        return TrackedFace(self.track_id, box, self.det_score, self.last_p, self.p_smooth,
-                           self.verdict, self.frames_seen)
+    def report(self) -> Face:
+        """This frame's record: a copy (the track's own one changes next frame), whole pixels."""
+        return replace(self.face, box=pixel_box(self.face.box))
 
 
 class Tracker:
     """Per-stream state. Not thread-safe: give each video stream its own Tracker.
 
-    Each frame: `tracks = tracker.assign(boxes, scores)` (one track per detection, in order),
+    Each frame: `tracks = tracker.assign(detections)` (one track per detected Face, in order),
     then `tracker.observe(track, p)` for the faces that were classified, then `tracker.faces(tracks)`.
     `update(boxes, scores, probs)` does all three when every face is classified."""
 
@@ -170,20 +154,20 @@ class Tracker:
     def reset(self) -> None:
         self.tracks.clear()
 
-    def assign(self, boxes: list[Box], scores: list[float] | None = None) -> list[Track]:
+    def assign(self, detections: list[Face]) -> list[Track]:
         """Advance one frame: match detections to tracks, start tracks for new faces, age and
         drop tracks that went unseen. Returns the track of each detection, in order."""
         self.frame_index += 1
-        scores = list(scores) if scores is not None else [1.0] * len(boxes)
-        boxes = [tuple(float(v) for v in b) for b in boxes]
-        matrix = iou_matrix([t.box for t in self.tracks], boxes)
+        boxes = [tuple(float(v) for v in d.box) for d in detections]
+        matrix = iou_matrix([t.face.box for t in self.tracks], boxes)
         pairs = greedy_match(matrix, self.config.min_iou)
         out: list[Track | None] = [None] * len(boxes)
         matched_tracks = set()
         for ti, di in pairs:
             t = self.tracks[ti]
-            t.box, t.det_score = boxes[di], float(scores[di])
-            t.frames_seen += 1
+            face, found = t.face, detections[di]
+            face.box, face.det_score, face.landmarks = boxes[di], float(found.det_score), found.landmarks
+            face.frames_seen += 1
             t.missed = 0
             out[di] = t
             matched_tracks.add(ti)
@@ -197,7 +181,9 @@ class Tracker:
         self.tracks = survivors
         for di, t in enumerate(out):
             if t is None:
-                t = Track(self._next_id, boxes[di], float(scores[di]), self.config.window)
+                found = detections[di]
+                t = Track(Face(boxes[di], float(found.det_score), found.landmarks, track_id=self._next_id),
+                          self.config.window)
                 self._next_id += 1
                 self.tracks.append(t)
                 out[di] = t
@@ -207,12 +193,14 @@ class Tracker:
         track.observe(p, self.config, self.frame_index)
 
     @staticmethod
-    def faces(tracks: list[Track]) -> list[TrackedFace]:
-        return [t.face() for t in tracks]
+    def faces(tracks: list[Track]) -> list[Face]:
+        return [t.report() for t in tracks]
 
-    def update(self, boxes: list[Box], scores: list[float] | None, probs) -> list[TrackedFace]:
-        """One frame in which every detected face was classified."""
-        tracks = self.assign(boxes, scores)
+    def update(self, boxes: list[Box], scores: list[float] | None, probs) -> list[Face]:
+        """One frame in which every detected face was classified (boxes, detector scores and
+        p_mask given as lists)."""
+        scores = list(scores) if scores is not None else [1.0] * len(boxes)
+        tracks = self.assign([Face(tuple(b), float(s)) for b, s in zip(boxes, scores)])
         for t, p in zip(tracks, probs):
             self.observe(t, float(p))
         return self.faces(tracks)
