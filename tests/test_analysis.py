@@ -216,6 +216,17 @@ def test_mistakes_table_tags_and_filters():
     assert "d.jpg" in set(strict["path"]) and "e.jpg" not in set(strict["path"])
 
 
+def test_confidence_is_the_probability_of_the_class_called():
+    """One meaning in both galleries, whatever the threshold: not the distance to the threshold."""
+    preds = pd.DataFrame({"path": ["a.jpg", "b.jpg", "c.jpg"], "truth": ["with_mask", "without_mask", "with_mask"],
+                          "p_mask": [0.6, 0.4, 0.2]})
+    m = mistakes(preds, "test", 0.3, include_correct=True).set_index("path")
+    assert m.loc["b.jpg", "label"] == "with_mask" and m.loc["b.jpg", "confidence"] == pytest.approx(0.4)
+    assert m.loc["c.jpg", "label"] == "without_mask" and m.loc["c.jpg", "confidence"] == pytest.approx(0.8)
+    assert m.loc["a.jpg", "confidence"] == pytest.approx(0.6)
+    assert list(mistakes(preds, "test", 0.3)["path"]) == ["c.jpg", "b.jpg"]
+
+
 # ---------------------------------------------------------------- a small real run
 
 

@@ -121,6 +121,21 @@ def frames(at: AppTest) -> list[pd.DataFrame]:
     return [d.value for d in at.dataframe]
 
 
+def test_failure_charts_draw_one_trace_per_model_and_class():
+    from maskdash import charts
+
+    bins = pd.DataFrame({"yaw_bin": ["0–15°"] * 3, "truth": ["all", *CLASSES], "n": [4, 2, 2],
+                         "accuracy": [1.0, 1.0, 1.0], "mean_p_mask": [0.5, 0.9, 0.1]})
+    two = {"robust": bins, "seed": bins}
+    assert len(charts.yaw_accuracy(two).data) == 2 and len(charts.yaw_p_mask(two).data) == 4
+    dist = bins.rename(columns={"yaw_bin": "width"}).assign(width=16)
+    assert len(charts.distance_accuracy(two | {"robust": dist, "seed": dist}, (16, 224)).data) == 2
+    light = bins.assign(kind="brightness", factor=0.5)
+    fig = charts.lighting_accuracy({"robust": light}, "brightness", (0.5, 1.0))
+    assert [t.name for t in fig.data] == ["robust · all", "robust · with_mask", "robust · without_mask"]
+    assert fig.layout.yaxis.range == (0.5, 1.02)  # every value high: zoomed in so small drops show
+
+
 # ---------------------------------------------------------------- without the data folder
 
 

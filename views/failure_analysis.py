@@ -67,10 +67,8 @@ def example_faces(results: dict[str, dict], study: str, names: list[str], have_d
             continue
         images, caps = [], []
         for _, r in ex.iterrows():
-            row = {k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
-            row = {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
             try:
-                images.append(example_thumb(json.dumps(row), str(settings.data_dir())))
+                images.append(example_thumb(json.dumps(examples.plain(r)), str(settings.data_dir())))
                 caps.append(examples.caption(r))
             except (ImageError, KeyError, ValueError) as exc:
                 st.caption(f"{r['path']}: {exc}")

@@ -56,6 +56,12 @@ def table(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def plain(row: pd.Series | dict) -> dict:
+    """A read examples.csv row as plain JSON-able values (NumPy scalars unwrapped, blanks None)."""
+    out = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    return {k: (None if _blank(v) else v) for k, v in out.items()}
+
+
 def cut_face(row: pd.Series | dict, data_root: str | Path | None = None) -> np.ndarray:
     """The 224-px classifier input of one example, cut from the data folder again (with its
     object drawn over it for an occluder example). Raises ImageError when the file is missing or

@@ -64,6 +64,8 @@ def run_analysis(
     old_thumbs = out / "examples"
     for old in [out / f for f in (*RESULT_FILES, "summary.json")] + sorted(old_thumbs.glob("*.jpg")):
         old.unlink(missing_ok=True)
+    if old_thumbs.is_dir() and not any(old_thumbs.iterdir()):
+        old_thumbs.rmdir()
     log = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
 
     log(f"[{ref.name}] loading {ref.path}")
