@@ -256,3 +256,120 @@ def probe_bars(table: pd.DataFrame, x: str, title: str, reference: float | None 
     fig.update_layout(barmode="group")
     fig.update_yaxes(tickformat=".0%", range=[0, 1.02])
     return _layout(fig, title, x, "share correct", height=330)
+
+
+# -- failure analysis -----------------------------------------------------------------------------
+# Every figure takes {result name: table} in display order (the failure-analysis tables of
+# maskdash.analysis) and draws one colour per model, the line style telling the true class.
+TRUTH_DASH = {"with_mask": "solid", "without_mask": "dot", "all": "solid"}
+CLASS_COLORS = {"with_mask": "#2ecc71", "without_mask": "#e74c3c"}
+
+
+def _study_layout(fig: go.Figure, title: str, x: str, y: str, height: int = 360, pct_y: bool = True) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=height,
+                      margin=dict(l=50, r=20, t=55, b=40), legend=dict(orientation="h", y=-0.25))
+    if pct_y:  # start at 0 unless every value is high: then zoom in so small drops stay visible
+        ys = [v for tr in fig.data for v in (tr.y if tr.y is not None else []) if v is not None and v == v]
+        low = 0.0 if not ys or min(ys) < 0.6 or any(isinstance(tr, go.Bar) for tr in fig.data) else 0.5
+        fig.update_yaxes(tickformat=".0%", range=[low, 1.02])
+    return fig
+
+
+def yaw_accuracy(bins: Mapping[str, pd.DataFrame]) -> go.Figure:
+    """Accuracy per |yaw| bin (angles_bins rows of one source), grouped bars per model."""
+    fig = go.Figure()
+    for i, (name, b) in enumerate(bins.items()):
+        a = b[b["truth"] == "all"]
+        fig.add_trace(go.Bar(x=a["yaw_bin"], y=a["accuracy"], name=name, marker_color=run_color(name, i),
+                             customdata=a["n"], hovertemplate="%{x}: %{y:.1%} (n=%{customdata})"))
+    fig.update_layout(barmode="group")
+    return _study_layout(fig, "Accuracy by |yaw|", "|yaw|", "accuracy")
+
+
+def yaw_p_mask(bins: Mapping[str, pd.DataFrame]) -> go.Figure:
+    """Mean p(with_mask) per |yaw| bin, one line per model and true class."""
+    fig = go.Figure()
+    for i, (name, b) in enumerate(bins.items()):
+        for cls in CLASS_LABELS:
+            c = b[b["truth"] == cls]
+            fig.add_trace(go.Scatter(x=c["yaw_bin"], y=c["mean_p_mask"], mode="lines+markers",
+                                     name=f"{name} · truth {cls}", customdata=c["n"],
+                                     line=dict(color=run_color(name, i), dash=TRUTH_DASH[cls]),
+                                     hovertemplate="%{x}: %{y:.2f} (n=%{customdata})"))
+    return _study_layout(fig, "Mean p(with_mask) by |yaw|", "|yaw|", "mean p(with_mask)")
+
+
+def occluder_calls(tables: Mapping[str, pd.DataFrame]) -> go.Figure:
+    """Share of unmasked faces called with_mask per object over the mouth (occluders_summary)."""
+    fig = go.Figure()
+    for i, (name, t) in enumerate(tables.items()):
+        fig.add_trace(go.Bar(x=t["object"], y=t["called_with_mask"], name=name, marker_color=run_color(name, i),
+                             customdata=np.stack([t["n"], t["mean_p_mask"]], axis=1),
+                             hovertemplate="%{x}: %{y:.1%} called with_mask<br>n=%{customdata[0]}, "
+                                           "mean p=%{customdata[1]:.2f}"))
+    fig.update_layout(barmode="group")
+    return _study_layout(fig, "Share called “with mask” (truth: no mask)",
+                         "object over mouth and nose ('none' = the same faces untouched)", "called with_mask")
+
+
+def _width_ticks(fig: go.Figure, widths: Sequence[int]) -> go.Figure:
+    return fig.update_xaxes(type="log", tickvals=list(widths), ticktext=[str(w) for w in widths])
+
+
+def distance_accuracy(tables: Mapping[str, pd.DataFrame], widths: Sequence[int]) -> go.Figure:
+    """Accuracy by the width a face was shrunk to (distance.csv, all faces), log x axis."""
+    fig = go.Figure()
+    for i, (name, t) in enumerate(tables.items()):
+        a = t[t["truth"] == "all"]
+        fig.add_trace(go.Scatter(x=a["width"], y=a["accuracy"], mode="lines+markers", name=name,
+                                 line=dict(color=run_color(name, i))))
+    return _width_ticks(_study_layout(fig, "Accuracy by face width", "face width (px, log scale)", "accuracy"), widths)
+
+
+def distance_p_mask(tables: Mapping[str, pd.DataFrame], widths: Sequence[int]) -> go.Figure:
+    """Mean p(with_mask) by face width, one line per model and true class."""
+    fig = go.Figure()
+    for i, (name, t) in enumerate(tables.items()):
+        for cls in CLASS_LABELS:
+            c = t[t["truth"] == cls]
+            fig.add_trace(go.Scatter(x=c["width"], y=c["mean_p_mask"], mode="lines+markers", name=f"{name} · truth {cls}",
+                                     line=dict(color=run_color(name, i), dash=TRUTH_DASH[cls])))
+    fig = _study_layout(fig, "Mean p(with_mask) by face width", "face width (px, log scale)", "mean p(with_mask)")
+    return _width_ticks(fig, widths)
+
+
+def native_widths(sizes: pd.DataFrame, split: str) -> go.Figure:
+    """Histogram of the files' native widths in one split, per class (native_sizes.csv)."""
+    fig = go.Figure()
+    for cls in CLASS_LABELS:
+        d = sizes[(sizes["split"] == split) & (sizes["truth"] == cls)]
+        fig.add_trace(go.Bar(x=d["size_bin"], y=d["count"], name=cls, marker_color=CLASS_COLORS[cls]))
+    fig.update_layout(barmode="group")
+    return _study_layout(fig, f"Native width of the {split} images", "width (px)", "images", pct_y=False)
+
+
+def native_accuracy(tables: Mapping[str, pd.DataFrame]) -> go.Figure:
+    """Accuracy on the full Test split by the file's native width (native_accuracy.csv)."""
+    fig = go.Figure()
+    for i, (name, t) in enumerate(tables.items()):
+        for cls in CLASS_LABELS:
+            c = t[t["truth"] == cls]
+            fig.add_trace(go.Scatter(x=c["size_bin"], y=c["accuracy"], mode="lines+markers",
+                                     name=f"{name} · truth {cls}", customdata=c["n"],
+                                     hovertemplate="%{x}: %{y:.1%} (n=%{customdata})",
+                                     line=dict(color=run_color(name, i), dash=TRUTH_DASH[cls])))
+    return _study_layout(fig, "Full Test split: accuracy by the file's native width", "native width (px)", "accuracy")
+
+
+def lighting_accuracy(tables: Mapping[str, pd.DataFrame], kind: str, factors: Sequence[float]) -> go.Figure:
+    """Accuracy by brightness or contrast factor (lighting.csv): all faces bold, each class thin."""
+    dash = {"all": "solid", "with_mask": "dash", "without_mask": "dot"}
+    fig = go.Figure()
+    for i, (name, t) in enumerate(tables.items()):
+        for cls in ("all", *CLASS_LABELS):
+            c = t[(t["kind"] == kind) & (t["truth"] == cls)]
+            fig.add_trace(go.Scatter(x=c["factor"], y=c["accuracy"], mode="lines+markers", name=f"{name} · {cls}",
+                                     line=dict(color=run_color(name, i), dash=dash[cls],
+                                               width=3 if cls == "all" else 1.5)))
+    fig = _study_layout(fig, f"Accuracy by {kind} factor", f"{kind} × factor", "accuracy", height=440)
+    return fig.update_xaxes(tickvals=list(factors))

@@ -366,7 +366,7 @@ def _add_audit_export_report(sub) -> None:
 
 # -- analyze --------------------------------------------------------------------------------------
 def _run_analyze(a: argparse.Namespace) -> int:
-    from maskdash.analysis.studies import cmd_analyze
+    from maskdash.analysis.run import cmd_analyze
 
     return cmd_analyze(a)
 

@@ -14,11 +14,15 @@ import pytest
 
 from maskdash import settings
 
-from maskdash.analysis import studies
-from maskdash.analysis.studies import detect_on_canvas, estimate_yaw, mistakes, run_analysis, yaw_bin
+from maskdash.analysis import examples, results, sources, studies
+from maskdash.analysis.landmarks import detect_on_canvas
+from maskdash.analysis.mistakes import mistakes
+from maskdash.analysis.occluders import OCCLUDERS, FaceGeometry, occlude
+from maskdash.analysis.run import run_analysis
+from maskdash.analysis.yaw import estimate_yaw, yaw_bin
 from maskdash.data.datasets import list_split
 from maskdash.imaging import load_rgb, to_input
-from maskdash.analysis.occluders import OCCLUDERS, FaceGeometry, occlude
+
 
 def analysis_model() -> Path:
     """The shipped model (committed under models/)."""
@@ -212,6 +216,17 @@ def test_mistakes_table_tags_and_filters():
     assert "d.jpg" in set(strict["path"]) and "e.jpg" not in set(strict["path"])
 
 
+def test_confidence_is_the_probability_of_the_class_called():
+    """One meaning in both galleries, whatever the threshold: not the distance to the threshold."""
+    preds = pd.DataFrame({"path": ["a.jpg", "b.jpg", "c.jpg"], "truth": ["with_mask", "without_mask", "with_mask"],
+                          "p_mask": [0.6, 0.4, 0.2]})
+    m = mistakes(preds, "test", 0.3, include_correct=True).set_index("path")
+    assert m.loc["b.jpg", "label"] == "with_mask" and m.loc["b.jpg", "confidence"] == pytest.approx(0.4)
+    assert m.loc["c.jpg", "label"] == "without_mask" and m.loc["c.jpg", "confidence"] == pytest.approx(0.8)
+    assert m.loc["a.jpg", "confidence"] == pytest.approx(0.6)
+    assert list(mistakes(preds, "test", 0.3)["path"]) == ["c.jpg", "b.jpg"]
+
+
 # ---------------------------------------------------------------- a small real run
 
 
@@ -256,15 +271,18 @@ def test_run_analysis_writes_every_study(small_run, fm12k):
     med = summary["studies"]["native_size"]["median_width"]["Train"]
     assert med["with_mask"] > 1.5 * med["without_mask"]  # the resolution shortcut, measured
 
-    examples = sorted((out / "examples").glob("*.jpg"))
-    assert 0 < len(examples) <= 24
-    for p in examples:
-        assert load_rgb(p).shape == (studies.THUMB_PX, studies.THUMB_PX, 3)
-    assert set(pd.read_csv(out / "examples.csv")["study"]) == {"angles", "occluders"}
+    # the examples are recipes: no face crops are written, each is cut again from the data
+    assert not list(out.rglob("*.jpg"))
+    recipes = pd.read_csv(out / "examples.csv")
+    thumbs = [examples.cut_example(r, fm12k.parent) for _, r in recipes.iterrows()]
+    assert 0 < len(thumbs) <= 24
+    for t in thumbs:
+        assert t.shape == (examples.THUMB_PX, examples.THUMB_PX, 3)
+    assert set(recipes["study"]) == {"angles", "occluders"}
 
-    res = studies.load_results("run", out.parent)
+    res = results.load_results("run", out.parent)
     assert not res["errors"] and res["summary"]["name"] == summary["name"]
-    assert studies.result_names(out.parent) == ["run"]
+    assert results.result_names(out.parent) == ["run"]
 
 
 def test_cli_reports_bad_inputs(tmp_path, capsys, fm12k):
@@ -281,18 +299,79 @@ def test_cli_reports_bad_inputs(tmp_path, capsys, fm12k):
                  "--studies", "angles", "--engine", "keras", "--limit", "4"]) == 2
     assert "unknown face detector" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="MASKDASH_DATA"):
-        studies.resolve_data(tmp_path)
+        sources.resolve_data(tmp_path)
     with pytest.raises(ValueError, match="unknown studies"):
         run_analysis(analysis_model(), fm12k.parent, tmp_path, studies=("angles", "colour"))
 
 
 def test_headlines_pick_the_figures_from_the_summary(small_run):
     _, summary = small_run
-    h = studies.headlines(summary)
+    h = results.headlines(summary)
     occ = pd.read_csv(small_run[0] / "occluders_summary.csv").set_index("object")
     assert h["no mask + hand: called with mask"] == pytest.approx(occ.loc["hand", "called_with_mask"])
     dist = pd.read_csv(small_run[0] / "distance.csv")
     acc16 = dist[(dist["width"] == 16) & (dist["truth"] == "all")]["accuracy"].item()
     assert h["face 16 px wide: accuracy"] == pytest.approx(acc16)
     assert all(v is None or 0 <= v <= 1 for v in h.values())
-    assert studies.headlines({}) == {k: None for k in h}
+    assert results.headlines({}) == {k: None for k in h}
+
+
+# ---------------------------------------------------------------- registry, sweeps, committed examples
+
+
+def test_cli_study_names_are_the_registry():
+    from maskdash import cli
+
+    assert cli.STUDY_NAMES == tuple(studies.REGISTRY) == studies.STUDIES
+    assert all(s.title for s in studies.REGISTRY.values())
+
+
+class _MeanClassifier:
+    """p(with_mask) = a face's mean intensity / 255: enough to follow every image through."""
+
+    def predict_batched(self, faces):
+        return np.asarray(faces, np.float32).mean(axis=(1, 2, 3)) / 255
+
+
+def test_one_sweep_behind_the_probes_and_the_studies(monkeypatch):
+    from maskdash.evaluation import evaluate
+
+    calls = []
+    real = evaluate.sweep
+
+    def spy(classifier, images, transform, values, *args, **kwargs):
+        calls.append(tuple(values))
+        return real(classifier, images, transform, values, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "sweep", spy)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (4, 224, 224, 3), dtype=np.uint8)
+    labels = np.array([0, 0, 1, 1])
+    clf = _MeanClassifier()
+    evaluate.resolution_probe(clf, images, labels)
+    evaluate.lighting_probe(clf, images, labels)
+    faces = sources.TestFaces([f"{k}.jpg" for k in range(4)], ["with_mask"] * 2 + ["without_mask"] * 2,
+                              list(images), images)
+    dist = studies.distance_study(faces, [0, 3], clf, False)
+    light = studies.lighting_study(faces, [0, 3], clf, False)
+    assert calls == [evaluate.RESOLUTION_WIDTHS, evaluate.LIGHTING_FACTORS, studies.DISTANCE_WIDTHS,
+                     studies.BRIGHTNESS, tuple(f for f in studies.CONTRAST if f != 1.0)]
+    # a sweep row is the classifier on each transformed image
+    from maskdash.data.augment import brightness
+
+    p = real(clf, images, brightness, (0.5, 2.0))
+    assert p.shape == (2, 4)
+    assert p[1, 2] == pytest.approx(clf.predict_batched(brightness(images[2], 2.0)[None])[0])
+    assert len(dist) == 2 * len(studies.DISTANCE_WIDTHS) and len(light) == 2 * (len(studies.BRIGHTNESS) + len(studies.CONTRAST))
+
+
+@pytest.mark.parametrize("name", ["robust", "seed"])
+def test_committed_examples_are_recipes_cut_from_the_data(name, fm12k, dev_scenes):
+    folder = settings.MODELS_DIR / "analysis" / name
+    assert not list(folder.rglob("*.jpg")), "face crops belong to the data sets, not to git"
+    recipes = pd.read_csv(folder / "examples.csv")
+    assert set(recipes["study"]) == {"angles", "occluders"}
+    assert recipes["landmarks"].notna().all()
+    assert (recipes["occluder"].fillna("") == recipes["detail"].where(recipes["study"] == "occluders", "")).all()
+    for _, r in recipes.iterrows():
+        assert examples.cut_example(r, fm12k.parent).shape == (examples.THUMB_PX, examples.THUMB_PX, 3)

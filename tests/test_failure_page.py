@@ -16,7 +16,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from maskdash.analysis import studies
+from maskdash.analysis.mistakes import mistakes
+from maskdash.analysis.results import headlines
+from maskdash.analysis.run import run_analysis
 from maskdash.model.runtime import load_classifier
 from maskdash.data.datasets import list_scenes, list_split, scene_fold
 from maskdash.labels import CLASSES, INCORRECT
@@ -66,8 +68,8 @@ def reports_root(tmp_path_factory, fm12k, dev_scenes) -> Path:
     scene_df.insert(len(scene_df.columns) - 1, "p_mask", q)
     scene_df.to_csv(model_dir / "predictions_dev_scenes.csv", index=False)
 
-    studies.run_analysis(model_dir, fm12k.parent, root / "analysis" / "robust", progress=False, limit=8,
-                          sweep_limit=4, engine="keras")
+    run_analysis(model_dir, fm12k.parent, root / "analysis" / "robust", progress=False, limit=8,
+                 sweep_limit=4, engine="keras")
 
     # a real audit of a tiny folder: one Test file is a byte copy of a Train file
     from maskdash.data.audit import run_audit
@@ -119,6 +121,21 @@ def frames(at: AppTest) -> list[pd.DataFrame]:
     return [d.value for d in at.dataframe]
 
 
+def test_failure_charts_draw_one_trace_per_model_and_class():
+    from maskdash import charts
+
+    bins = pd.DataFrame({"yaw_bin": ["0–15°"] * 3, "truth": ["all", *CLASSES], "n": [4, 2, 2],
+                         "accuracy": [1.0, 1.0, 1.0], "mean_p_mask": [0.5, 0.9, 0.1]})
+    two = {"robust": bins, "seed": bins}
+    assert len(charts.yaw_accuracy(two).data) == 2 and len(charts.yaw_p_mask(two).data) == 4
+    dist = bins.rename(columns={"yaw_bin": "width"}).assign(width=16)
+    assert len(charts.distance_accuracy(two | {"robust": dist, "seed": dist}, (16, 224)).data) == 2
+    light = bins.assign(kind="brightness", factor=0.5)
+    fig = charts.lighting_accuracy({"robust": light}, "brightness", (0.5, 1.0))
+    assert [t.name for t in fig.data] == ["robust · all", "robust · with_mask", "robust · without_mask"]
+    assert fig.layout.yaxis.range == (0.5, 1.02)  # every value high: zoomed in so small drops show
+
+
 # ---------------------------------------------------------------- without the data folder
 
 
@@ -128,7 +145,7 @@ def test_without_data_the_committed_results_are_shown(reports_env, no_data):
     assert "MASKDASH_DATA" in shown and str(no_data) in shown  # how to get the data
     assert at.title[0].value == "Failure analysis"
     glance = next(f for f in frames(at) if "no mask + hand: called with mask" in f.index)
-    h = studies.headlines(json.loads((reports_env / "analysis" / "robust" / "summary.json").read_text()))
+    h = headlines(json.loads((reports_env / "analysis" / "robust" / "summary.json").read_text()))
     assert glance.loc["no mask + hand: called with mask", "robust"] == f"{100 * h['no mask + hand: called with mask']:.1f} %"
     # every study's charts are drawn from the committed tables
     assert len(at.get("plotly_chart")) >= 8
@@ -137,13 +154,16 @@ def test_without_data_the_committed_results_are_shown(reports_env, no_data):
     table = next(f for f in frames(at) if "robust" in f.columns and any(str(i).startswith("hand —") for i in f.index))
     hand_row = next(i for i in table.index if str(i).startswith("hand —"))
     assert table.loc[hand_row, "robust"] == f"{100 * occ['hand']['called_with_mask']:.1f} %"
-    # the committed thumbnails with their predictions; no gallery faces (they need the data)
+    # the examples with their predictions, listed; their faces (and the gallery's) need the data
+    listed = [str(e) for f in frames(at) if "example" in f.columns for e in f["example"]]
+    assert "hand" in listed and any(e.startswith("yaw ") for e in listed)
+    assert "cut from the data folder when it is present" in shown
     caps = captions(at)
-    assert any(c.startswith("hand ·") for c in caps) and any(c.startswith("yaw ") for c in caps)
+    assert not any(c.startswith("hand ·") or c.startswith("yaw ") for c in caps)
     assert not any("→" in c for c in caps)
     # the gallery table still lists the mistakes from the predictions CSV
     preds = pd.read_csv(reports_env / "robust" / "predictions_test.csv")
-    wrong = len(studies.mistakes(preds, "test", 0.5))
+    wrong = len(mistakes(preds, "test", 0.5))
     assert f"**{wrong} mistakes** among {len(preds)} faces" in shown
     # the audit: one exact duplicate group that crosses Train and Test
     metrics = {m.label: m.value for m in at.metric}
@@ -166,10 +186,14 @@ def test_without_results_the_page_says_how_to_make_them(tmp_path, monkeypatch, n
 
 def test_gallery_shows_faces_and_gradcam(reports_env, fm12k):
     at = open_page()
+    # the examples each study recorded, cut from the data, with their predictions
+    caps = captions(at)
+    assert any(c.startswith("hand ·") for c in caps) and any(c.startswith("yaw ") for c in caps)
+    assert "confidence: the probability of the class the model called" in texts(at).lower()
     at.selectbox(key="gal_set").set_value("dev_scenes").run()
     assert not at.exception, at.exception
     preds = pd.read_csv(reports_env / "robust" / "predictions_dev_scenes.csv")
-    expected = studies.mistakes(preds, "dev_scenes", 0.5)
+    expected = mistakes(preds, "dev_scenes", 0.5)
     assert f"**{len(expected)} mistakes** among {len(preds):,} faces" in texts(at)
 
     at.toggle(key="gal_correct").set_value(True).run()

@@ -146,26 +146,8 @@ if probe_docs:
 st.header("Mistakes at this threshold")
 if not preds:
     st.caption("Needs a predictions CSV.")
-elif not data_available():
-    data_hint("Showing the misclassified faces")
 else:
+    from views.gallery import mistakes_gallery  # the one gallery, shared with Failure analysis
+
     recipe = st.radio("Model", list(preds), horizontal=True, key="mistakes_recipe")
-    df = preds[recipe]
-    two = df[df["truth"].isin(CLASSES)].copy()
-    two["called"] = (two["p_mask"] >= threshold).map({True: CLASSES[0], False: CLASSES[1]})
-    wrong = two[two["called"] != two["truth"]].copy()
-    wrong["confidence"] = (wrong["p_mask"] - threshold).abs()
-    wrong = wrong.sort_values("confidence", ascending=False)
-    st.markdown(f"**{len(wrong)}** of {len(two):,} faces are wrong"
-                + ("; the most confident mistakes first." if len(wrong) else "."))
-    grid = st.columns(6)
-    for i, (_, row) in enumerate(wrong.head(12).iterrows()):
-        path = shipped.image_path(str(row["path"]), set_name)
-        try:
-            img = load_rgb(path)
-            if {"x1", "y1", "x2", "y2"} <= set(row.index):
-                img = crop_face(img, (row["x1"], row["y1"], row["x2"], row["y2"]), size=160)
-        except ImageError as exc:
-            grid[i % 6].caption(f"{row['path']}: {exc}")
-            continue
-        grid[i % 6].image(img, caption=f"truth {row['truth']} · p={row['p_mask']:.3f}", width="stretch")
+    mistakes_gallery(preds[recipe], set_name, threshold, "mistakes", faces=12)

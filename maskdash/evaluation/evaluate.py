@@ -142,29 +142,42 @@ def evaluate_split(classifier, data_dir: Path, split: str, threshold: float = 0.
     return loaded, p, rows
 
 
+def sweep(classifier, images, transform, values, progress: bool = False, desc: str = "sweep") -> np.ndarray:
+    """p(with_mask) of every image under every condition: row k is the classifier on
+    `transform(image, values[k])` for each image (each must give a 224×224×3 face). The one
+    implementation behind the probes below and the failure analysis' distance and lighting studies."""
+    from tqdm import tqdm
+
+    rows = [classifier.predict_batched(np.stack([transform(img, v) for img in images]))
+            for v in tqdm(values, desc=desc, disable=not progress, leave=False)]
+    return np.stack(rows) if rows else np.zeros((0, len(images)), np.float32)
+
+
+def _probe(classifier, images: np.ndarray, labels: np.ndarray, transform, values, threshold: float,
+           keys: tuple[str, ...]) -> dict:
+    """Per condition: accuracy and each class's recall (the share that keeps its label), under
+    `keys` in that order (the order metrics.json has always had)."""
+    out = {}
+    for v, p in zip(values, sweep(classifier, images, transform, values)):
+        m = metrics(labels, p, threshold)
+        figures = {"accuracy": m["accuracy"], **{c: m["recall"][c] for c in CLASSES}}
+        out[str(v)] = {k: figures[k] for k in keys}
+    return out
+
+
 def resolution_probe(classifier, images: np.ndarray, labels: np.ndarray, widths=RESOLUTION_WIDTHS,
                      threshold: float = 0.5) -> dict:
     """Each face shrunk to `width` px wide and enlarged back: does it keep its label?"""
     from maskdash.imaging import shrink
 
-    out = {}
-    for w in widths:
-        probe = np.stack([shrink(img, w, img.shape[0]) for img in images])
-        m = metrics(labels, classifier.predict_batched(probe), threshold)
-        out[str(w)] = {"with_mask": m["recall"]["with_mask"], "without_mask": m["recall"]["without_mask"],
-                       "accuracy": m["accuracy"]}
-    return out
+    return _probe(classifier, images, labels, lambda img, w: shrink(img, w, img.shape[0]), widths, threshold,
+                  (*CLASSES, "accuracy"))
 
 
 def lighting_probe(classifier, images: np.ndarray, labels: np.ndarray, factors=LIGHTING_FACTORS,
                    threshold: float = 0.5) -> dict:
-    out = {}
-    for f in factors:
-        probe = np.stack([augment.brightness(img, f) for img in images])
-        m = metrics(labels, classifier.predict_batched(probe), threshold)
-        out[str(f)] = {"accuracy": m["accuracy"], "with_mask": m["recall"]["with_mask"],
-                       "without_mask": m["recall"]["without_mask"]}
-    return out
+    """Each face's brightness multiplied by a factor: does it keep its label?"""
+    return _probe(classifier, images, labels, augment.brightness, factors, threshold, ("accuracy", *CLASSES))
 
 
 def evaluate_scenes(classifier, scenes_dir: Path, threshold: float = 0.5, progress: bool = True):

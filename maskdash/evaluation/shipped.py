@@ -224,3 +224,21 @@ def per_class_table(m: dict) -> pd.DataFrame:
         "recall": [m["recall"][c] for c in CLASSES],
         "f1": [m["f1"][c] for c in CLASSES],
     }, index=list(CLASSES))
+
+
+# ---------------------------------------------------------------- the data audit (models/audit/)
+
+
+def audit_dir() -> Path:
+    return reports_root() / "audit"
+
+
+def load_audit() -> dict | None:
+    """audit.json written by `python -m maskdash audit`: counts of exact and near duplicates
+    within and across the splits."""
+    return _read_json(audit_dir() / "audit.json")
+
+
+def load_duplicates() -> pd.DataFrame | None:
+    """duplicates.csv: one row per file of a duplicate group (group, kind, path, split, label)."""
+    return _read_csv(audit_dir() / "duplicates.csv", ["group", "kind", "path", "split"])

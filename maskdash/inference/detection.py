@@ -59,9 +59,8 @@ class DetectorUnavailable(RuntimeError):
     """A detector that cannot be used here; `str()` tells the user what to set or install."""
 
 
-# What maskdash/analysis imports; a detection is a Face: box (x1, y1, x2, y2 in pixels of the
-# input frame), det_score, landmarks (K×2 pixel coordinates, order given by landmark_names()).
-Detection = Face
+# A detection is a Face: box (x1, y1, x2, y2 in pixels of the input frame), det_score, landmarks
+# (K×2 pixel coordinates, order given by landmark_names()); the classifier fills in the rest.
 
 
 class Detector(Protocol):

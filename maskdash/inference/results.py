@@ -48,11 +48,6 @@ class Face:
         """The probability the label stands on: the smoothed one on a stream, else p_mask."""
         return self.p_mask if math.isnan(self.p_smooth) else self.p_smooth
 
-    @property
-    def score(self) -> float:
-        """det_score under the detector's older name, which maskdash/analysis still reads."""
-        return self.det_score
-
     def row(self, index: int, source: str) -> dict:
         """This face as one row of `predict`'s scene CSV (SCENE_COLUMNS)."""
         x1, y1, x2, y2 = pixel_box(self.box)
