@@ -132,13 +132,16 @@ def confusion(matrix: Sequence[Sequence[float]], normalize: bool = False, title:
 # Run styles beyond colour, so that curves lying on top of each other stay distinguishable.
 _RUN_LINES = [dict(dash="solid", width=3), dict(dash="dash", width=2), dict(dash="dot", width=2)]
 _RUN_SYMBOLS = ["circle", "diamond", "square"]
-_ZOOMS = (0.01, 0.02, 0.05, 0.1, 0.2)
+_ZOOMS = (0.01, 0.02, 0.05)
 
 
-def _zoom_for(error: float) -> float:
-    """Side of the inset's square: the smallest nice size that holds a curve whose area misses
-    `error` (1 − AUC) of the unit square, with room to see it bend."""
-    return next((z for z in _ZOOMS if 4 * error <= z), _ZOOMS[-1])
+def _zoom_for(errors: list[float]) -> float | None:
+    """Side of the inset's square when every curve hugs the corner — each misses at most a few
+    hundredths of the unit square (`errors`: 1 − area) — so that they would hide each other;
+    the smallest nice size with room to see them bend. None when a curve is far enough from the
+    corner to be seen without a zoom."""
+    worst = max(errors, default=1.0)
+    return next((z for z in _ZOOMS if 4 * worst <= z), None)
 
 
 def _inset(fig: go.Figure, traces: list[go.Scatter], x_range: list[float], y_range: list[float],
@@ -190,9 +193,8 @@ def roc(curves: Mapping[str, pd.DataFrame], aucs: Mapping[str, float] | None = N
             "true positive rate")
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1.02])
-    if inset and curves:
-        best = min(1 - _area(p["fpr"].to_numpy(float), p["tpr"].to_numpy(float)) for p in curves.values())
-        z = _zoom_for(best)
+    z = _zoom_for([1 - _area(p["fpr"].to_numpy(float), p["tpr"].to_numpy(float)) for p in curves.values()])
+    if inset and z:
         _inset(fig, zoomed, [-z / 50, z], [1 - z, 1 + z / 50], [0.5, 0.97], [0.08, 0.55])
     return fig
 
@@ -221,14 +223,21 @@ def precision_recall(curves: Mapping[str, pd.DataFrame],
             zoomed.append(go.Scatter(dot))
     _layout(fig, "Precision-recall (with_mask)", "recall", "precision")
     fig.update_xaxes(range=[0, 1])
-    fig.update_yaxes(range=[0, 1.02])
-    if inset and curves:
-        # area under the step curve: the share of the unit square a perfect model would add
-        best = min(1 - float(np.sum(np.diff(p["recall"].to_numpy(float)) * p["precision"].to_numpy(float)[1:]))
-                   for p in curves.values())
-        z = _zoom_for(best)
+    # precision never falls below the share of masked faces (reached at recall 1): start the axis
+    # just under it, so that curves on a set with mostly masked faces are not squeezed to the top
+    floor = min((float(p["precision"].min()) for p in curves.values() if len(p)), default=0.0)
+    fig.update_yaxes(range=[max(0.0, np.floor(floor * 20) / 20 - 0.05), 1.02])
+    # 1 − the area under each step curve (its average precision)
+    z = _zoom_for([1 - float(np.sum(np.diff(p["recall"].to_numpy(float)) * p["precision"].to_numpy(float)[1:]))
+                   for p in curves.values()])
+    if inset and z:
         _inset(fig, zoomed, [1 - z, 1 + z / 50], [1 - z, 1 + z / 50], [0.08, 0.5], [0.08, 0.55])
     return fig
+
+
+def has_inset(fig: go.Figure) -> bool:
+    """Whether `roc` / `precision_recall` drew a zoomed inset."""
+    return any(getattr(t, "xaxis", None) == "x2" for t in fig.data)
 
 
 def calibration(tables: Mapping[str, pd.DataFrame]) -> go.Figure:
@@ -248,11 +257,11 @@ def calibration(tables: Mapping[str, pd.DataFrame]) -> go.Figure:
             line=dict(color=run_color(name, i), **_RUN_LINES[i % len(_RUN_LINES)]),
             marker=dict(size=size, symbol=_RUN_SYMBOLS[i % len(_RUN_SYMBOLS)]), customdata=t["count"],
             text=[f"n={c:,}" for c in t["count"]], textposition="top left" if i % 2 == 0 else "bottom right",
-            textfont=dict(size=10, color=run_color(name, i)),
+            textfont=dict(size=10, color=run_color(name, i)), cliponaxis=False,
             hovertemplate="mean p %{x:.3f}<br>observed %{y:.3f}<br>%{customdata} faces<extra>" + name + "</extra>",
         ))
     _layout(fig, "Calibration (reliability)", "mean predicted p(with_mask)", "observed share with_mask")
-    fig.update_layout(legend_itemsizing="constant")
+    fig.update_layout(legend_itemsizing="constant", margin=dict(r=55))  # room for the labels of the last bin
     fig.update_xaxes(range=[-0.02, 1.02])
     fig.update_yaxes(range=[-0.06, 1.08])
     return fig
@@ -277,8 +286,9 @@ def probability_histogram(frames: Mapping[str, pd.DataFrame], threshold: float |
     fig.update_layout(barmode="overlay")
     fig.update_yaxes(type="log", dtick=1)
     fig.update_yaxes(title_text="faces (log scale)", row=1, col=1)
-    _layout(fig, "p(with_mask) by true class", "p(with_mask)", "faces (log scale)", height=330)
+    _layout(fig, "p(with_mask) by true class", "p(with_mask)", "faces (log scale)", height=360)
     fig.update_xaxes(range=[0, 1], title_text="p(with_mask)")
+    fig.update_layout(legend=dict(y=-0.32), margin=dict(b=70))  # under the x-axis titles, not on them
     return fig
 
 
@@ -303,8 +313,9 @@ def probe_bars(table: pd.DataFrame, x: str, title: str, n: Mapping[str, int] | N
     highest = max((float(np.nanmax(t.y)) for t in fig.data if len(t.y)), default=0.0)
     top = y_max if y_max is not None else max(0.01, highest) * 1.3
     fig.update_yaxes(tickformat=".1%", range=[0, top], rangemode="tozero")
+    fig.update_xaxes(type="category")  # the settings probed, evenly spaced, not a numeric scale
     if n:
-        title += " · n = " + ", ".join(f"{v:,} {k}" for k, v in n.items())
+        title += " · n: " + ", ".join(f"{v:,} {k}" for k, v in n.items())
     return _layout(fig, title, x, "share wrong", height=330)
 
 

@@ -216,7 +216,7 @@ def test_training_says_what_each_accuracy_is_measured_on(robust_metrics):
     at = open_page("views/training.py")
     summary = at.dataframe[0].value
     # the saved model on the whole Validation split: the figure Home and Evaluation show
-    assert summary.loc["robust (shipped)", "Validation accuracy of the kept model"] == _pct(
+    assert summary.loc["robust (shipped)", "Validation acc., kept model"] == _pct(
         robust_metrics["sets"]["validation"]["accuracy"])
     assert "final train accuracy" not in summary.columns
     captions = " ".join(c.value for c in at.caption)
@@ -360,7 +360,7 @@ def test_evaluation_probes_show_error_rates_with_n(robust_metrics):
         assert _arr(bars[cls]["y"]) == pytest.approx([1 - probe[w][cls] for w in widths])
         wrong = round((1 - probe[widths[0]][cls]) * sum(conf[i]))
         assert bars[cls]["text"][0].endswith(f"({wrong})")
-        assert f"{sum(conf[i]):,} {cls}" in fig["layout"]["title"]["text"]
+        assert f"{sum(conf[i]):,} {cls}" in fig["layout"]["title"]["text"]  # n
     assert fig["layout"]["yaxis"]["title"]["text"] == "share wrong"
 
 

@@ -151,7 +151,7 @@ def test_probe_bars_show_the_error_rate_with_counts():
     assert list(fig.data[0].y) == pytest.approx([0.5, 0.1]) and list(fig.data[1].y) == pytest.approx([0.01, 0.02])
     assert list(fig.data[1].text) == ["1.0% (3)", "2.0% (6)"]  # share wrong and faces wrong
     assert "6 of 300 faces" in fig.data[1].customdata[1]
-    assert "n = 200 with_mask, 300 without_mask" in fig.layout.title.text
+    assert "n: 200 with_mask, 300 without_mask" in fig.layout.title.text
     assert tuple(fig.layout.yaxis.range) == (0, 0.6) and fig.layout.yaxis.title.text == "share wrong"
 
 
@@ -193,6 +193,9 @@ def test_overlapping_curves_differ_in_style_and_get_a_zoomed_inset():
         assert len(inset) == 4 and not any(t.showlegend for t in inset)
         assert fig.layout.xaxis2.range[1] - fig.layout.xaxis2.range[0] < 0.05  # zoomed in
     assert not [t for t in charts.roc({"robust": pts}, inset=False).data if t.xaxis == "x2"]
+    # a curve far from the corner is visible as it is: no zoom
+    weak = shipped.roc_points(y, np.r_[np.linspace(0.3, 1, 50), np.linspace(0, 0.7, 50)])
+    assert not [t for t in charts.roc({"robust": pts, "seed": weak}).data if t.xaxis == "x2"]
 
 
 def test_calibration_labels_each_bin_with_its_count_and_drops_empty_bins():

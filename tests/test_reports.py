@@ -211,7 +211,7 @@ def test_probe_table_carries_the_number_of_faces():
     assert list(table["width (px)"]) == [32, 64] and list(table["with_mask"]) == [0.9, 1.0]
     assert n == {"with_mask": 483, "without_mask": 509}
     table, n = shipped.probe_table(m, "lighting")
-    assert list(table["brightness ×"]) == [0.4, 1.6] and n == {"accuracy": 992}
+    assert list(table["brightness ×"]) == [0.4, 1.6] and n == {"all faces": 992}
     assert shipped.probe_table({}, "lighting") is None
 
 

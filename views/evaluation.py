@@ -138,12 +138,14 @@ def render_curves(preds: dict[str, pd.DataFrame], results: dict[str, dict], thre
     if not rocs:
         st.info("This set holds only one class, so ROC and precision-recall curves are undefined.")
         return
+    roc, pr = charts.roc(rocs, aucs, roc_marks), charts.precision_recall(prs, pr_marks)
     a, b = st.columns(2)
-    a.plotly_chart(charts.roc(rocs, aucs, roc_marks), key="roc")
-    b.plotly_chart(charts.precision_recall(prs, pr_marks), key="pr")
+    a.plotly_chart(roc, key="roc")
+    b.plotly_chart(pr, key="pr")
     st.caption("Each model has its own colour, line style and marker; the marker shows where the current threshold "
-               "puts it. The small plot inside each chart zooms into the corner (dotted box) where good models' "
-               "curves lie on top of each other.")
+               "puts it." + (" The small plot inside a chart zooms into the corner (dotted box) where the curves "
+                             "lie on top of each other." if charts.has_inset(roc) or charts.has_inset(pr) else "")
+               + " The precision axis starts just under the share of masked faces, the lowest precision possible.")
     a, b = st.columns(2)
     with a:
         st.plotly_chart(charts.calibration(rels), key="cal")

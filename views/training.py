@@ -51,18 +51,16 @@ def summary_table(histories: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for recipe, h in histories.items():
         best = kept_epoch(h)
         metrics = safe_report(shipped.load_metrics, recipe) or {}
-        facts = safe_report(shipped.load_training_facts, recipe) or {}
         stages = (", ".join(f"{s}: {n}" for s, n in h["stage"].value_counts(sort=False).items())
                   if h["stage"].notna().any() else "–")
         rows.append({
             "run": shipped.RECIPE_TITLES.get(recipe, recipe),
             "epochs": len(h),
-            "stages (epochs)": stages,
-            "kept epoch (checkpoint rule)": int(best["epoch"]) if best is not None else None,
-            "val accuracy there, during training": pct(best["val_accuracy"]) if best is not None else "–",
-            "Validation accuracy of the kept model": pct(((metrics.get("sets") or {}).get("validation") or {}).get("accuracy")),
-            "training time": f"{h['epoch_seconds'].sum() / 60:.1f} min" if h["epoch_seconds"].notna().any() else "–",
-            "machine": facts.get("machine", "–"),
+            "stages": stages,
+            "kept epoch": int(best["epoch"]) if best is not None else None,
+            "val. acc. then, in training": pct(best["val_accuracy"]) if best is not None else "–",
+            "Validation acc., kept model": pct(((metrics.get("sets") or {}).get("validation") or {}).get("accuracy")),
+            "time": f"{h['epoch_seconds'].sum() / 60:.1f} min" if h["epoch_seconds"].notna().any() else "–",
         })
     return pd.DataFrame(rows).set_index("run")
 
@@ -81,9 +79,11 @@ def render_summary(histories: dict[str, pd.DataFrame], args: dict[str, dict]) ->
     st.header("Summary")
     st.dataframe(summary_table(histories), width="stretch")
     st.caption(
-        "*During training* is what the trainer measured after that epoch; *of the kept model* is the saved "
-        "file scored afterwards on the whole Validation split as on disk — the figure Home and Evaluation "
-        "show. " + " ".join(measured_on(r, h, args[r]) for r, h in histories.items())
+        "*Stages*: epochs per stage. *Kept epoch*: the checkpoint the run's rule chose (lowest validation loss; "
+        "for robust, lowest mean of the Validation and scene_val losses). *Val. acc. then, in training* is what the "
+        "trainer measured after that epoch; *Validation acc., kept model* is the saved file scored afterwards on "
+        "the whole Validation split as on disk — the figure Home and Evaluation show. *Time*: the epochs' "
+        "total. " + " ".join(measured_on(r, h, args[r]) for r, h in histories.items())
     )
 
 
@@ -102,7 +102,8 @@ def schedule_caption(recipe: str, args: dict) -> str:
     lr, ft = args.get("lr"), args.get("fine_tune_lr")
     if shipped.trainer_of(args) == "online":
         budget = f" (its length fitted to a {args['minutes']}-minute budget)" if args.get("minutes") else ""
-        return (f"**{recipe}**: {args.get('head_epochs', 1)} head epoch(s) at {lr:g}; then fine-tuning starts "
+        head = int(args.get("head_epochs", 1))
+        return (f"**{recipe}**: {head} head epoch{'s' if head != 1 else ''} at {lr:g}; then fine-tuning starts "
                 f"with a warm-up epoch at a quarter of {ft:g} and follows a **cosine decay** from {ft:g} "
                 f"down to 1e-06 at the last epoch{budget}.") if lr and ft else f"**{recipe}**: cosine decay."
     start = f"starts at {lr:g}" if lr else "starts at its set rate"
@@ -116,8 +117,11 @@ def render_schedule(histories: dict[str, pd.DataFrame], args: dict[str, dict]) -
     c3, c4 = st.columns(2)
     c3.plotly_chart(charts.learning_rate(histories), key="train_lr")
     c4.plotly_chart(charts.epoch_time(histories), key="train_time")
+    machines = {r: (safe_report(shipped.load_training_facts, r) or {}).get("machine") for r in histories}
+    where = "; ".join(f"{r} on {m.split(';')[0]}" for r, m in machines.items() if m)
     st.caption(" ".join(schedule_caption(r, args[r]) for r in histories)
-               + " Epoch times come from different machines (see the summary), so compare the shapes, not the heights.")
+               + (f" Epoch times come from different machines ({where}): compare their shapes, not their heights."
+                  if where else ""))
     with st.expander("Per-epoch numbers"):
         for recipe, h in histories.items():
             st.markdown(f"**{recipe}**")
@@ -133,20 +137,19 @@ def render_cards() -> None:
     st.header("Model cards")
     st.caption("What each model is, how it was trained and how it scores. The *Training* section quotes the "
                "figures measured during training (see the summary above); *Results* are the saved model's.")
-    cols = st.columns(len(shipped.RECIPES))
-    for col, recipe in zip(cols, shipped.RECIPES):
-        with col:
-            st.subheader(shipped.RECIPE_TITLES.get(recipe, recipe))
-            card = safe_report(shipped.load_model_card, recipe)
-            if card is None:
-                st.caption(f"No MODEL_CARD.md in `{display_path(shipped.recipe_dir(recipe))}` yet.")
-            else:
-                with st.expander("Model card"):
-                    st.markdown(demote_headings(shipped.card_for_users(card)))
-            args = safe_report(shipped.load_args, recipe)
-            if args:
-                with st.expander("Training arguments (args.json)"):
-                    st.code(json.dumps(shipped.args_for_users(args), indent=2), language="json")
+    # one under the other: the cards' result tables need the page's full width
+    for recipe in shipped.RECIPES:
+        st.subheader(shipped.RECIPE_TITLES.get(recipe, recipe))
+        card = safe_report(shipped.load_model_card, recipe)
+        if card is None:
+            st.caption(f"No MODEL_CARD.md in `{display_path(shipped.recipe_dir(recipe))}` yet.")
+        else:
+            with st.expander("Model card"):
+                st.markdown(demote_headings(shipped.card_for_users(card)))
+        args = safe_report(shipped.load_args, recipe)
+        if args:
+            with st.expander("Training arguments (args.json)"):
+                st.code(json.dumps(shipped.args_for_users(args), indent=2), language="json")
 
 
 def _reader(path):

@@ -326,7 +326,7 @@ def train_accuracy_scope(history: pd.DataFrame, args: dict | None) -> str:
 
 def probe_table(metrics: dict | None, probe: str) -> tuple[pd.DataFrame, dict[str, int]] | None:
     """A robustness probe of metrics.json as (table, n): "resolution" → width (px) and the share
-    correct per class; "lighting" → brightness factor and the overall share correct. `n` gives the
+    correct per class; "lighting" → brightness factor and the share correct of "all faces". `n` gives the
     number of Test faces behind each column (from the Test confusion matrix)."""
     block = ((metrics or {}).get("probes") or {}).get(probe) or {}
     if not block:
@@ -336,8 +336,8 @@ def probe_table(metrics: dict | None, probe: str) -> tuple[pd.DataFrame, dict[st
         table = pd.DataFrame([{"width (px)": int(k), **{c: v.get(c) for c in CLASSES}} for k, v in block.items()])
         n = {c: int(conf[i].sum()) for i, c in enumerate(CLASSES)}
         return table.sort_values("width (px)").reset_index(drop=True), {c: v for c, v in n.items() if v}
-    table = pd.DataFrame([{"brightness ×": float(k), "accuracy": v.get("accuracy")} for k, v in block.items()])
-    return table.sort_values("brightness ×").reset_index(drop=True), ({"accuracy": int(conf.sum())} if conf.sum() else {})
+    table = pd.DataFrame([{"brightness ×": float(k), "all faces": v.get("accuracy")} for k, v in block.items()])
+    return table.sort_values("brightness ×").reset_index(drop=True), ({"all faces": int(conf.sum())} if conf.sum() else {})
 
 
 # ---------------------------------------------------------------- export of the shipped model
