@@ -231,4 +231,8 @@ def test_export_descriptions_match_the_model_outputs():
     assert spec["input"]["shape"] == [1, 224, 224, 3] and spec["input"]["dtype"] == "float32"
     assert spec["output"]["labels"] == ["with_mask", "without_mask"] and spec["output"]["shape"] == [1, 2]
     json.dumps(spec)  # plain JSON
-    assert shipped.model_file("robust", ".tflite") is not None
+    sizes = shipped.model_sizes("robust")
+    assert set(sizes) == {".tflite", ".keras"}
+    assert len(shipped.read_model("robust", ".tflite")) == sizes[".tflite"]
+    with pytest.raises(ValueError):
+        shipped.read_model("robust", ".h5")

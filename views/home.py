@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from maskdash.evaluation import shipped
+from maskdash.settings import display_path
 from views.common import data_available, data_hint, pct, reports_hint, safe_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +45,7 @@ def crop_tiles(robust: dict) -> list[tuple[str, str, str]]:
          f"{robust.get('threshold', 0.5)}"),
         ("Original system (reported)", pct(shipped.ORIGINAL_ACCURACY),
          "Validation accuracy reported for the original v2 model (brightness augmentation); "
-         "v1 without augmentation: 93.76 %."),
+         f"v1 without augmentation: {pct(shipped.ORIGINAL_V1_ACCURACY)}."),
     ]
     if "test_dedup" in sets:
         tiles.append(("Test without duplicates", pct(sets["test_dedup"].get("accuracy")),
@@ -101,7 +102,8 @@ def render_glance(robust: dict | None, args: dict | None) -> None:
             render_pipeline_tiles(pipe)
     if args:
         st.markdown(training_sentence(args))
-    st.caption(f"Report generated {robust.get('generated', '(date unknown)')} · model `{robust.get('model', '?')}`")
+    model = display_path(robust["model"]) if robust.get("model") else "?"
+    st.caption(f"Report generated {robust.get('generated', '(date unknown)')} · model `{model}`")
 
 
 def comparison_table(robust: dict | None, seed: dict | None) -> pd.DataFrame:

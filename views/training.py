@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -152,15 +153,10 @@ def render_cards() -> None:
                 st.code(json.dumps(shipped.args_for_users(args), indent=2), language="json")
 
 
-def _reader(path):
-    # deferred: a file is read only when its button is clicked, not on every rerun
-    return lambda: path.read_bytes()
-
-
 def render_export(recipe: str = "robust") -> None:
     """Download buttons for the shipped model, its labels and its input description."""
-    files = {suffix: shipped.model_file(recipe, suffix) for suffix in shipped.EXPORT_FORMATS}
-    if not any(files.values()):
+    sizes = shipped.model_sizes(recipe)
+    if not sizes:
         return
     metrics = safe_report(shipped.load_metrics, recipe) or {}
     st.header("Export the shipped model")
@@ -172,11 +168,11 @@ def render_export(recipe: str = "robust") -> None:
     )
     cols = st.columns(4)
     for col, (suffix, mime) in zip(cols, shipped.EXPORT_FORMATS.items()):
-        path = files[suffix]
-        if path is None:
+        if suffix not in sizes:
             col.caption(f"No model{suffix} committed.")
             continue
-        col.download_button(f"model{suffix} ({path.stat().st_size / 1e6:.1f} MB)", _reader(path),
+        # deferred: the file is read when its button is clicked, not on every rerun of the page
+        col.download_button(f"model{suffix} ({sizes[suffix] / 1e6:.1f} MB)", partial(shipped.read_model, recipe, suffix),
                             file_name=f"maskdash_{recipe}{suffix}", mime=mime, icon=":material/download:",
                             key=f"export_{suffix[1:]}", on_click="ignore")
     cols[2].download_button("labels.txt", shipped.labels_text(), file_name="labels.txt", mime="text/plain",
@@ -184,10 +180,10 @@ def render_export(recipe: str = "robust") -> None:
     cols[3].download_button("input.json", json.dumps(shipped.input_description(metrics), indent=2),
                             file_name="input.json", mime="application/json", icon=":material/download:",
                             key="export_input", on_click="ignore")
-    quant = (metrics.get("tflite") or {}).get("quantization")
-    if quant:
-        st.caption(f"The .tflite file stores its weights as {quant}; on Test it gives the same label as the "
-                   f"Keras file for {pct((metrics.get('tflite') or {}).get('agreement'))} of the faces.")
+    tflite = metrics.get("tflite") or {}
+    if tflite.get("quantization"):
+        st.caption(f"The .tflite file stores its weights as {tflite['quantization']}; on Test it gives the same label "
+                   f"as the Keras file for {pct(tflite.get('agreement'))} of the faces.")
 
 
 def main() -> None:

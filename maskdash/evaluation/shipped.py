@@ -217,15 +217,6 @@ def reliability(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["bin_low", "bin_high", "mean_p", "fraction_with_mask", "count"])
 
 
-def per_class_table(m: dict) -> pd.DataFrame:
-    """precision/recall/F1 per class from a metrics block, for display."""
-    return pd.DataFrame({
-        "precision": [m["precision"][c] for c in CLASSES],
-        "recall": [m["recall"][c] for c in CLASSES],
-        "f1": [m["f1"][c] for c in CLASSES],
-    }, index=list(CLASSES))
-
-
 # ---------------------------------------------------------------- pages: Home, Training, Evaluation
 
 
@@ -345,10 +336,21 @@ def probe_table(metrics: dict | None, probe: str) -> tuple[pd.DataFrame, dict[st
 EXPORT_FORMATS = {".tflite": "application/octet-stream", ".keras": "application/zip"}
 
 
-def model_file(recipe: str, suffix: str) -> Path | None:
-    """models/<recipe>/model<suffix> (".tflite" or ".keras") when committed."""
+def model_sizes(recipe: str) -> dict[str, int]:
+    """{suffix: size in bytes} of the committed models/<recipe>/model.tflite and model.keras."""
+    paths = {suffix: recipe_dir(recipe) / f"model{suffix}" for suffix in EXPORT_FORMATS}
+    return {suffix: path.stat().st_size for suffix, path in paths.items() if path.is_file()}
+
+
+def read_model(recipe: str, suffix: str) -> bytes:
+    """The bytes of models/<recipe>/model<suffix>, as a user downloads them."""
+    if suffix not in EXPORT_FORMATS:
+        raise ValueError(f"no model format {suffix!r}; one of {', '.join(EXPORT_FORMATS)}")
     path = recipe_dir(recipe) / f"model{suffix}"
-    return path if path.is_file() else None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ReportError(f"model{suffix} of {recipe} is unreadable ({exc.strerror or exc})") from exc
 
 
 def labels_text() -> str:
