@@ -136,10 +136,10 @@ _ZOOMS = (0.01, 0.02, 0.05)
 
 
 def _zoom_for(errors: list[float]) -> float | None:
-    """Side of the inset's square when every curve hugs the corner — each misses at most a few
-    hundredths of the unit square (`errors`: 1 − area) — so that they would hide each other;
-    the smallest nice size with room to see them bend. None when a curve is far enough from the
-    corner to be seen without a zoom."""
+    """The side of the zoomed square, or None. A zoom helps only where every curve hugs the
+    corner, so that they hide each other: each misses at most about 1 % of the unit square
+    (`errors`: 1 − the area under each curve). The side is the smallest nice size that leaves
+    room to see them bend."""
     worst = max(errors, default=1.0)
     return next((z for z in _ZOOMS if 4 * worst <= z), None)
 

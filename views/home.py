@@ -63,8 +63,7 @@ def render_pipeline_tiles(pipe: dict) -> None:
     detector = pipe["detector"]
     st.metric("Faces found on real photos", pct(pipe["found_share"], 1),
               help=f"{detector} found {pipe['found']:,} of the {pipe['of']:,} labelled faces of the holdout "
-                   "street photos (a detection counts when it overlaps a labelled box, IoU ≥ 0.4). Most "
-                   "missed faces are tiny or turned away.")
+                   f"street photos (a detection counts when it overlaps a labelled box, IoU ≥ {pipe['min_iou']}).")
     st.metric("Found faces labelled right", pct(on_found.get("accuracy")),
               help=f"Accuracy on the {on_found.get('n', '?')} faces {detector} found, cropped from the "
                    f"detector's boxes as in the app; balanced accuracy {pct(on_found.get('balanced_accuracy'))}.")

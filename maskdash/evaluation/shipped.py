@@ -244,8 +244,8 @@ def whole_pipeline(metrics: dict | None) -> dict | None:
         n_all = sum(int(found[c]["of"]) for c in CLASSES)
     except (KeyError, TypeError, ValueError):
         return None
-    return {"detector": block.get("detector", "?"), "found": n_found, "of": n_all,
-            "found_share": n_found / n_all if n_all else None, "on_found": block["found_faces"]}
+    return {"detector": block.get("detector", "?"), "min_iou": block.get("min_iou"), "found": n_found,
+            "of": n_all, "found_share": n_found / n_all if n_all else None, "on_found": block["found_faces"]}
 
 
 def smallest_faces(metrics: dict | None) -> dict | None:
