@@ -10,6 +10,9 @@ import streamlit as st
 from maskdash import settings
 
 ROOT = Path(__file__).resolve().parent
+# The browser-tab icon is a file served by this app: for a Material icon name Streamlit points the
+# favicon at fonts.gstatic.com, which an offline or private deployment cannot (and should not) reach.
+ICON = ROOT / "assets" / "icon.png"
 
 # (file, title, icon); a page another developer has not delivered yet is left out so the app runs.
 PAGES = [
@@ -22,7 +25,7 @@ PAGES = [
     ("views/how_it_works.py", "How it works", ":material/school:"),
 ]
 
-st.set_page_config(page_title="MaskDash", page_icon=":material/masks:", layout="wide")
+st.set_page_config(page_title="MaskDash", page_icon=str(ICON), layout="wide")
 
 nav = st.navigation([
     st.Page(path, title=title, icon=icon, default=(path == "views/home.py"))

@@ -12,10 +12,12 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from maskdash.labels import CLASSES, INCORRECT, WITH_MASK, WITHOUT_MASK
+
 # One colour per training run, the same on every chart.
 RUN_COLORS = {"robust": "#1f77b4", "seed": "#ff7f0e"}
 _FALLBACK_COLORS = ["#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
-CLASS_LABELS = ("with_mask", "without_mask")
+CLASS_LABELS = CLASSES
 
 
 def run_color(name: str, i: int = 0) -> str:
@@ -27,6 +29,24 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 380) -> go
         title=title, xaxis_title=x, yaxis_title=y, height=height,
         margin=dict(l=50, r=20, t=60, b=45), legend=dict(orientation="h", y=-0.22),
     )
+    return fig
+
+
+# -- Training
+
+
+def epoch_ticks(last_epoch: int) -> list[int]:
+    """Integer epoch ticks from 1 to `last_epoch`: every epoch up to 12, else 1, then every
+    2nd/5th/10th epoch, and the last one, so that upright labels never crowd."""
+    n = max(int(last_epoch), 1)
+    step = next((s for s in (1, 2, 5, 10, 20, 50) if n / s <= 12), 100)
+    ticks = [1, *range(step, n + 1, step)] if step > 1 else list(range(1, n + 1))
+    return ticks if ticks[-1] == n else [*ticks, n]
+
+
+def _epoch_axis(fig: go.Figure, histories: Mapping[str, pd.DataFrame]) -> go.Figure:
+    last = max((int(h["epoch"].max()) for h in histories.values() if len(h)), default=1)
+    fig.update_xaxes(tickmode="array", tickvals=epoch_ticks(last), tickangle=0, range=[0.5, last + 0.5])
     return fig
 
 
@@ -54,8 +74,7 @@ def training_curves(
     _layout(fig, title, "epoch", metric)
     if metric == "accuracy":
         fig.update_yaxes(tickformat=".0%")
-    fig.update_xaxes(dtick=1)
-    return fig
+    return _epoch_axis(fig, histories)
 
 
 def learning_rate(histories: Mapping[str, pd.DataFrame]) -> go.Figure:
@@ -70,8 +89,7 @@ def learning_rate(histories: Mapping[str, pd.DataFrame]) -> go.Figure:
         ))
     _layout(fig, "Learning rate", "epoch", "learning rate")
     fig.update_yaxes(type="log", exponentformat="e", dtick=1)  # one tick per decade
-    fig.update_xaxes(dtick=1)
-    return fig
+    return _epoch_axis(fig, histories)
 
 
 def epoch_time(histories: Mapping[str, pd.DataFrame]) -> go.Figure:
@@ -84,8 +102,10 @@ def epoch_time(histories: Mapping[str, pd.DataFrame]) -> go.Figure:
                              hovertemplate="epoch %{x}<br>%{y:.1f} s<extra></extra>"))
     fig.update_layout(barmode="group")
     _layout(fig, "Time per epoch", "epoch", "seconds")
-    fig.update_xaxes(dtick=1)
-    return fig
+    return _epoch_axis(fig, histories)
+
+
+# -- Evaluation
 
 
 def confusion(matrix: Sequence[Sequence[float]], normalize: bool = False, title: str = "",
@@ -109,65 +129,141 @@ def confusion(matrix: Sequence[Sequence[float]], normalize: bool = False, title:
                    "predicted", "truth", height=330)
 
 
+# Run styles beyond colour, so that curves lying on top of each other stay distinguishable.
+_RUN_LINES = [dict(dash="solid", width=3), dict(dash="dash", width=2), dict(dash="dot", width=2)]
+_RUN_SYMBOLS = ["circle", "diamond", "square"]
+_ZOOMS = (0.01, 0.02, 0.05)
+
+
+def _zoom_for(errors: list[float]) -> float | None:
+    """The side of the zoomed square, or None. A zoom helps only where every curve hugs the
+    corner, so that they hide each other: each misses at most about 1 % of the unit square
+    (`errors`: 1 − the area under each curve). The side is the smallest nice size that leaves
+    room to see them bend."""
+    worst = max(errors, default=1.0)
+    return next((z for z in _ZOOMS if 4 * worst <= z), None)
+
+
+def _inset(fig: go.Figure, traces: list[go.Scatter], x_range: list[float], y_range: list[float],
+           domain_x: list[float], domain_y: list[float]) -> None:
+    """A zoomed copy of `traces` in a small second plot inside the figure, and a grey box on the
+    main plot around the zoomed area."""
+    for t in traces:
+        fig.add_trace(t.update(xaxis="x2", yaxis="y2", showlegend=False))
+    box = dict(showgrid=True, mirror=True, showline=True, linecolor="#888", ticks="outside")
+    fig.update_layout(
+        xaxis2=dict(domain=domain_x, anchor="y2", range=x_range, tickfont=dict(size=9), **box),
+        yaxis2=dict(domain=domain_y, anchor="x2", range=y_range, tickfont=dict(size=9), **box),
+    )
+    fig.add_shape(type="rect", xref="x", yref="y", x0=x_range[0], x1=x_range[1], y0=y_range[0], y1=y_range[1],
+                  line=dict(color="#888", width=1, dash="dot"))
+    fig.add_annotation(text="zoom", xref="x2 domain", yref="y2 domain", x=0.02, y=0.98, showarrow=False,
+                       xanchor="left", yanchor="top", font=dict(size=10, color="#666"))
+
+
+def _area(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2)) if len(x) > 1 else 0.0
+
+
 def roc(curves: Mapping[str, pd.DataFrame], aucs: Mapping[str, float] | None = None,
-        marks: Mapping[str, tuple[float, float]] | None = None) -> go.Figure:
-    """ROC curves (DataFrames with fpr, tpr); `marks` puts a dot at each run's operating point."""
+        marks: Mapping[str, tuple[float, float]] | None = None, inset: bool = True) -> go.Figure:
+    """ROC curves (DataFrames with fpr, tpr); `marks` puts a dot at each run's operating point.
+    Runs differ in dash, width and marker as well as colour; `inset` adds a zoom on the top-left
+    corner, where good models' curves lie on top of each other."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="lightgray", dash="dot"),
                              name="chance", hoverinfo="skip"))
+    zoomed = []
     for i, (name, pts) in enumerate(curves.items()):
         label = name if not aucs or name not in aucs else f"{name} (AUC {aucs[name]:.4f})"
-        color = run_color(name, i)
-        fig.add_trace(go.Scatter(x=pts["fpr"], y=pts["tpr"], mode="lines", name=label, line=dict(color=color),
-                                 hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra></extra>"))
+        color, line = run_color(name, i), _RUN_LINES[i % len(_RUN_LINES)]
+        curve = go.Scatter(x=pts["fpr"], y=pts["tpr"], mode="lines", name=label, line=dict(color=color, **line),
+                           hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra>" + name + "</extra>")
+        fig.add_trace(curve)
+        zoomed.append(go.Scatter(curve))
         if marks and name in marks:
             fx, ty = marks[name]
-            fig.add_trace(go.Scatter(x=[fx], y=[ty], mode="markers", marker=dict(color=color, size=10),
-                                     name=f"{name} at threshold", showlegend=False))
+            dot = go.Scatter(x=[fx], y=[ty], mode="markers", name=f"{name} at threshold", showlegend=False,
+                             marker=dict(color=color, size=11, symbol=_RUN_SYMBOLS[i % len(_RUN_SYMBOLS)],
+                                         line=dict(color="white", width=1)),
+                             hovertemplate="at the threshold<br>FPR %{x:.4f}<br>TPR %{y:.4f}<extra>" + name + "</extra>")
+            fig.add_trace(dot)
+            zoomed.append(go.Scatter(dot))
     _layout(fig, "ROC (positive class: with_mask)", "false positive rate (no-mask faces called mask)",
             "true positive rate")
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1.02])
+    z = _zoom_for([1 - _area(p["fpr"].to_numpy(float), p["tpr"].to_numpy(float)) for p in curves.values()])
+    if inset and z:
+        _inset(fig, zoomed, [-z / 50, z], [1 - z, 1 + z / 50], [0.5, 0.97], [0.08, 0.55])
     return fig
 
 
 def precision_recall(curves: Mapping[str, pd.DataFrame],
-                     marks: Mapping[str, tuple[float, float]] | None = None) -> go.Figure:
-    """Precision-recall curves (DataFrames with recall, precision) for the with_mask class."""
+                     marks: Mapping[str, tuple[float, float]] | None = None, inset: bool = True) -> go.Figure:
+    """Precision-recall curves (DataFrames with recall, precision) for the with_mask class, styled
+    per run as in `roc`; `inset` zooms on the top-right corner."""
     fig = go.Figure()
+    zoomed = []
     for i, (name, pts) in enumerate(curves.items()):
-        color = run_color(name, i)
-        fig.add_trace(go.Scatter(x=pts["recall"], y=pts["precision"], mode="lines", name=name,
-                                 line=dict(color=color, shape="hv"),
-                                 hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>"))
+        color, line = run_color(name, i), _RUN_LINES[i % len(_RUN_LINES)]
+        curve = go.Scatter(x=pts["recall"], y=pts["precision"], mode="lines", name=name,
+                           line=dict(color=color, shape="hv", **line),
+                           hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra>" + name + "</extra>")
+        fig.add_trace(curve)
+        zoomed.append(go.Scatter(curve))
         if marks and name in marks:
             r, p = marks[name]
-            fig.add_trace(go.Scatter(x=[r], y=[p], mode="markers", marker=dict(color=color, size=10),
-                                     name=f"{name} at threshold", showlegend=False))
+            dot = go.Scatter(x=[r], y=[p], mode="markers", name=f"{name} at threshold", showlegend=False,
+                             marker=dict(color=color, size=11, symbol=_RUN_SYMBOLS[i % len(_RUN_SYMBOLS)],
+                                         line=dict(color="white", width=1)),
+                             hovertemplate="at the threshold<br>recall %{x:.4f}<br>precision %{y:.4f}<extra>"
+                                           + name + "</extra>")
+            fig.add_trace(dot)
+            zoomed.append(go.Scatter(dot))
     _layout(fig, "Precision-recall (with_mask)", "recall", "precision")
     fig.update_xaxes(range=[0, 1])
+    # precision never falls below the share of masked faces (reached at recall 1): start the axis
+    # just under it, so that curves on a set with mostly masked faces are not squeezed to the top
+    floor = min((float(p["precision"].min()) for p in curves.values() if len(p)), default=0.0)
+    fig.update_yaxes(range=[max(0.0, np.floor(floor * 20) / 20 - 0.05), 1.02])
+    # 1 − the area under each step curve (its average precision)
+    z = _zoom_for([1 - float(np.sum(np.diff(p["recall"].to_numpy(float)) * p["precision"].to_numpy(float)[1:]))
+                   for p in curves.values()])
+    if inset and z:
+        _inset(fig, zoomed, [1 - z, 1 + z / 50], [1 - z, 1 + z / 50], [0.08, 0.5], [0.08, 0.55])
     return fig
+
+
+def has_inset(fig: go.Figure) -> bool:
+    """Whether `roc` / `precision_recall` drew a zoomed inset."""
+    return any(getattr(t, "xaxis", None) == "x2" for t in fig.data)
 
 
 def calibration(tables: Mapping[str, pd.DataFrame]) -> go.Figure:
     """Reliability diagram: mean predicted p(with_mask) per bin vs the observed share of masked
-    faces; marker size ∝ bin count. A calibrated model sits on the diagonal."""
+    faces. Each point is labelled with its number of faces and sized by it; empty bins are left
+    out. A calibrated model sits on the diagonal."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="lightgray", dash="dot"),
                              name="perfectly calibrated", hoverinfo="skip"))
     for i, (name, t) in enumerate(tables.items()):
+        t = t[t["count"] > 0]
         if t.empty:
             continue
         size = 6 + 24 * np.sqrt(t["count"] / t["count"].max())
         fig.add_trace(go.Scatter(
-            x=t["mean_p"], y=t["fraction_with_mask"], mode="lines+markers", name=name,
-            line=dict(color=run_color(name, i)), marker=dict(size=size), customdata=t["count"],
-            hovertemplate="mean p %{x:.3f}<br>observed %{y:.3f}<br>%{customdata} faces<extra></extra>",
+            x=t["mean_p"], y=t["fraction_with_mask"], mode="lines+markers+text", name=name,
+            line=dict(color=run_color(name, i), **_RUN_LINES[i % len(_RUN_LINES)]),
+            marker=dict(size=size, symbol=_RUN_SYMBOLS[i % len(_RUN_SYMBOLS)]), customdata=t["count"],
+            text=[f"n={c:,}" for c in t["count"]], textposition="top left" if i % 2 == 0 else "bottom right",
+            textfont=dict(size=10, color=run_color(name, i)), cliponaxis=False,
+            hovertemplate="mean p %{x:.3f}<br>observed %{y:.3f}<br>%{customdata} faces<extra>" + name + "</extra>",
         ))
     _layout(fig, "Calibration (reliability)", "mean predicted p(with_mask)", "observed share with_mask")
-    fig.update_layout(legend_itemsizing="constant")
-    fig.update_xaxes(range=[0, 1])
-    fig.update_yaxes(range=[-0.02, 1.02])
+    fig.update_layout(legend_itemsizing="constant", margin=dict(r=55))  # room for the labels of the last bin
+    fig.update_xaxes(range=[-0.02, 1.02])
+    fig.update_yaxes(range=[-0.06, 1.08])
     return fig
 
 
@@ -176,7 +272,7 @@ def probability_histogram(frames: Mapping[str, pd.DataFrame], threshold: float |
     names = list(frames)
     fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=names, shared_yaxes=True,
                         horizontal_spacing=0.1)
-    colors = {"with_mask": "#2ecc71", "without_mask": "#e74c3c", "mask_weared_incorrect": "#f1c40f"}
+    colors = {WITH_MASK: "#2ecc71", WITHOUT_MASK: "#e74c3c", INCORRECT: "#f1c40f"}
     for j, name in enumerate(names, start=1):
         df = frames[name]
         for truth, part in df.groupby("truth"):
@@ -190,9 +286,40 @@ def probability_histogram(frames: Mapping[str, pd.DataFrame], threshold: float |
     fig.update_layout(barmode="overlay")
     fig.update_yaxes(type="log", dtick=1)
     fig.update_yaxes(title_text="faces (log scale)", row=1, col=1)
-    _layout(fig, "p(with_mask) by true class", "p(with_mask)", "faces (log scale)", height=330)
+    _layout(fig, "p(with_mask) by true class", "p(with_mask)", "faces (log scale)", height=360)
     fig.update_xaxes(range=[0, 1], title_text="p(with_mask)")
+    fig.update_layout(legend=dict(y=-0.32), margin=dict(b=70))  # under the x-axis titles, not on them
     return fig
+
+
+def probe_bars(table: pd.DataFrame, x: str, title: str, n: Mapping[str, int] | None = None,
+               y_max: float | None = None) -> go.Figure:
+    """Error rates per probe setting (e.g. face width or brightness). `table` holds, per column
+    other than `x`, the share of faces still classified correctly (as metrics.json stores the
+    probes); the bars show the share *wrong*, where the differences are visible, labelled with
+    the number of faces wrong out of `n[column]` when known. `y_max` fixes the axis so that
+    several charts compare at a glance."""
+    fig = go.Figure()
+    for col in [c for c in table.columns if c != x]:
+        err = 1 - table[col].astype(float)
+        total = (n or {}).get(col)
+        wrong = [None if total is None or e != e else int(round(e * total)) for e in err]
+        text = [f"{e:.1%}" if w is None else f"{e:.1%} ({w})" for e, w in zip(err, wrong)]
+        hover = [f"{e:.2%} wrong" + ("" if w is None else f": {w} of {total:,} faces") for e, w in zip(err, wrong)]
+        fig.add_trace(go.Bar(x=table[x].astype(str), y=err, name=col,
+                             text=text, textposition="outside", cliponaxis=False, customdata=hover,
+                             hovertemplate="%{x}: %{customdata}<extra>" + col + "</extra>"))
+    fig.update_layout(barmode="group", uniformtext=dict(minsize=8, mode="show"))
+    highest = max((float(np.nanmax(t.y)) for t in fig.data if len(t.y)), default=0.0)
+    top = y_max if y_max is not None else max(0.01, highest) * 1.3
+    fig.update_yaxes(tickformat=".1%", range=[0, top], rangemode="tozero")
+    fig.update_xaxes(type="category")  # the settings probed, evenly spaced, not a numeric scale
+    if n:
+        title += " · n: " + ", ".join(f"{v:,} {k}" for k, v in n.items())
+    return _layout(fig, title, x, "share wrong", height=330)
+
+
+# -- How it works
 
 
 def grid(values: np.ndarray, title: str = "", highlight: tuple[int, int, int, int] | None = None,
@@ -219,7 +346,10 @@ def grid(values: np.ndarray, title: str = "", highlight: tuple[int, int, int, in
 
 def feature_maps(maps: np.ndarray, channels: Sequence[int] | None = None, cols: int = 4,
                  title: str = "") -> go.Figure:
-    """H×W×C activations → one greyscale panel per chosen channel (each scaled to its own range)."""
+    """H×W×C activations → one panel per chosen channel. Each map is scaled to its own range
+    (0 = its weakest response, 1 = its strongest) and one colour bar says so; the raw activation
+    is in the hover. Raw values differ by orders of magnitude between channels, and a deep 7×7
+    map would otherwise read as one flat colour."""
     maps = np.asarray(maps, dtype=np.float32)
     if maps.ndim == 4:
         maps = maps[0]
@@ -232,30 +362,25 @@ def feature_maps(maps: np.ndarray, channels: Sequence[int] | None = None, cols: 
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"channel {c}" for c in channels],
                         horizontal_spacing=0.02, vertical_spacing=0.08)
     for i, ch in enumerate(channels):
-        fig.add_trace(go.Heatmap(z=maps[..., ch], colorscale="Viridis", showscale=False,
-                                 hovertemplate=f"channel {ch}<br>%{{z:.3f}}<extra></extra>"),
+        raw = maps[..., ch]
+        lo, span = float(raw.min()), float(raw.max() - raw.min())
+        scaled = (raw - lo) / span if span > 0 else np.zeros_like(raw)  # a flat map is all "weakest"
+        fig.add_trace(go.Heatmap(z=scaled, customdata=raw, coloraxis="coloraxis",
+                                 hovertemplate=f"channel {ch}<br>activation %{{customdata:.3f}}"
+                                               "<br>%{z:.0%} of this map's range<extra></extra>"),
                       row=i // cols + 1, col=i % cols + 1)
     hidden = dict(showticklabels=False, showgrid=False, zeroline=False, ticks="")
     fig.update_yaxes(autorange="reversed", **hidden)
     fig.update_xaxes(**hidden)
     for i in range(1, len(channels) + 1):  # square pixels in every panel
         fig.layout[f"yaxis{'' if i == 1 else i}"].scaleanchor = f"x{'' if i == 1 else i}"
-    fig.update_layout(title=title, height=40 + 190 * rows, margin=dict(l=10, r=10, t=60, b=10))
+    fig.update_layout(
+        title=title, height=40 + 190 * rows, margin=dict(l=10, r=10, t=60, b=10),
+        coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1, colorbar=dict(
+            title=dict(text="response,<br>per map", side="top"), tickvals=[0, 0.5, 1],
+            ticktext=["weakest", "half", "strongest"], thickness=14, len=0.9)),
+    )
     return fig
-
-
-def probe_bars(table: pd.DataFrame, x: str, title: str, reference: float | None = None) -> go.Figure:
-    """Accuracy-style values per probe setting (e.g. face width or brightness), one bar group per
-    column other than `x`."""
-    fig = go.Figure()
-    for col in [c for c in table.columns if c != x]:
-        fig.add_trace(go.Bar(x=table[x].astype(str), y=table[col], name=col,
-                             hovertemplate="%{x}: %{y:.1%}<extra>" + col + "</extra>"))
-    if reference is not None:
-        fig.add_hline(y=reference, line=dict(color="gray", dash="dot"))
-    fig.update_layout(barmode="group")
-    fig.update_yaxes(tickformat=".0%", range=[0, 1.02])
-    return _layout(fig, title, x, "share correct", height=330)
 
 
 # -- failure analysis -----------------------------------------------------------------------------

@@ -5,14 +5,20 @@ committed metrics.json, the table contents."""
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import streamlit
+import streamlit.testing.v1.app_test as app_test_module
 from streamlit.testing.v1 import AppTest
 
-from maskdash.model import convolution
-
 from maskdash.evaluation import shipped
+from maskdash.labels import CLASSES
+from maskdash.model import convolution
+from maskdash.model.runtime import load_classifier
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 240  # the first run in a process imports TensorFlow and loads models on a small CPU
@@ -57,8 +63,46 @@ def _texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def _pct(v) -> str:
-    return f"{100 * float(v):.2f} %"
+def _pct(v, digits: int = 2) -> str:
+    return f"{100 * float(v):.{digits}f} %"
+
+
+def _figure(at: AppTest, key: str) -> dict:
+    """The plotly figure of the chart with this widget key, as the browser receives it."""
+    for chart in at.get("plotly_chart"):
+        if chart.proto.id.endswith(f"-{key}"):
+            return json.loads(chart.proto.spec)
+    raise KeyError(key)
+
+
+def _arr(value) -> np.ndarray:
+    """A figure's data array: plotly sends NumPy arrays as {"dtype", "bdata" (base64), "shape"}."""
+    if isinstance(value, dict) and "bdata" in value:
+        out = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        return out.reshape([int(v) for v in str(value.get("shape", len(out))).split(",")])
+    return np.asarray(value)
+
+
+@pytest.fixture
+def media_managers(monkeypatch) -> list:
+    """The media file managers AppTest creates, so that a test can fetch what a download button
+    serves (the bytes a user's click gets)."""
+    made = []
+
+    class Recording(app_test_module.MediaFileManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(app_test_module, "MediaFileManager", Recording)
+    return made
+
+
+def _downloaded(managers: list, button) -> bytes:
+    proto = button.proto
+    mgr = managers[-1]
+    url = mgr.execute_deferred(proto.deferred_file_id) if proto.deferred_file_id else proto.url
+    return mgr.read_file(url.rsplit("/", 1)[-1]).content
 
 
 # ---------------------------------------------------------------- the frame
@@ -72,6 +116,23 @@ def test_navigation_lists_the_pages_that_exist():
             at.switch_page(f"views/{name}.py")  # raises if st.navigation did not register it
     with pytest.raises(ValueError):
         at.switch_page("views/common.py")  # a helper module, not a page
+
+
+def test_browser_tab_icon_is_a_file_of_the_app(monkeypatch):
+    """The favicon is served by the app itself; a ":material/…" icon is fetched from Google's servers."""
+    seen = []
+    original = streamlit.set_page_config
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("page_icon"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(streamlit, "set_page_config", recording)
+    open_page(None)
+    assert seen, "app.py must set the page config"
+    icon = Path(str(seen[0]))
+    assert not str(seen[0]).startswith(":") and icon.is_file()
+    assert icon.resolve().is_relative_to(ROOT) and icon.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_sidebar_says_how_to_get_the_data(no_data):
@@ -98,6 +159,25 @@ def test_home_shows_the_shipped_models_figures(robust_metrics):
     assert links == {name for name in pages if (ROOT / "views" / f"{name}.py").is_file()}
 
 
+def test_home_explains_the_test_gap_and_shows_the_whole_pipeline(robust_metrics):
+    seed = shipped.load_metrics("seed")
+    assert seed is not None, "models/seed/metrics.json must be committed"
+    at = open_page(None)
+    (why,) = [m.value for m in at.markdown if "on Test and the shipped model" in m.value]
+    assert why.count(". ") == 0 and why.endswith(".")  # one sentence
+    assert _pct(seed["sets"]["test"]["accuracy"]) in why and _pct(robust_metrics["sets"]["test"]["accuracy"]) in why
+    for reason in ("real street photos", "small faces", "objects over the mouth"):
+        assert reason in why, reason
+    assert _pct(robust_metrics["sets"]["dev_scenes_holdout"]["balanced_accuracy"], 1) in why
+    pipe = robust_metrics["dev_scenes_holdout_detected"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Found faces labelled right"] == _pct(pipe["found_faces"]["accuracy"])
+    found = sum(pipe["found"][c]["found"] for c in ("with_mask", "without_mask"))
+    of = sum(pipe["found"][c]["of"] for c in ("with_mask", "without_mask"))
+    assert metrics["Faces found on real photos"] == _pct(found / of, 1)
+    assert metrics["Real photos, holdout (balanced)"] == _pct(robust_metrics["sets"]["dev_scenes_holdout"]["balanced_accuracy"])
+
+
 def test_home_without_data_says_how_to_get_it(no_data):
     at = open_page(None)
     assert any("MASKDASH_DATA" in i.value for i in at.info)
@@ -121,7 +201,8 @@ def test_training_shows_curves_summary_and_cards():
     history = shipped.load_history("robust")
     assert history is not None, "models/robust/history.csv must be committed"
     at = open_page("views/training.py")
-    assert [h.value for h in at.header] == ["Summary", "Loss and accuracy", "Learning rate and epoch time", "Model cards"]
+    assert [h.value for h in at.header] == ["Summary", "Loss and accuracy", "Learning rate and epoch time", "Model cards",
+                                            "Export the shipped model"]
     summary = at.dataframe[0].value
     assert summary.loc["robust (shipped)", "epochs"] == len(history)
     assert len(at.get("plotly_chart")) == 4
@@ -129,6 +210,53 @@ def test_training_shows_curves_summary_and_cards():
     if card:
         first_line = next(line for line in card.splitlines() if line.strip())
         assert any(first_line.lstrip("# ").strip() in m.value for m in at.markdown)
+
+
+def test_training_says_what_each_accuracy_is_measured_on(robust_metrics):
+    at = open_page("views/training.py")
+    summary = at.dataframe[0].value
+    # the saved model on the whole Validation split: the figure Home and Evaluation show
+    assert summary.loc["robust (shipped)", "Validation acc., kept model"] == _pct(
+        robust_metrics["sets"]["validation"]["accuracy"])
+    assert "final train accuracy" not in summary.columns
+    captions = " ".join(c.value for c in at.caption)
+    assert "last batch of 105 faces" in captions  # the robust run logged each epoch's last batch
+    assert "training pack's copy of Validation" in captions
+
+
+def test_training_learning_rate_caption_follows_each_runs_schedule():
+    at = open_page("views/training.py")
+    (caption,) = [c.value for c in at.caption if "learning" in c.value.lower() or "decay" in c.value]
+    robust, seed = caption.split("**seed**")
+    assert "cosine decay" in robust and "ReduceLROnPlateau" not in robust
+    assert "ReduceLROnPlateau" in seed
+
+
+def test_training_cards_leave_out_the_developer_notes():
+    at = open_page("views/training.py")
+    shown = "\n".join(m.value for m in at.markdown)
+    assert "Model card: MaskDash `robust`" in shown and "## Results" in shown.replace("#### Results", "## Results")
+    for note in ("leased", "64 MiB", "one-off script", "/work/", "/tmp/"):
+        assert note not in shown, note
+    assert all(note not in c.value for c in at.code for note in ("/work/", "/tmp/"))
+    assert [e.label for e in at.expander].count("Model card") == len(shipped.RECIPES)
+
+
+def test_training_exports_the_shipped_model(media_managers, tmp_path):
+    at = open_page("views/training.py")
+    buttons = {b.label: b for b in at.download_button}
+    tflite = next(b for label, b in buttons.items() if label.startswith("model.tflite"))
+    assert any(label.startswith("model.keras") for label in buttons)
+    path = tmp_path / "downloaded.tflite"
+    path.write_bytes(_downloaded(media_managers, tflite))
+    clf = load_classifier(path, warm_up=0)  # checks the file: N×224×224×3 in, N×2 or N×3 out
+    assert clf.input_size == 224 and clf.units == 2
+    assert clf.probabilities(np.zeros((1, 224, 224, 3), np.uint8)).shape == (1, 2)
+    labels = _downloaded(media_managers, buttons["labels.txt"]).decode()
+    assert labels.splitlines() == list(CLASSES)
+    spec = json.loads(_downloaded(media_managers, buttons["input.json"]))
+    assert spec["input"]["shape"] == [1, 224, 224, 3] and spec["input"]["value_range"] == [0, 255]
+    assert spec["input"]["color_order"] == "RGB" and spec["output"]["labels"] == labels.splitlines()
 
 
 def test_training_without_reports(no_reports):
@@ -144,7 +272,8 @@ def test_training_without_reports(no_reports):
 
 def test_evaluation_matches_metrics_json_and_follows_the_threshold(robust_metrics):
     at = open_page("views/evaluation.py")
-    assert at.selectbox[0].value == "test"
+    assert at.selectbox[0].value == "dev_scenes_holdout"  # the default: the set that tells the story
+    at.selectbox[0].set_value("test").run()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Accuracy · robust"] == _pct(robust_metrics["sets"]["test"]["accuracy"])
     table = at.dataframe[0].value
@@ -173,6 +302,68 @@ def test_evaluation_other_sets(robust_metrics):
         assert shown == _pct(robust_metrics["sets"][name]["accuracy"]), name
 
 
+def test_evaluation_defaults_to_real_photos(robust_metrics):
+    at = open_page("views/evaluation.py")
+    assert at.selectbox[0].value == "dev_scenes_holdout"
+    shown = {m.label: m.value for m in at.metric}["Accuracy · robust"]
+    assert shown == _pct(robust_metrics["sets"]["dev_scenes_holdout"]["accuracy"])
+
+
+def test_evaluation_figures_follow_the_widgets():
+    at = open_page("views/evaluation.py")
+    for set_name, threshold in (("validation", 0.9), ("dev_scenes_holdout", 0.3), ("test", 0.5)):
+        at.selectbox[0].set_value(set_name).run()
+        at.slider[0].set_value(threshold).run()
+        assert not at.exception
+        for recipe in shipped.RECIPES:
+            df = shipped.load_predictions(recipe, set_name)
+            if df is None:
+                continue
+            m = shipped.metrics_at(df, threshold)
+            roc = _figure(at, "roc")
+            (dot,) = [t for t in roc["data"] if t.get("name") == f"{recipe} at threshold" and t.get("xaxis", "x") == "x"]
+            assert _arr(dot["x"])[0] == pytest.approx(1 - m["recall"]["without_mask"]), (set_name, recipe)
+            assert _arr(dot["y"])[0] == pytest.approx(m["recall"]["with_mask"]), (set_name, recipe)
+            counts = _arr(_figure(at, f"cm_{recipe}")["data"][0]["z"])
+            assert np.array_equal(counts, np.asarray(m["confusion"])), (set_name, recipe)
+        hist = _figure(at, "hist")
+        assert all(shape["x0"] == pytest.approx(threshold) for shape in hist["layout"]["shapes"])
+
+
+def test_evaluation_curves_stay_apart_and_calibration_shows_counts():
+    at = open_page("views/evaluation.py")
+    at.selectbox[0].set_value("test").run()
+    roc = _figure(at, "roc")
+    curves = [t for t in roc["data"] if "AUC" in t.get("name", "") and t.get("xaxis", "x") == "x"]
+    assert len({t["line"]["dash"] for t in curves}) == len(curves) == 2
+    assert "xaxis2" in roc["layout"]  # the zoomed inset
+    cal = _figure(at, "cal")
+    runs = [t for t in cal["data"] if t.get("name") in shipped.RECIPES]
+    n = shipped.metrics_at(shipped.load_predictions("robust", "test"))["n"]
+    robust = next(t for t in runs if t["name"] == "robust")
+    counts = _arr(robust["customdata"])
+    assert counts.sum() == n and (counts > 0).all()
+    assert [f"n={c:,}" for c in counts] == list(robust["text"])
+    captions = " ".join(c.value for c in at.caption)
+    assert "Dots mark the current threshold" not in captions
+    assert "does not depend on the threshold" in captions
+
+
+def test_evaluation_probes_show_error_rates_with_n(robust_metrics):
+    at = open_page("views/evaluation.py")
+    fig = _figure(at, "res_robust")
+    conf = robust_metrics["sets"]["test"]["confusion"]
+    probe = robust_metrics["probes"]["resolution"]
+    bars = {t["name"]: t for t in fig["data"]}
+    for i, cls in enumerate(("with_mask", "without_mask")):
+        widths = sorted(probe, key=int)
+        assert _arr(bars[cls]["y"]) == pytest.approx([1 - probe[w][cls] for w in widths])
+        wrong = round((1 - probe[widths[0]][cls]) * sum(conf[i]))
+        assert bars[cls]["text"][0].endswith(f"({wrong})")
+        assert f"{sum(conf[i]):,} {cls}" in fig["layout"]["title"]["text"]  # n
+    assert fig["layout"]["yaxis"]["title"]["text"] == "share wrong"
+
+
 def test_evaluation_without_data_says_how_to_get_it(no_data, robust_metrics):
     at = open_page("views/evaluation.py")
     assert [h.value for h in at.header][-1] == "Mistakes at this threshold"
@@ -182,6 +373,7 @@ def test_evaluation_without_data_says_how_to_get_it(no_data, robust_metrics):
 
 def test_evaluation_with_data_shows_the_mistakes(fm12k, robust_metrics):
     at = open_page("views/evaluation.py")
+    at.selectbox[0].set_value("test").run()
     wrong = sum(robust_metrics["sets"]["test"]["confusion"][i][1 - i] for i in range(2))
     assert any(m.value.startswith(f"**{wrong}** of ") for m in at.markdown)
     assert len(at.get("image")) == min(wrong, 12)
@@ -211,7 +403,9 @@ def test_how_it_works_convolution_explainer():
     glossary = _texts(at)
     for term in ("Epoch", "Hyper-parameter", "Learning rate", "Training vs validation accuracy", "Overfitting",
                  "Callback", "ReduceLROnPlateau", "EarlyStopping", "Transfer learning", "MobileNetV2",
-                 "Feature extraction", "CNN", "Convolution", "Data augmentation"):
+                 "Feature extraction", "CNN", "Convolution", "Data augmentation",
+                 "Grad-CAM", "ROC / AUC", "Precision / recall", "Calibration / ECE", "Threshold", "Confusion matrix",
+                 "Balanced accuracy", "Yaw", "TFLite", "BlazeFace / YuNet", "IoU", "NMS", "Tracking"):
         assert f"**{term}" in glossary, term
 
 
@@ -226,6 +420,11 @@ def test_how_it_works_feature_maps_of_a_real_face(fm12k, shipped_model):
     at.selectbox[1].set_value("out_relu").run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 4
+    fmaps = _figure(at, "fmaps")  # the deep 7×7 maps: each scaled to its own range, with a colour bar
+    assert fmaps["layout"]["coloraxis"]["colorbar"]["ticktext"][-1] == "strongest"
+    for trace in fmaps["data"]:
+        z = _arr(trace["z"]).astype(float)
+        assert z.shape == (7, 7) and z.min() >= 0 and z.max() <= 1
 
 
 def test_how_it_works_without_data_offers_upload(no_data):

@@ -130,7 +130,9 @@ def test_feature_maps_one_panel_per_channel():
     maps = np.random.default_rng(1).random((14, 14, 32)).astype(np.float32)
     fig = charts.feature_maps(maps, [0, 5, 9, 31, 2], cols=4)
     assert len(fig.data) == 5
-    assert np.allclose(np.asarray(fig.data[3].z), maps[..., 31])
+    assert np.allclose(np.asarray(fig.data[3].customdata), maps[..., 31])  # raw activations in the hover
+    ch = maps[..., 31]
+    assert np.allclose(np.asarray(fig.data[3].z), (ch - ch.min()) / (ch.max() - ch.min()))
     assert [a.text for a in fig.layout.annotations][:2] == ["channel 0", "channel 5"]
     with pytest.raises(ValueError):
         charts.feature_maps(np.zeros((4, 4)))
@@ -141,3 +143,64 @@ def test_probe_bars():
     fig = charts.probe_bars(t, "width (px)", "resolution")
     assert [b.name for b in fig.data] == ["with_mask", "without_mask"]
     assert list(fig.data[0].x) == ["32", "64"]
+
+
+def test_probe_bars_show_the_error_rate_with_counts():
+    t = pd.DataFrame({"width (px)": [32, 64], "with_mask": [0.5, 0.9], "without_mask": [0.99, 0.98]})
+    fig = charts.probe_bars(t, "width (px)", "resolution", n={"with_mask": 200, "without_mask": 300}, y_max=0.6)
+    assert list(fig.data[0].y) == pytest.approx([0.5, 0.1]) and list(fig.data[1].y) == pytest.approx([0.01, 0.02])
+    assert list(fig.data[1].text) == ["1.0% (3)", "2.0% (6)"]  # share wrong and faces wrong
+    assert "6 of 300 faces" in fig.data[1].customdata[1]
+    assert "n: 200 with_mask, 300 without_mask" in fig.layout.title.text
+    assert tuple(fig.layout.yaxis.range) == (0, 0.6) and fig.layout.yaxis.title.text == "share wrong"
+
+
+def test_feature_maps_share_one_colour_bar_and_survive_a_flat_map():
+    maps = np.zeros((7, 7, 3), np.float32)
+    maps[..., 1] = np.arange(49).reshape(7, 7) * 100.0  # raw scales differ by orders of magnitude
+    maps[..., 2] = np.arange(49).reshape(7, 7) * 0.01
+    fig = charts.feature_maps(maps, [0, 1, 2])
+    assert all(t.coloraxis == "coloraxis" and t.showscale is None for t in fig.data)
+    assert fig.layout.coloraxis.cmin == 0 and fig.layout.coloraxis.cmax == 1
+    assert fig.layout.coloraxis.colorbar.ticktext == ("weakest", "half", "strongest")
+    assert np.all(np.asarray(fig.data[0].z) == 0)  # flat: no division by zero
+    assert np.allclose(np.asarray(fig.data[1].z), np.asarray(fig.data[2].z))  # same pattern, same colours
+
+
+@pytest.mark.parametrize("last, ticks", [(1, [1]), (7, [1, 2, 3, 4, 5, 6, 7]),
+                                         (30, [1, 5, 10, 15, 20, 25, 30]), (23, [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 23])])
+def test_epoch_ticks_are_integers_from_one_to_the_last_epoch(last, ticks):
+    assert charts.epoch_ticks(last) == ticks
+
+
+def test_epoch_axes_are_upright_integer_ticks(histories):
+    for fig in (charts.training_curves(histories, "loss"), charts.learning_rate(histories), charts.epoch_time(histories)):
+        assert list(fig.layout.xaxis.tickvals) == [1, 2, 3, 4]
+        assert fig.layout.xaxis.tickangle == 0
+
+
+def test_overlapping_curves_differ_in_style_and_get_a_zoomed_inset():
+    y = np.array([1] * 50 + [0] * 50)
+    p = np.r_[np.linspace(0.6, 1, 50), np.linspace(0, 0.55, 50)]  # both perfect: identical curves
+    pts, pr = shipped.roc_points(y, p), shipped.pr_points(y, p)
+    for fig in (charts.roc({"robust": pts, "seed": pts}, marks={"robust": (0, 1), "seed": (0, 1)}),
+                charts.precision_recall({"robust": pr, "seed": pr}, marks={"robust": (1, 1), "seed": (1, 1)})):
+        main = [t for t in fig.data if t.xaxis in (None, "x") and t.name in ("robust", "seed")]
+        assert main[0].line.dash != main[1].line.dash and main[0].line.width != main[1].line.width
+        dots = [t for t in fig.data if t.xaxis in (None, "x") and "at threshold" in t.name]
+        assert dots[0].marker.symbol != dots[1].marker.symbol
+        inset = [t for t in fig.data if t.xaxis == "x2"]
+        assert len(inset) == 4 and not any(t.showlegend for t in inset)
+        assert fig.layout.xaxis2.range[1] - fig.layout.xaxis2.range[0] < 0.05  # zoomed in
+    assert not [t for t in charts.roc({"robust": pts}, inset=False).data if t.xaxis == "x2"]
+    # a curve far from the corner is visible as it is: no zoom
+    weak = shipped.roc_points(y, np.r_[np.linspace(0.3, 1, 50), np.linspace(0, 0.7, 50)])
+    assert not [t for t in charts.roc({"robust": pts, "seed": weak}).data if t.xaxis == "x2"]
+
+
+def test_calibration_labels_each_bin_with_its_count_and_drops_empty_bins():
+    t = pd.DataFrame({"bin_low": [0.0, 0.5, 0.9], "bin_high": [0.1, 0.6, 1.0], "mean_p": [0.05, 0.55, 0.95],
+                      "fraction_with_mask": [0.0, 0.5, 1.0], "count": [1200, 0, 7]})
+    fig = charts.calibration({"robust": t})
+    assert list(fig.data[1].x) == [0.05, 0.95]
+    assert list(fig.data[1].text) == ["n=1,200", "n=7"]

@@ -101,6 +101,16 @@ def test_page_renders(server, page, url_path):
     shoot(page, url_path or "home")
 
 
+def test_the_tab_icon_comes_from_the_app(server, page):
+    """No request leaves for Google's font servers to draw the browser tab's icon."""
+    page.goto(server.url)
+    settle(page)
+    icons = page.evaluate("() => [...document.querySelectorAll('link[rel*=icon]')].map(l => l.href)")
+    assert icons and all(href.startswith(server.url + "/") for href in icons), icons
+    served = page.request.get(icons[0])
+    assert served.ok and served.body()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def _photo(fm12k: Path) -> bytes:
     canvas = np.full((480, 680, 3), 128, np.uint8)
     for rel, x in (("Test/WithMask/1174.jpg", 40), ("Test/WithoutMask/1015.jpg", 440)):

@@ -145,3 +145,94 @@ def test_negative_weights_are_bracketed():
     k = convolution.KERNELS["vertical edge"]
     text = convolution.arithmetic(convolution.EXAMPLE_IMAGE, k, 0, 0)
     assert text.startswith("3×1 + 1×0 + 4×(-1)") and text.endswith("= -4")
+
+
+# ---------------------------------------------------------------- readers for the pages
+
+
+CARD = """# Model card: MaskDash `x`
+
+## Training data and arguments
+
+- `data`: /home/someone/data/facemask12k
+- `base_weights`: .wts/weights.h5
+- `epochs`: 30
+
+## Notes
+
+Trained on a leased machine; a one-off script measured it.
+
+## Limits
+
+- Faces under 16 px are unreliable.
+"""
+
+
+def test_card_for_users_drops_the_notes_and_machine_paths():
+    card = shipped.card_for_users(CARD)
+    assert "## Notes" not in card and "leased" not in card and "one-off" not in card
+    assert "## Limits" in card and "Faces under 16 px" in card
+    assert "- `data`: facemask12k" in card and "/home/" not in card
+    assert "- `base_weights`: weights.h5" in card and "- `epochs`: 30" in card
+
+
+def test_committed_cards_for_users_keep_their_results():
+    for recipe in shipped.RECIPES:
+        card = shipped.load_model_card(recipe)
+        if card is None:
+            continue
+        shown = shipped.card_for_users(card)
+        assert "## Results" in shown and "## Notes" not in shown
+        assert "/work/" not in shown and "/tmp/" not in shown
+
+
+def test_args_for_users():
+    args = {"data": "/work/shared/data/facemask12k", "out": "/tmp/a", "epochs": 3, "pack": {"train": 5}}
+    assert shipped.args_for_users(args) == {"data": "facemask12k", "epochs": 3, "pack": {"train": 5}}
+
+
+def test_trainer_and_what_the_history_measured():
+    online = {"data": "pack/train_pack.npz", "cut": "block_2_add", "batch_size": 128, "pack": {"train": 11241}}
+    cached = {"data": "/d/facemask12k", "recipe": "seed", "batch_size": 64}
+    assert shipped.trainer_of(online) == "online" and shipped.trainer_of(cached) == "cached"
+    assert shipped.validated_on_pack(online) and not shipped.validated_on_pack(cached)
+    last_batch = pd.DataFrame({"accuracy": [87 / 105, 103 / 105, 1.0]})  # 11241 % 128 = 105 faces
+    assert shipped.train_accuracy_scope(last_batch, online) == "last batch of 105 faces"
+    epoch_mean = pd.DataFrame({"accuracy": [0.91234, 0.95678, 0.97001]})
+    assert shipped.train_accuracy_scope(epoch_mean, online) == "epoch"
+    assert shipped.train_accuracy_scope(last_batch, cached) == "epoch"  # no pack: nothing to tell
+
+
+def test_probe_table_carries_the_number_of_faces():
+    m = {"sets": {"test": {"confusion": [[480, 3], [12, 497]]}},
+         "probes": {"resolution": {"64": {"with_mask": 1.0, "without_mask": 0.99}, "32": {"with_mask": 0.9, "without_mask": 0.98}},
+                    "lighting": {"1.6": {"accuracy": 0.97}, "0.4": {"accuracy": 0.98}}}}
+    table, n = shipped.probe_table(m, "resolution")
+    assert list(table["width (px)"]) == [32, 64] and list(table["with_mask"]) == [0.9, 1.0]
+    assert n == {"with_mask": 483, "without_mask": 509}
+    table, n = shipped.probe_table(m, "lighting")
+    assert list(table["brightness ×"]) == [0.4, 1.6] and n == {"all faces": 992}
+    assert shipped.probe_table({}, "lighting") is None
+
+
+def test_whole_pipeline_figures():
+    m = shipped.load_metrics("robust")
+    need(m is not None and "dev_scenes_holdout_detected" in m, "no whole-pipeline block in metrics.json")
+    pipe = shipped.whole_pipeline(m)
+    block = m["dev_scenes_holdout_detected"]
+    assert pipe["found"] == block["found_faces"]["n"]  # the faces found are the faces scored
+    assert pipe["of"] == m["sets"]["dev_scenes_holdout"]["n"]
+    assert shipped.whole_pipeline({"sets": {}}) is None
+
+
+def test_export_descriptions_match_the_model_outputs():
+    assert shipped.labels_text().splitlines() == ["with_mask", "without_mask"]
+    spec = shipped.input_description()
+    assert spec["input"]["shape"] == [1, 224, 224, 3] and spec["input"]["dtype"] == "float32"
+    assert spec["output"]["labels"] == ["with_mask", "without_mask"] and spec["output"]["shape"] == [1, 2]
+    json.dumps(spec)  # plain JSON
+    sizes = shipped.model_sizes("robust")
+    assert set(sizes) == {".tflite", ".keras"}
+    assert len(shipped.read_model("robust", ".tflite")) == sizes[".tflite"]
+    with pytest.raises(ValueError):
+        shipped.read_model("robust", ".h5")

@@ -9,21 +9,13 @@ import numpy as np
 import streamlit as st
 
 from maskdash import charts
-
-from maskdash.model import convolution
-
-from maskdash.inference import detection
 from maskdash.imaging import ImageError, crop_face, load_rgb, to_input
+from maskdash.inference import detection
+from maskdash.labels import CLASSES
+from maskdash.model import convolution
+from maskdash.settings import facemask12k_dir
 from views.common import data_available, data_hint, get_classifier, get_detector, get_keras_model
 
-st.title("How it works")
-
-# ---------------------------------------------------------------- pipeline
-st.header("The pipeline")
-st.markdown(
-    "Every frame of the camera (or every uploaded photo) goes through the same steps. The classifier "
-    "never sees the whole picture, only one face at a time, cropped exactly as in training."
-)
 PIPELINE_DOT = """
 digraph pipeline {
   rankdir=TB; bgcolor="transparent"; nodesep=0.25; ranksep=0.28;
@@ -44,119 +36,140 @@ digraph pipeline {
   smooth -> out;
 }
 """
-diagram, steps = st.columns([1, 2], vertical_alignment="center")
-diagram.graphviz_chart(PIPELINE_DOT)
-steps.markdown(
-    "1. **Face detector** (YuNet or BlazeFace) finds the faces: a box and a score for each.\n"
-    "2. **Crop**: each box is made square, widened by 20 %, cut out and resized to 224×224 pixels — "
-    "exactly as the training faces were prepared. All faces of a frame go on as one batch.\n"
-    "3. **MobileNetV2**, pre-trained on ImageNet with its top blocks fine-tuned on faces, turns each "
-    "face into 7×7×1280 features.\n"
-    "4. **Head**: the features are pooled and a dense layer with softmax gives p(with_mask); a face "
-    "is called *with mask* when p reaches the threshold (0.5 by default).\n"
-    "5. **Per-face smoothing** (live video only): faces are followed from frame to frame and each "
-    "face's label comes from its last few verdicts, so a hand passing the mouth flips one frame, not "
-    "the label. A photo has one frame, so its verdict is the classifier's own."
-)
+FROM_DATA, UPLOAD = "a face from the data folder", "upload a face photo"
+# Layers offered for the feature maps, from the first convolution (112×112) to the last (7×7).
+PREFERRED_LAYERS = ["Conv1_relu", "block_1_expand_relu", "block_3_expand_relu", "block_6_expand_relu",
+                    "block_10_expand_relu", "block_13_expand_relu", "block_16_project", "out_relu"]
 
-# ---------------------------------------------------------------- convolution
-st.header("What a convolution does")
-st.markdown(
-    "A convolutional layer slides a small grid of weights, the **kernel**, over its input. At each "
-    "position it multiplies the numbers under the kernel by the weights and adds them up: that sum "
-    "is one cell of the output (a *feature map*). A 6×6 input and a 3×3 kernel give a 4×4 output. "
-    "The network *learns* its kernels' weights; here you pick them."
-)
-image = convolution.EXAMPLE_IMAGE
-kcol, pcol = st.columns([2, 3])
-kernel_name = kcol.selectbox("Kernel", list(convolution.KERNELS))
-kernel = convolution.KERNELS[kernel_name]
-oh, ow = convolution.output_shape(image, kernel)
-row = pcol.slider("Output row", 0, oh - 1, convolution.EXAMPLE_CELL[0])
-col = pcol.slider("Output column", 0, ow - 1, convolution.EXAMPLE_CELL[1])
-out = convolution.convolve_valid(image, kernel)
 
-g1, g2, g3 = st.columns([6, 3, 4])
-g1.plotly_chart(charts.grid(image, "input (6×6)", highlight=(row, col, 3, 3)), key="conv_in")
-g2.plotly_chart(charts.grid(kernel, "kernel (3×3)", colorscale="RdBu", zmid=0), key="conv_k")
-g3.plotly_chart(charts.grid(out, "output (4×4)", highlight=(row, col, 1, 1), colorscale="Blues"), key="conv_out")
-st.markdown(f"**Output cell (row {row}, column {col})** = sum of input × kernel under the red window:")
-st.code(convolution.arithmetic(image, kernel, row, col), language=None)
-st.caption(
-    "The input is the first 36 digits of π. With the X-pattern kernel the top-left cell is "
-    "3 + 4 + 6 + 9 + 9 = 31: only the window's corners and centre count. An edge kernel instead "
-    "responds where values change from left to right (or top to bottom)."
-)
+def render_pipeline() -> None:
+    st.header("The pipeline")
+    st.markdown(
+        "Every frame of the camera (or every uploaded photo) goes through the same steps. The classifier "
+        "never sees the whole picture, only one face at a time, cropped exactly as in training."
+    )
+    diagram, steps = st.columns([1, 2], vertical_alignment="center")
+    diagram.graphviz_chart(PIPELINE_DOT)
+    steps.markdown(
+        "1. **Face detector** (YuNet or BlazeFace) finds the faces: a box and a score for each.\n"
+        "2. **Crop**: each box is made square, widened by 20 %, cut out and resized to 224×224 pixels — "
+        "exactly as the training faces were prepared. All faces of a frame go on as one batch.\n"
+        "3. **MobileNetV2**, pre-trained on ImageNet with its top blocks fine-tuned on faces, turns each "
+        "face into 7×7×1280 features.\n"
+        "4. **Head**: the features are pooled and a dense layer with softmax gives p(with_mask); a face "
+        "is called *with mask* when p reaches the threshold (0.5 by default).\n"
+        "5. **Per-face smoothing** (live video only): faces are followed from frame to frame and each "
+        "face's label comes from its last few verdicts, so a hand passing the mouth flips one frame, not "
+        "the label. A photo has one frame, so its verdict is the classifier's own."
+    )
 
-# ---------------------------------------------------------------- feature maps
-st.header("Inside the model: feature maps of a real face")
-st.markdown(
-    "Each layer of MobileNetV2 turns the face into many feature maps, one per learnt kernel. Early "
-    "layers respond to edges and colours; deeper ones, at lower resolution, to parts such as eyes, "
-    "a nose or the edge of a mask. Below: the channels of the layer you choose whose response varies most over the face, for "
-    "the face you choose (bright = strong response)."
-)
 
-face: np.ndarray | None = None
-source_note = ""
-sources = (["a face from the data folder"] if data_available() else []) + ["upload a face photo"]
-source = st.radio("Face", sources, horizontal=True)
-if source == "a face from the data folder":
+def render_convolution() -> None:
+    st.header("What a convolution does")
+    st.markdown(
+        "A convolutional layer slides a small grid of weights, the **kernel**, over its input. At each "
+        "position it multiplies the numbers under the kernel by the weights and adds them up: that sum "
+        "is one cell of the output (a *feature map*). A 6×6 input and a 3×3 kernel give a 4×4 output. "
+        "The network *learns* its kernels' weights; here you pick them."
+    )
+    image = convolution.EXAMPLE_IMAGE
+    kcol, pcol = st.columns([2, 3])
+    kernel_name = kcol.selectbox("Kernel", list(convolution.KERNELS), key="conv_kernel")
+    kernel = convolution.KERNELS[kernel_name]
+    oh, ow = convolution.output_shape(image, kernel)
+    row = pcol.slider("Output row", 0, oh - 1, convolution.EXAMPLE_CELL[0], key="conv_row")
+    col = pcol.slider("Output column", 0, ow - 1, convolution.EXAMPLE_CELL[1], key="conv_col")
+    out = convolution.convolve_valid(image, kernel)
+
+    g1, g2, g3 = st.columns([6, 3, 4])
+    g1.plotly_chart(charts.grid(image, "input (6×6)", highlight=(row, col, 3, 3)), key="conv_in")
+    g2.plotly_chart(charts.grid(kernel, "kernel (3×3)", colorscale="RdBu", zmid=0), key="conv_k")
+    g3.plotly_chart(charts.grid(out, "output (4×4)", highlight=(row, col, 1, 1), colorscale="Blues"), key="conv_out")
+    st.markdown(f"**Output cell (row {row}, column {col})** = sum of input × kernel under the red window:")
+    st.code(convolution.arithmetic(image, kernel, row, col), language=None)
+    st.caption(
+        "The input is the first 36 digits of π. With the X-pattern kernel the top-left cell is "
+        "3 + 4 + 6 + 9 + 9 = 31: only the window's corners and centre count. An edge kernel instead "
+        "responds where values change from left to right (or top to bottom)."
+    )
+
+
+@st.cache_data(show_spinner=False)
+def faces_of_test_split(root: str) -> dict[str, list[str]]:
+    """Paths of the Face Mask 12K Test faces per class."""
     from maskdash.data.datasets import list_split
-    from maskdash.labels import CLASSES
-    from maskdash.settings import facemask12k_dir
 
-    @st.cache_data(show_spinner=False)
-    def test_faces(root: str) -> dict[str, list[str]]:
-        samples = list_split(root, "Test")
-        return {c: [str(s.path) for s in samples if s.label == i] for i, c in enumerate(CLASSES)}
+    samples = list_split(root, "Test")
+    return {c: [str(s.path) for s in samples if s.label == i] for i, c in enumerate(CLASSES)}
 
-    faces_by_class = test_faces(str(facemask12k_dir()))
+
+def face_from_data() -> tuple[np.ndarray | None, str]:
+    faces_by_class = faces_of_test_split(str(facemask12k_dir()))
     a, b = st.columns(2)
-    cls = a.radio("Class", list(faces_by_class), horizontal=True)
+    cls = a.radio("Class", list(faces_by_class), horizontal=True, key="fmap_class")
     paths = faces_by_class[cls]
-    if paths:
-        idx = b.number_input(f"Test image (1–{len(paths)})", 1, len(paths), 1)
-        try:
-            face = to_input(load_rgb(paths[int(idx) - 1]))
-            source_note = str(Path(paths[int(idx) - 1]).relative_to(facemask12k_dir()))
-        except ImageError as exc:
-            st.error(f"Cannot read {paths[int(idx) - 1]}: {exc}")
-else:
+    if not paths:
+        return None, ""
+    idx = b.number_input(f"Test image (1–{len(paths)})", 1, len(paths), 1, key=f"fmap_index_{cls}")
+    path = paths[int(idx) - 1]
+    try:
+        return to_input(load_rgb(path)), str(Path(path).relative_to(facemask12k_dir()))
+    except ImageError as exc:
+        st.error(f"Cannot read {Path(path).name}: {exc}")
+        return None, ""
+
+
+def face_from_upload() -> tuple[np.ndarray | None, str]:
     if not data_available():
         data_hint("Picking a face from Face Mask 12K")
     up = st.file_uploader("A photo with a face (the largest face found is used)",
                           type=["jpg", "jpeg", "png", "webp", "bmp"], key="face_upload")
-    if up is not None:
-        try:
-            rgb = load_rgb(up.getvalue())
-        except ImageError as exc:
-            st.error(f"Cannot use {up.name}: {exc}")
-        else:
-            try:
-                det, _ = get_detector(detection.default_photo_detector())
-                dets = det.detect(rgb)
-            except (detection.DetectorUnavailable, ValueError):
-                dets = []
-            if dets:
-                biggest = max(dets, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
-                face = crop_face(rgb, biggest.box)
-                source_note = f"{up.name}: the largest detected face"
-            else:
-                face = to_input(rgb)
-                source_note = f"{up.name}: no face detected, the whole image is used"
+    if up is None:
+        return None, ""
+    try:
+        rgb = load_rgb(up.getvalue())
+    except ImageError as exc:
+        st.error(f"Cannot use {up.name}: {exc}")
+        return None, ""
+    try:
+        det, _ = get_detector(detection.default_photo_detector())
+        dets = det.detect(rgb)
+    except (detection.DetectorUnavailable, ValueError):
+        dets = []
+    if not dets:
+        return to_input(rgb), f"{up.name}: no face detected, the whole image is used"
+    biggest = max(dets, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
+    return crop_face(rgb, biggest.box), f"{up.name}: the largest detected face"
 
-model = get_keras_model("robust")
-if model is None:
-    st.warning("The shipped model (models/robust/model.keras) is missing, so its feature maps cannot be shown.")
-elif face is not None:
+
+def pick_face() -> tuple[np.ndarray | None, str]:
+    """(224×224 face, where it comes from) from the widgets, or (None, "") until there is one."""
+    sources = ([FROM_DATA] if data_available() else []) + [UPLOAD]
+    source = st.radio("Face", sources, horizontal=True, key="fmap_source")
+    return face_from_data() if source == FROM_DATA else face_from_upload()
+
+
+def render_feature_maps() -> None:
+    st.header("Inside the model: feature maps of a real face")
+    st.markdown(
+        "Each layer of MobileNetV2 turns the face into many feature maps, one per learnt kernel. Early "
+        "layers respond to edges and colours; deeper ones, at lower resolution, to parts such as eyes, "
+        "a nose or the edge of a mask. Below: the channels of the layer you choose whose response varies "
+        "most over the face, for the face you choose. Each map is scaled to its own range (colour bar: "
+        "yellow = that channel's strongest response on this face, dark = its weakest)."
+    )
+    face, source_note = pick_face()
+    model = get_keras_model("robust")
+    if model is None:
+        st.warning("The shipped model (models/robust/model.keras) is missing, so its feature maps cannot be shown.")
+        return
+    if face is None:
+        return
     from maskdash.model import explain
     from maskdash.model.network import get_base
 
     names = explain.layer_names_4d(get_base(model))
-    preferred = ["Conv1_relu", "block_1_expand_relu", "block_3_expand_relu", "block_6_expand_relu",
-                 "block_10_expand_relu", "block_13_expand_relu", "block_16_project", "out_relu"]
-    choices = [n for n in preferred if n in names] or names
+    choices = [n for n in PREFERRED_LAYERS if n in names] or names
     c1, c2 = st.columns([1, 3])
     with c1:
         st.image(face, caption=source_note, width="stretch")
@@ -165,53 +178,117 @@ elif face is not None:
             st.metric("p(with_mask)", f"{p:.3f}")
         except (FileNotFoundError, OSError, ValueError):
             pass
-        layer = st.selectbox("Layer", choices, index=min(1, len(choices) - 1),
-                             help="From the first convolution (left, 112×112) to the last (7×7×1280).")
+        layer = st.selectbox("Layer", choices, index=min(1, len(choices) - 1), key="fmap_layer",
+                             help="From the first convolution (112×112) to the last (7×7×1280).")
     try:
         maps = explain.feature_maps(model, face, layer)
     except ValueError as exc:
         c2.error(str(exc))
-    else:
-        # channels whose response varies most over the face show structure; flat ones show nothing
-        top = np.argsort(-maps.reshape(-1, maps.shape[-1]).std(axis=0))[:8]
-        c2.plotly_chart(charts.feature_maps(maps, sorted(top.tolist()),
-                                            title=f"{layer}: {maps.shape[0]}×{maps.shape[1]}, "
-                                                  f"{maps.shape[2]} channels (the 8 most varied shown)"),
-                        key="fmaps")
+        return
+    # channels whose response varies most over the face show structure; flat ones show nothing
+    top = np.argsort(-maps.reshape(-1, maps.shape[-1]).std(axis=0))[:8]
+    c2.plotly_chart(charts.feature_maps(maps, sorted(top.tolist()),
+                                        title=f"{layer}: {maps.shape[0]}×{maps.shape[1]}, "
+                                              f"{maps.shape[2]} channels (the 8 most varied shown)"),
+                    key="fmaps")
+    c2.caption("MobileNetV2 caps its activations at 6 (ReLU6), so a deep map is often at its cap over a whole "
+               "region of the face. Hover a cell for its raw value.")
 
-# ---------------------------------------------------------------- glossary
-st.header("Glossary")
+
+# Grouped so that a newcomer finds a term by where it appears: training, the network, measuring, the app.
 GLOSSARY = {
-    "Epoch": "One full pass of the training images through the network. Training runs for several epochs; "
-             "the Training page shows one point per epoch.",
-    "Hyper-parameter": "A setting chosen before training rather than learnt: the learning rate, the batch size, "
-                       "the number of epochs, the amount of augmentation.",
-    "Learning rate": "How big a step the optimiser takes on each update of the weights. Too high and training "
-                     "jumps around; too low and it crawls. Fine-tuning uses a much lower rate than training a new head.",
-    "Training vs validation accuracy": "Training accuracy is measured on the images the model learns from; "
-                                       "validation accuracy on held-out images it never learns from. Only the "
-                                       "second says how the model will do on new faces.",
-    "Overfitting": "The model memorises its training images instead of learning what a mask looks like: training "
-                   "accuracy keeps rising while validation accuracy stalls or falls.",
-    "Callback": "Code that Keras runs at fixed points of training (e.g. after each epoch) to save the best "
-                "model, change the learning rate or stop early.",
-    "ReduceLROnPlateau": "A callback that lowers the learning rate (e.g. ×0.1) when the validation loss has "
-                         "stopped improving for a few epochs — the steps in the learning-rate chart.",
-    "EarlyStopping": "A callback that ends training when the validation loss has not improved for a set number "
-                     "of epochs, and can restore the best weights seen.",
-    "Transfer learning": "Starting from a network already trained on a large data set (ImageNet, 1.3 M photos) "
-                         "and re-training only its last part for a new task, so that a few thousand faces suffice.",
-    "MobileNetV2": "A convolutional network designed for phones (Sandler et al., 2018): inverted residual blocks "
-                   "of cheap depth-wise convolutions, 3.4 M parameters, fast enough for live video on a CPU.",
-    "Feature extraction": "Using a pre-trained network, frozen, as a fixed function that turns an image into "
-                          "features (here 7×7×1280 numbers), and training only a small classifier on top.",
-    "CNN (convolutional neural network)": "A network built mainly from convolutional layers, each producing "
-                                          "feature maps from the maps of the layer before.",
-    "Convolution": "Sliding a small kernel of weights over an image and summing the products at each position "
-                   "(see the worked 6×6 example above).",
-    "Data augmentation": "Showing the network randomly altered copies of the training images — flips, "
-                         "rotations, brightness, blur, down-scaling — so that it learns the mask and not the "
-                         "photo's quirks (such as 'blurry faces are unmasked').",
+    "Training": {
+        "Epoch": "One full pass of the training images through the network. Training runs for several epochs; "
+                 "the Training page shows one point per epoch.",
+        "Hyper-parameter": "A setting chosen before training rather than learnt: the learning rate, the batch size, "
+                           "the number of epochs, the amount of augmentation.",
+        "Learning rate": "How big a step the optimiser takes on each update of the weights. Too high and training "
+                         "jumps around; too low and it crawls. Fine-tuning uses a much lower rate than training a new head.",
+        "Training vs validation accuracy": "Training accuracy is measured on the images the model learns from; "
+                                           "validation accuracy on held-out images it never learns from. Only the "
+                                           "second says how the model will do on new faces.",
+        "Overfitting": "The model memorises its training images instead of learning what a mask looks like: training "
+                       "accuracy keeps rising while validation accuracy stalls or falls.",
+        "Callback": "Code that Keras runs at fixed points of training (e.g. after each epoch) to save the best "
+                    "model, change the learning rate or stop early.",
+        "ReduceLROnPlateau": "A callback that lowers the learning rate (e.g. ×0.3) when the validation loss has "
+                             "stopped improving for a few epochs — the steps in the seed run's learning-rate chart.",
+        "Cosine decay": "A learning-rate schedule that glides from its starting value down to almost zero along half "
+                        "a cosine wave, fixed before training — the robust run's smooth curve.",
+        "EarlyStopping": "A callback that ends training when the validation loss has not improved for a set number "
+                         "of epochs, and can restore the best weights seen.",
+        "Transfer learning": "Starting from a network already trained on a large data set (ImageNet, 1.3 M photos) "
+                             "and re-training only its last part for a new task, so that a few thousand faces suffice.",
+        "Data augmentation": "Showing the network randomly altered copies of the training images — flips, "
+                             "rotations, brightness, blur, down-scaling — so that it learns the mask and not the "
+                             "photo's quirks (such as 'blurry faces are unmasked').",
+    },
+    "The network": {
+        "CNN (convolutional neural network)": "A network built mainly from convolutional layers, each producing "
+                                              "feature maps from the maps of the layer before.",
+        "Convolution": "Sliding a small kernel of weights over an image and summing the products at each position "
+                       "(see the worked 6×6 example above).",
+        "MobileNetV2": "A convolutional network designed for phones (Sandler et al., 2018): inverted residual blocks "
+                       "of cheap depth-wise convolutions, 3.4 M parameters, fast enough for live video on a CPU.",
+        "Feature extraction": "Using a pre-trained network, frozen, as a fixed function that turns an image into "
+                              "features (here 7×7×1280 numbers), and training only a small classifier on top.",
+        "Grad-CAM": "A heat map of the parts of the face that pushed the model towards its answer, computed from the "
+                    "gradients of the last convolutional layer (Selvaraju et al., 2017). It shows, for example, whether "
+                    "the model looked at the mask or at the background.",
+    },
+    "Measuring a classifier": {
+        "Threshold": "The p(with_mask) at or above which a face is called *with mask* (0.5 by default). Raising it "
+                     "calls fewer faces masked: fewer unmasked faces slip through, more masked ones are flagged.",
+        "Confusion matrix": "A table of the truth (rows) against what the model said (columns); the diagonal holds "
+                            "the faces it got right, the other cells its two kinds of mistake.",
+        "Precision / recall": "For one class, e.g. *with mask*: precision is the share of the faces called masked "
+                              "that really are; recall is the share of the masked faces that were called masked.",
+        "Balanced accuracy": "The mean of the two classes' recalls. Real photos hold far more masked than unmasked "
+                             "faces; plain accuracy would reward calling everyone masked, balanced accuracy does not.",
+        "ROC / AUC": "The ROC curve plots, for every possible threshold, the share of masked faces caught against the "
+                     "share of unmasked faces wrongly called masked. AUC is the area under it: 1 is perfect, 0.5 is "
+                     "guessing; it is the chance that a random masked face scores above a random unmasked one.",
+        "Calibration / ECE": "A model is calibrated when its p means what it says: of the faces given p = 0.8, about "
+                             "80 % are masked. The expected calibration error (ECE) is the average gap between the "
+                             "two, weighted by how many faces fall in each p range.",
+    },
+    "Faces in the app": {
+        "BlazeFace / YuNet": "The two face detectors MaskDash offers. BlazeFace (Google MediaPipe) is very fast and "
+                             "best at webcam distance; YuNet (OpenCV) is slower but finds smaller, turned and masked "
+                             "faces in photos.",
+        "IoU (intersection over union)": "How much two boxes overlap: the area they share divided by the area they "
+                                         "cover together, from 0 (apart) to 1 (identical). A detection counts as a "
+                                         "labelled face when IoU ≥ 0.4; tracking links boxes of the same face by IoU.",
+        "NMS (non-maximum suppression)": "A detector proposes many overlapping boxes per face; NMS keeps the best one "
+                                         "and removes the others that overlap it by more than an IoU limit.",
+        "Tracking": "Following each face from frame to frame (by box overlap) so that it keeps one id, and smoothing "
+                    "its label over its last few frames, so one bad frame does not flip the verdict.",
+        "Yaw": "How far a head is turned left or right, in degrees: 0° looks straight at the camera, 90° is a profile. "
+               "The failure analysis groups faces by yaw estimated from the detector's landmarks.",
+        "TFLite (LiteRT)": "TensorFlow Lite, now called LiteRT: a compact file format and runtime for running a "
+                           "trained network on phones and CPUs. MaskDash serves its classifier as a .tflite file; "
+                           "the Training page offers it for download.",
+    },
 }
-for term, text in GLOSSARY.items():
-    st.markdown(f"**{term}** — {text}")
+
+
+def render_glossary() -> None:
+    st.header("Glossary")
+    columns = st.columns(2, gap="large")
+    half = (len(GLOSSARY) + 1) // 2  # training and the network left, measuring and the app right
+    for i, (group, terms) in enumerate(GLOSSARY.items()):
+        with columns[i // half]:
+            st.subheader(group)
+            for term, text in terms.items():
+                st.markdown(f"**{term}** — {text}")
+
+
+def main() -> None:
+    st.title("How it works")
+    render_pipeline()
+    render_convolution()
+    render_feature_maps()
+    render_glossary()
+
+
+main()

@@ -217,15 +217,6 @@ def reliability(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["bin_low", "bin_high", "mean_p", "fraction_with_mask", "count"])
 
 
-def per_class_table(m: dict) -> pd.DataFrame:
-    """precision/recall/F1 per class from a metrics block, for display."""
-    return pd.DataFrame({
-        "precision": [m["precision"][c] for c in CLASSES],
-        "recall": [m["recall"][c] for c in CLASSES],
-        "f1": [m["f1"][c] for c in CLASSES],
-    }, index=list(CLASSES))
-
-
 # ---------------------------------------------------------------- the data audit (models/audit/)
 
 
@@ -242,3 +233,172 @@ def load_audit() -> dict | None:
 def load_duplicates() -> pd.DataFrame | None:
     """duplicates.csv: one row per file of a duplicate group (group, kind, path, split, label)."""
     return _read_csv(audit_dir() / "duplicates.csv", ["group", "kind", "path", "split"])
+
+
+# ---------------------------------------------------------------- pages: Home, Training, Evaluation
+
+
+def load_training_facts(recipe: str) -> dict | None:
+    """training.json: time and machine of the run."""
+    return _read_json(recipe_dir(recipe) / "training.json")
+
+
+def load_occluders(recipe: str) -> pd.DataFrame | None:
+    """The failure study's objects over the mouth (models/analysis/<recipe>/occluders_summary.csv):
+    per object, the share of unmasked faces called with_mask."""
+    return _read_csv(reports_root() / "analysis" / recipe / "occluders_summary.csv", ["object", "n", "called_with_mask"])
+
+
+def whole_pipeline(metrics: dict | None) -> dict | None:
+    """The dev holdout through the whole photo pipeline (detector, crop, classifier): how many of
+    the labelled with/without-mask faces the detector found, and the metrics on those.
+    None when the report has no such block."""
+    block = (metrics or {}).get("dev_scenes_holdout_detected")
+    if not isinstance(block, dict) or not isinstance(block.get("found_faces"), dict):
+        return None
+    found = block.get("found", {})
+    try:
+        n_found = sum(int(found[c]["found"]) for c in CLASSES)
+        n_all = sum(int(found[c]["of"]) for c in CLASSES)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return {"detector": block.get("detector", "?"), "min_iou": block.get("min_iou"), "found": n_found,
+            "of": n_all, "found_share": n_found / n_all if n_all else None, "on_found": block["found_faces"]}
+
+
+def smallest_faces(metrics: dict | None) -> dict | None:
+    """The smallest face-height bin of the dev holdout (e.g. under 16 px), or None."""
+    rows = (metrics or {}).get("dev_scenes_holdout_by_height") or []
+    return min(rows, key=lambda r: r.get("min_px", 0)) if rows else None
+
+
+_NOTES_HEADING = "## Notes"
+
+
+def card_for_users(card: str) -> str:
+    """A model card as a user should read it: without the developer's `## Notes` section (how
+    and where the run was made) and with file paths reduced to their names."""
+    out, skipping = [], False
+    for line in card.splitlines():
+        if line.startswith("## "):
+            skipping = line.strip() == _NOTES_HEADING
+        if not skipping:
+            out.append(_short_path_line(line))
+    return "\n".join(out).strip() + "\n"
+
+
+def _short_path_line(line: str) -> str:
+    # "- `data`: /abs/machine/path/facemask12k" → "- `data`: facemask12k"
+    head, sep, value = line.partition("`: ")
+    if line.startswith("- `") and sep and _looks_like_path(value.strip()):
+        return f"{head}{sep}{Path(value.strip()).name}"
+    return line
+
+
+def _looks_like_path(value: str) -> bool:
+    return "/" in value and " " not in value
+
+
+def args_for_users(args: dict) -> dict:
+    """args.json without the run's output folder and with paths reduced to file names."""
+    return {k: (Path(v).name if isinstance(v, str) and _looks_like_path(v) else v)
+            for k, v in args.items() if k != "out"}
+
+
+def trainer_of(args: dict | None) -> str:
+    """"online" (fresh views every epoch, cosine learning-rate decay; its arguments carry the
+    fine-tuning `cut`) or "cached" (frozen features cached, ReduceLROnPlateau)."""
+    return "online" if args and "cut" in args else "cached"
+
+
+def validated_on_pack(args: dict | None) -> bool:
+    """Whether the per-epoch validation figures were measured on a training pack's copy of
+    Validation (faces re-encoded small, see maskdash.data.pack) rather than the original files."""
+    return bool(args) and str(args.get("data", "")).endswith(".npz")
+
+
+def train_accuracy_scope(history: pd.DataFrame, args: dict | None) -> str:
+    """What the per-epoch train accuracy of `history` averages over: "epoch" (the mean over all
+    training faces of the epoch) or "last batch of N faces". Some runs logged only each epoch's
+    last batch; it is recognised by every value being a multiple of 1/N, N being the size of that
+    last batch (training faces mod batch size)."""
+    n_train = ((args or {}).get("pack") or {}).get("train")
+    batch = (args or {}).get("batch_size")
+    acc = pd.to_numeric(history.get("accuracy"), errors="coerce").dropna() if "accuracy" in history else pd.Series()
+    if not n_train or not batch or acc.empty:
+        return "epoch"
+    last = int(n_train) % int(batch) or int(batch)
+    if last < int(batch) and np.allclose(acc * last, np.round(acc * last), atol=1e-3):
+        return f"last batch of {last} faces"
+    return "epoch"
+
+
+def probe_table(metrics: dict | None, probe: str) -> tuple[pd.DataFrame, dict[str, int]] | None:
+    """A robustness probe of metrics.json as (table, n): "resolution" → width (px) and the share
+    correct per class; "lighting" → brightness factor and the share correct of "all faces". `n` gives the
+    number of Test faces behind each column (from the Test confusion matrix)."""
+    block = ((metrics or {}).get("probes") or {}).get(probe) or {}
+    if not block:
+        return None
+    conf = np.asarray(((metrics.get("sets") or {}).get("test") or {}).get("confusion") or [[0, 0], [0, 0]])
+    if probe == "resolution":
+        table = pd.DataFrame([{"width (px)": int(k), **{c: v.get(c) for c in CLASSES}} for k, v in block.items()])
+        n = {c: int(conf[i].sum()) for i, c in enumerate(CLASSES)}
+        return table.sort_values("width (px)").reset_index(drop=True), {c: v for c, v in n.items() if v}
+    table = pd.DataFrame([{"brightness ×": float(k), "all faces": v.get("accuracy")} for k, v in block.items()])
+    return table.sort_values("brightness ×").reset_index(drop=True), ({"all faces": int(conf.sum())} if conf.sum() else {})
+
+
+# ---------------------------------------------------------------- export of the shipped model
+
+EXPORT_FORMATS = {".tflite": "application/octet-stream", ".keras": "application/zip"}
+
+
+def model_sizes(recipe: str) -> dict[str, int]:
+    """{suffix: size in bytes} of the committed models/<recipe>/model.tflite and model.keras."""
+    paths = {suffix: recipe_dir(recipe) / f"model{suffix}" for suffix in EXPORT_FORMATS}
+    return {suffix: path.stat().st_size for suffix, path in paths.items() if path.is_file()}
+
+
+def read_model(recipe: str, suffix: str) -> bytes:
+    """The bytes of models/<recipe>/model<suffix>, as a user downloads them."""
+    if suffix not in EXPORT_FORMATS:
+        raise ValueError(f"no model format {suffix!r}; one of {', '.join(EXPORT_FORMATS)}")
+    path = recipe_dir(recipe) / f"model{suffix}"
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ReportError(f"model{suffix} of {recipe} is unreadable ({exc.strerror or exc})") from exc
+
+
+def labels_text() -> str:
+    """labels.txt: one class per line, in the order of the model's outputs."""
+    return "".join(f"{c}\n" for c in CLASSES)
+
+
+def input_description(metrics: dict | None = None) -> dict:
+    """input.json: what the exported model takes and gives, for someone wiring it into an app."""
+    from maskdash.imaging import INPUT_SIZE
+    from maskdash.labels import CROP_MARGIN, DEFAULT_THRESHOLD
+
+    tflite = (metrics or {}).get("tflite") or {}
+    return {
+        "input": {
+            "shape": [1, INPUT_SIZE, INPUT_SIZE, 3],
+            "batch": "the first dimension may be resized to any batch size",
+            "dtype": "float32",
+            "color_order": "RGB",
+            "value_range": [0, 255],
+            "preprocessing": "inside the model (MobileNetV2's scaling to [-1, 1]): feed raw pixel values",
+            "face_crop": f"a square around the face box, its longer side widened by {CROP_MARGIN:.0%}, "
+                         f"resized to {INPUT_SIZE}×{INPUT_SIZE}",
+        },
+        "output": {
+            "shape": [1, len(CLASSES)],
+            "dtype": "float32",
+            "meaning": "softmax probabilities, one per line of labels.txt",
+            "labels": list(CLASSES),
+            "decision": f"{CLASSES[0]} when its probability is at least {DEFAULT_THRESHOLD}",
+        },
+        "tflite_quantization": tflite.get("quantization", "float32"),
+    }
