@@ -34,7 +34,7 @@ nav = st.navigation([
 ])
 
 with st.sidebar:
-    data = settings.data_dir()
+    data = settings.display_path(settings.data_dir())  # never this machine's absolute path
     if (settings.facemask12k_dir() / "Test").is_dir():
         st.caption(f":material/folder: Data folder: `{data}`")
     else:

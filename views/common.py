@@ -81,7 +81,7 @@ def data_available() -> bool:
 def data_hint(what: str) -> None:
     """How to get the data, shown wherever a feature needs the data folder."""
     st.info(
-        f"{what} needs the data folder, which was not found at `{settings.data_dir()}`. "
+        f"{what} needs the data folder, which was not found at `{settings.display_path(settings.data_dir())}`. "
         "Set the environment variable `MASKDASH_DATA` to a folder holding `facemask12k/` "
         "(Face Mask 12K: `Train/ Validation/ Test/` × `WithMask/ WithoutMask/`) and "
         "`face-mask-detection-dev/` (scene photos with Pascal VOC annotations), then restart "
@@ -94,7 +94,7 @@ def reports_hint(recipe: str, what: str = "reports") -> None:
     from maskdash.evaluation import shipped
 
     st.warning(
-        f"No {what} for the **{recipe}** model in `{shipped.recipe_dir(recipe)}`. They are written by "
+        f"No {what} for the **{recipe}** model in `{settings.display_path(shipped.recipe_dir(recipe))}`. They are written by "
         f"`python -m maskdash report` after training (`python -m maskdash train --recipe {recipe}`).",
         icon=":material/description:",
     )

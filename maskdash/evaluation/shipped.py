@@ -8,7 +8,6 @@ The file formats are the contract written by `python -m maskdash train/evaluate`
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +44,7 @@ class ReportError(ValueError):
 
 def reports_root() -> Path:
     """`MASKDASH_REPORTS` (a folder laid out like models/), default the committed models/."""
-    value = os.environ.get("MASKDASH_REPORTS", "").strip()
-    return Path(value).expanduser() if value else settings.MODELS_DIR
+    return settings.reports_dir()
 
 
 def recipe_dir(recipe: str) -> Path:
