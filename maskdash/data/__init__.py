@@ -1,0 +1,2 @@
+"""Data: the data-set readers (datasets), the training pack (pack), augmentation (augment) and the
+duplicate audit (audit)."""
