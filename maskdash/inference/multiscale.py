@@ -1,0 +1,157 @@
+"""Small faces in crowds: any detector run over the photo at more than one scale, in tiles.
+
+A street photo holds faces of 10–20 px that a detector run at the photo's own size misses (YuNet
+finds few masked faces under ~24 px). `MultiScaleDetector` keeps the base detector's own pass over
+the whole photo (large faces are found exactly as before) and adds finer passes: the photo enlarged
+(or, for big photos, kept at full resolution) and cut into overlapping tiles of the base detector's
+comfortable input size (slicing-aided inference). The finer scale follows the photo's size: as fine
+as `max_upscale` allows for small photos, capped by a pixel budget for big ones, so time per photo
+stays bounded. Detections from all passes are brought back to photo pixels and merged by NMS.
+
+False positives from the finer passes (textures that look like tiny faces) are cut by a stricter
+score threshold there, by dropping boxes cut by a tile edge (the whole face lies in the
+neighbouring tile, or was the whole-photo pass's to find) and by a minimum face size.
+Settings were chosen on the dev scenes' train fold only (see `maskdash.evaluation.scenes`).
+
+The module imports nothing from `detection`: detections are rebuilt with the base detector's own
+`Detection` type, so there is no import cycle."""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Chosen on the dev scenes' train fold (python -m maskdash.evaluation.scenes … --fold train).
+MAX_UPSCALE = 2.0  # small photos are enlarged at most this much
+PIXEL_BUDGET = 4_000_000  # pixels the finest pass may cover (bounds time on big photos)
+TILE = 640  # tile side in the finer pass's pixels: YuNet's usual input size
+OVERLAP = 96  # tile overlap in the finer pass's pixels: any face up to this size is whole in one tile
+FINE_THRESHOLD_OFFSET = 0.1  # finer passes need this much more detector score than the whole-photo pass
+MIN_FACE_PX = 6.0  # boxes shorter than this (photo pixels) are not faces worth a verdict
+MERGE_IOU = 0.3
+MIN_GAIN = 1.3  # a finer pass less than this much finer than the whole-photo pass adds nothing
+
+
+@dataclass(frozen=True)
+class Pass:
+    scale: float  # finer-pass pixels per photo pixel
+    tiles: tuple[tuple[int, int, int, int], ...]  # x1, y1, x2, y2 in photo pixels
+
+
+def _starts(length: int, tile: int, step: int) -> list[int]:
+    """Tile origins covering [0, length): equal tiles, the last one flush with the end."""
+    if length <= tile:
+        return [0]
+    n = math.ceil((length - tile) / step) + 1
+    return sorted({min(i * step, length - tile) for i in range(n)})
+
+
+def base_side(detector, long_side: int) -> int:
+    """The long side at which `detector` looks at a whole photo: YuNet shrinks photos above its
+    `max_side`, BlazeFace letterboxes into its `size`; unknown detectors are taken at face value."""
+    if hasattr(detector, "max_side"):
+        return min(long_side, int(detector.max_side))
+    if hasattr(detector, "size"):
+        return min(long_side, int(detector.size))
+    return long_side
+
+
+def plan(w: int, h: int, base_long: int, max_upscale: float = MAX_UPSCALE, pixel_budget: int = PIXEL_BUDGET,
+         tile: int = TILE, overlap: int = OVERLAP) -> list[Pass]:
+    """The finer passes for a w×h photo whose whole-photo pass runs at `base_long` px long side."""
+    s0 = base_long / max(w, h)
+    fine = min(max_upscale, math.sqrt(pixel_budget / (w * h)))
+    if fine < s0 * MIN_GAIN:
+        return []
+    tile_px = max(1, round(tile / fine))  # photo pixels per tile
+    step = max(1, tile_px - round(overlap / fine))
+    tw, th = min(tile_px, w), min(tile_px, h)
+    tiles = tuple((x, y, x + tw, y + th) for y in _starts(h, th, step) for x in _starts(w, tw, step))
+    return [Pass(fine, tiles)]
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = MERGE_IOU) -> np.ndarray:
+    """Indices kept by plain NMS, best score first."""
+    order = np.argsort(-scores, kind="stable")
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep = []
+    while len(order):
+        i, rest = order[0], order[1:]
+        keep.append(int(i))
+        iw = (np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0])).clip(0)
+        ih = (np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1])).clip(0)
+        inter = iw * ih
+        sim = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
+        order = rest[sim <= iou]
+    return np.array(keep, dtype=int)
+
+
+class MultiScaleDetector:
+    """`base` over the whole photo, plus `base` over enlarged overlapping tiles; same interface
+    as a detector (`.name`, `.default_threshold`, `.detect(rgb, score_threshold)`)."""
+
+    def __init__(self, base, name: str | None = None, *, tile_detector=None, max_upscale: float = MAX_UPSCALE,
+                 pixel_budget: int = PIXEL_BUDGET, tile: int = TILE, overlap: int = OVERLAP,
+                 fine_offset: float = FINE_THRESHOLD_OFFSET, min_face: float = MIN_FACE_PX):
+        self.base = base
+        # A second instance for the tiles keeps YuNet from re-planning its graph at every size switch.
+        self.tile_detector = tile_detector or base
+        self.name = name or f"{base.name}-multiscale"
+        self.default_threshold = base.default_threshold
+        self.max_upscale, self.pixel_budget = float(max_upscale), int(pixel_budget)
+        self.tile, self.overlap = int(tile), int(overlap)
+        self.fine_offset, self.min_face = float(fine_offset), float(min_face)
+        self._lock = threading.Lock()
+
+    def passes(self, w: int, h: int) -> list[Pass]:
+        return plan(w, h, base_side(self.base, max(w, h)), self.max_upscale, self.pixel_budget,
+                    self.tile, self.overlap)
+
+    def detect(self, rgb: np.ndarray, score_threshold: float | None = None) -> list:
+        found = list(self.base.detect(rgb, score_threshold))  # validates the frame and the threshold
+        if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or min(rgb.shape[:2]) < 10:
+            return found
+        thr = self.default_threshold if score_threshold is None else float(score_threshold)
+        fine_thr = min(0.99, thr + self.fine_offset)
+        h, w = rgb.shape[:2]
+        with self._lock:
+            for p in self.passes(w, h):
+                for x1, y1, x2, y2 in p.tiles:
+                    found += self._tile(rgb, (x1, y1, x2, y2), p.scale, fine_thr, w, h)
+        return self._merge(found)
+
+    def _tile(self, rgb, box, scale, thr, w, h) -> list:
+        x1, y1, x2, y2 = box
+        tw, th = max(1, round((x2 - x1) * scale)), max(1, round((y2 - y1) * scale))
+        interp = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
+        img = cv2.resize(np.ascontiguousarray(rgb[y1:y2, x1:x2]), (tw, th), interpolation=interp)
+        sx, sy = tw / (x2 - x1), th / (y2 - y1)
+        # Edges shared with a neighbouring tile (not the photo's own edges) cut faces in two.
+        inner = (x1 > 0, y1 > 0, x2 < w, y2 < h)
+        out = []
+        for d in self.tile_detector.detect(img, thr):
+            bx1, by1, bx2, by2 = d.box
+            if (inner[0] and bx1 <= 1) or (inner[1] and by1 <= 1) or (inner[2] and bx2 >= tw - 1) \
+                    or (inner[3] and by2 >= th - 1):
+                continue
+            if max(bx2 - bx1, by2 - by1) > self.overlap:  # a face this large is the whole-photo pass's
+                continue
+            lm = np.asarray(d.landmarks, np.float32).copy()
+            if lm.size:
+                lm[:, 0] = lm[:, 0] / sx + x1
+                lm[:, 1] = lm[:, 1] / sy + y1
+            photo_box = (bx1 / sx + x1, by1 / sy + y1, bx2 / sx + x1, by2 / sy + y1)
+            out.append(type(d)(photo_box, d.score, lm))
+        return out
+
+    def _merge(self, found: list) -> list:
+        found = [d for d in found if d.box[3] - d.box[1] >= self.min_face]
+        if len(found) < 2:
+            return found
+        boxes = np.array([d.box for d in found], np.float64)
+        scores = np.array([d.score for d in found], np.float64)
+        return [found[i] for i in nms(boxes, scores)]
