@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
 from maskdash.data import datasets
 from maskdash.labels import CLASSES, INCORRECT, WITH_MASK, WITHOUT_MASK

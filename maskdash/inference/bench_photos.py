@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -45,7 +46,6 @@ def time_photo(data: bytes, detector, classifier) -> dict:
     from maskdash.inference.faces import FaceVerdict, crop_all
     from maskdash.labels import label_for
 
-    t = {}
     t0 = time.perf_counter()
     rgb = load_rgb(data)
     t1 = time.perf_counter()
@@ -102,11 +102,11 @@ def bench_photos(detector_name: str | None = None, model: str | None = None, sce
             for _ in range(repeats):
                 runs.append(time_photo(data, detector, classifier))
             if progress:
-                print(f"  {name}: {len(runs)} runs", flush=True, end="\r")
+                print(f"  {name}: {len(runs)} runs", file=sys.stderr, flush=True, end="\r")
         doc["groups"][name] = {"photos": len(items), "median_s": _medians(runs),
                                "size": runs[-1]["size"], "faces_median": statistics.median(r["faces"] for r in runs)}
     if progress:
-        print(" " * 40, end="\r")
+        print(" " * 40, file=sys.stderr, end="\r")
     return doc
 
 
