@@ -15,7 +15,7 @@ from pathlib import Path
 
 from maskdash import settings
 
-DETECTOR_NAMES = ("blazeface", "blazeface-full", "yunet")  # checked against inference.detection in tests
+DETECTOR_NAMES = ("blazeface", "blazeface-full", "yunet", "yunet-multiscale")  # checked against inference.detection in tests
 STUDY_NAMES = ("angles", "occluders", "distance", "lighting", "native_size")  # checked against analysis
 
 
@@ -407,6 +407,12 @@ def _run_bench_runtime(a: argparse.Namespace) -> int:
     return 0
 
 
+def _run_bench_photos(a: argparse.Namespace) -> int:
+    from maskdash.inference.bench_photos import run_bench_photos
+
+    return run_bench_photos(a)
+
+
 def _add_bench(sub) -> None:
     bench = sub.add_parser("bench", help="speed benchmarks")
     which = bench.add_subparsers(dest="bench_command", required=True)
@@ -426,6 +432,15 @@ def _add_bench(sub) -> None:
     rt.add_argument("--threads", type=int, default=1, help="interpreter threads (the live path uses 1)")
     rt.add_argument("--json", action="store_true")
     rt.set_defaults(fn=_run_bench_runtime)
+    ph = which.add_parser("photos", help="seconds per photo by stage (decode, detect, crop, classify, draw): "
+                          "dev holdout photos and a 1280 px and a 4000 px photo")
+    ph.add_argument("--detector", choices=DETECTOR_NAMES, help="default: the Photos page's detector")
+    ph.add_argument("--model", help="classifier (default: MASKDASH_MODEL, else the shipped model)")
+    ph.add_argument("--scenes", help="VOC scenes folder (default: the dev scenes setting)")
+    ph.add_argument("--sample", type=int, default=20, help="dev holdout photos timed (default 20)")
+    ph.add_argument("--repeats", type=int, default=3, help="runs per photo; medians are reported (default 3)")
+    ph.add_argument("--json", action="store_true", help="print one JSON object")
+    ph.set_defaults(fn=_run_bench_photos)
 
 
 # -- the command line -----------------------------------------------------------------------------

@@ -34,7 +34,7 @@ LAYOUT = [(20, 20, 200), (330, 30, 180), (60, 260, 170), (400, 250, 190)]
 # Of the 12 pasted faces (6 masked, 6 not), how many each detector must find. BlazeFace full
 # range is weak on masked faces at this size (notes/detectors.md: recall .60 masked at 192 px);
 # here it finds 7 (2 masked), the others all 12.
-MIN_FOUND = {"blazeface": 10, "blazeface-full": 6, "yunet": 11}
+MIN_FOUND = {"blazeface": 10, "blazeface-full": 6, "yunet": 11, "yunet-multiscale": 11}
 
 
 def iou(a, b) -> float:
@@ -83,7 +83,7 @@ _detectors: dict[str, object] = {}
 
 @pytest.fixture(params=DETECTORS)
 def detector(request):
-    if request.param == "yunet":
+    if request.param.startswith("yunet"):
         request.getfixturevalue("yunet_file")
     if request.param not in _detectors:
         _detectors[request.param] = make_detector(request.param)
@@ -210,7 +210,7 @@ def test_anchor_layouts_match_the_models():
 
 
 def test_names_and_landmarks():
-    assert [len(landmark_names(n)) for n in DETECTORS] == [6, 6, 5]
+    assert [len(landmark_names(n)) for n in DETECTORS] == [6, 6, 5, 5]
     with pytest.raises(ValueError, match="unknown face detector"):
         make_detector("haar")
     with pytest.raises(ValueError):
@@ -304,5 +304,5 @@ def test_download_is_verified_and_atomic(empty_dirs, monkeypatch, yunet_file):
     # Now found in the cache without the network, and usable.
     monkeypatch.setattr(detection, "YUNET_URL", "http://127.0.0.1:9/x")
     assert ensure_yunet(download=False) == target
-    assert "yunet" in available_detectors() and default_photo_detector() == "yunet"
+    assert "yunet" in available_detectors() and default_photo_detector() == "yunet-multiscale"
     assert make_detector("yunet").detect(np.full((480, 640, 3), GREY, np.uint8)) == []

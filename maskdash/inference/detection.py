@@ -30,12 +30,14 @@ from maskdash import settings  # noqa: E402
 from maskdash.data.audit import sha256_file  # noqa: E402
 from maskdash.inference.results import Face  # noqa: E402
 
-DETECTORS = ("blazeface", "blazeface-full", "yunet")
-DEFAULT_THRESHOLDS = {"blazeface": 0.5, "blazeface-full": 0.5, "yunet": 0.6}  # see notes/detectors.md
+DETECTORS = ("blazeface", "blazeface-full", "yunet", "yunet-multiscale")
+DEFAULT_THRESHOLDS = {"blazeface": 0.5, "blazeface-full": 0.5, "yunet": 0.6,  # see notes/detectors.md
+                      "yunet-multiscale": 0.6}
 LABELS = {
     "blazeface": "BlazeFace short range (webcam distance)",
     "blazeface-full": "BlazeFace full range",
     "yunet": "YuNet (OpenCV)",
+    "yunet-multiscale": "YuNet multi-scale (small faces in crowds; photos)",
 }
 
 BLAZEFACE_LANDMARKS = ["right eye", "left eye", "nose tip", "mouth", "right ear", "left ear"]
@@ -72,7 +74,7 @@ class Detector(Protocol):
 
 def landmark_names(detector_name: str) -> list[str]:
     _check_name(detector_name)
-    return list(YUNET_LANDMARKS if detector_name == "yunet" else BLAZEFACE_LANDMARKS)
+    return list(YUNET_LANDMARKS if detector_name.startswith("yunet") else BLAZEFACE_LANDMARKS)
 
 
 def _check_name(name: str) -> None:
@@ -472,6 +474,10 @@ def make_detector(name: str, score_threshold: float | None = None) -> Detector:
     _check_name(name)
     if name == "yunet":
         return YuNetDetector(score_threshold)
+    if name == "yunet-multiscale":  # photos: tiles at a finer scale find small faces (inference.multiscale)
+        from maskdash.inference.multiscale import MultiScaleDetector
+
+        return MultiScaleDetector(YuNetDetector(score_threshold), name, tile_detector=YuNetDetector(score_threshold))
     return BlazeFaceDetector(name, score_threshold)
 
 
@@ -494,16 +500,18 @@ def available_detectors() -> list[str]:
             except DetectorUnavailable:
                 pass
     if _yunet_present():
-        out.append("yunet")
+        out += ["yunet", "yunet-multiscale"]
     return out
 
 
 def default_photo_detector() -> str:
-    """YuNet is the best all-rounder on photos (notes/detectors.md); BlazeFace full range otherwise."""
-    return "yunet" if _yunet_present() else "blazeface-full"
+    """YuNet is the best all-rounder on photos (notes/detectors.md), run multi-scale for small faces;
+    BlazeFace full range otherwise."""
+    return "yunet-multiscale" if _yunet_present() else "blazeface-full"
 
 
-_FALLBACKS = {"yunet": ("blazeface-full", "blazeface"), "blazeface-full": ("yunet", "blazeface"),
+_FALLBACKS = {"yunet": ("blazeface-full", "blazeface"), "yunet-multiscale": ("blazeface-full", "blazeface"),
+              "blazeface-full": ("yunet", "blazeface"),
               "blazeface": ("blazeface-full", "yunet")}
 
 
