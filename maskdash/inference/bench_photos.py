@@ -11,6 +11,7 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -43,7 +44,8 @@ def time_photo(data: bytes, detector, classifier) -> dict:
     """Seconds per stage for one photo, plus the face count and the photo's size."""
     from maskdash.imaging import load_rgb
     from maskdash.inference.draw import annotate
-    from maskdash.inference.faces import FaceVerdict, crop_all
+    from maskdash.inference.faces import crop_all
+    from maskdash.inference.results import pixel_box
     from maskdash.labels import label_for
 
     t0 = time.perf_counter()
@@ -55,8 +57,8 @@ def time_photo(data: bytes, detector, classifier) -> dict:
     t3 = time.perf_counter()
     probs = classifier.predict(crops) if len(crops) else np.zeros((0,), np.float32)
     t4 = time.perf_counter()
-    faces = [FaceVerdict(i, tuple(int(round(v)) for v in d.box), float(d.score), float(p), label_for(float(p)))
-             for i, (d, p) in enumerate(zip(dets, probs))]
+    faces = [replace(d, box=pixel_box(d.box), p_mask=float(p), label=label_for(float(p)))
+             for d, p in zip(dets, probs)]
     annotate(rgb, faces)
     t5 = time.perf_counter()
     t = dict(zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)))

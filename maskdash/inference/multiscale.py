@@ -16,14 +16,14 @@ also be given a stricter score threshold (`fine_offset`). Looked at by eye, most
 background faces in crowds); a few are backs of heads, toys and printed faces.
 Settings were chosen on the dev scenes' train fold only (see `maskdash.evaluation.scenes`).
 
-The module imports nothing from `detection`: detections are rebuilt with the base detector's own
-`Detection` type, so there is no import cycle."""
+The module imports nothing from `detection` (which imports it lazily): detections are rebuilt as
+`Face` records from `results`, so there is no import cycle."""
 
 from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -158,7 +158,7 @@ class MultiScaleDetector:
                 lm[:, 0] = lm[:, 0] / sx + x1
                 lm[:, 1] = lm[:, 1] / sy + y1
             photo_box = (bx1 / sx + x1, by1 / sy + y1, bx2 / sx + x1, by2 / sy + y1)
-            out.append(type(d)(photo_box, d.score, lm))
+            out.append(replace(d, box=photo_box, landmarks=lm))
         return out
 
     def _adjust(self, d, w: int, h: int):
@@ -170,12 +170,12 @@ class MultiScaleDetector:
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2 + dy * bh
         box = (max(0.0, cx - bw * sw / 2), max(0.0, cy - bh * sh / 2), min(float(w), cx + bw * sw / 2),
                min(float(h), cy + bh * sh / 2))
-        return type(d)(box, d.score, d.landmarks)
+        return replace(d, box=box)
 
     def _merge(self, found: list, w: int, h: int) -> list:
         found = [self._adjust(d, w, h) for d in found if d.box[3] - d.box[1] >= self.min_face]
         if len(found) < 2:
             return found
         boxes = np.array([d.box for d in found], np.float64)
-        scores = np.array([d.score for d in found], np.float64)
+        scores = np.array([d.det_score for d in found], np.float64)
         return [found[i] for i in nms(boxes, scores)]
