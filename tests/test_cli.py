@@ -125,7 +125,7 @@ def test_help_answers_without_tensorflow():
     """`python -m maskdash --help` (and each subcommand's) starts no TensorFlow, Keras or Streamlit."""
     code = ("import sys, contextlib, io\n"
             "from maskdash import cli\n"
-            "for argv in (['--help'], ['train', '--help'], ['predict', '--help'], ['analyze', '--help'], ['bench', 'live', '--help']):\n"
+            "for argv in (['--help'], ['train', '--help'], ['scenes', '--help'], ['predict', '--help'], ['analyze', '--help'], ['bench', 'live', '--help']):\n"
             "    with contextlib.redirect_stdout(io.StringIO()):\n"
             "        try: cli.main(argv)\n"
             "        except SystemExit: pass\n"

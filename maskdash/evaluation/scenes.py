@@ -9,7 +9,7 @@ Figures: all labelled faces, each class on its own, recall by face height (photo
 class, faces at least 32 px tall, false positives per image — for one fold of
 `datasets.scene_fold`. Settings are chosen on 'train'; 'holdout' is measured once.
 
-    python -m maskdash.evaluation.scenes --fold train --detector yunet-multiscale"""
+    python -m maskdash scenes --fold train --detector yunet-multiscale"""
 
 from __future__ import annotations
 
@@ -151,38 +151,3 @@ def format_report(doc: dict) -> str:
         lines.append(f"    {c:<22}" + "  ".join(f"{_pct(r['per_class'][c][key])}/{r['per_class'][c]['n']}"
                                                  for r in doc["by_height"]))
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-    import json
-
-    from maskdash import settings
-
-    ap = argparse.ArgumentParser(prog="python -m maskdash.evaluation.scenes", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scenes", default=str(settings.dev_scenes_dir()))
-    ap.add_argument("--fold", default="train", choices=("train", "holdout", "all"))
-    ap.add_argument("--detector", default=None, help="default: the photo detector")
-    ap.add_argument("--model", help="classifier (default: the shipped model)")
-    ap.add_argument("--no-classifier", action="store_true", help="detection only (faster)")
-    ap.add_argument("--limit", type=int)
-    ap.add_argument("--json", help="also write the figures to this JSON file")
-    a = ap.parse_args(argv)
-    from maskdash.inference.detection import default_photo_detector, make_detector
-
-    detector = make_detector(a.detector or default_photo_detector())
-    clf = None
-    if not a.no_classifier:
-        from maskdash.model.runtime import load_classifier
-
-        clf = load_classifier(a.model)
-    doc = evaluate_pipeline(detector, clf, fold_scenes(a.scenes, a.fold, a.limit))
-    doc["fold"] = a.fold
-    print(format_report(doc))
-    if a.json:
-        Path(a.json).write_text(json.dumps(doc, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-# Chosen on the dev scenes' train fold (python -m maskdash.evaluation.scenes … --fold train).
+# Chosen on the dev scenes' train fold (python -m maskdash scenes … --fold train).
 MAX_UPSCALE = 3.0  # small photos are enlarged at most this much
 # Pixels the finer pass may cover: bounds time on big photos (a 1280 px photo is enlarged 1.5×, about
 # 12 tiles, ~1 s on 2 cores); never reached by the ≤ 400 px dev photos, so the accuracy settings hold.
