@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from live_video import face_frame
-from maskdash.inference import live
+from maskdash import charts
+from maskdash.inference import live, monitor
 from maskdash.inference.bench import CLEAR_FACES
 from maskdash.inference.results import Face
 
@@ -64,7 +65,7 @@ def test_steady_verdict_and_its_text():
 
 
 def test_door_monitor_keeps_one_minute_of_seconds():
-    mon = live.DoorMonitor(window_s=60)
+    mon = monitor.MinuteSeries(window_s=60)
     for t in np.arange(1000.0, 1010.0, 0.25):  # 10 s, one person masked, then a second unmasked
         faces = [face(1, "with_mask")] + ([face(2, "without_mask")] if t >= 1005 else [])
         mon.add(float(t), faces)
@@ -78,7 +79,7 @@ def test_door_monitor_keeps_one_minute_of_seconds():
     mon.add(1100.0, [])  # a minute later the old seconds are gone
     assert mon.totals(now=1100.0) == {"people": 0, "share_masked": None}
     assert sum(r["faces"] for r in mon.series(now=1100.0)) == 0
-    fig = live.door_chart(mon.series(now=1009.5))
+    fig = charts.door_chart(mon.series(now=1009.5))
     assert [t.name for t in fig.data] == ["faces in view", "% masked"]
 
 

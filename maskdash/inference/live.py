@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from maskdash.inference.monitor import Alert, DoorAlerts, MinuteSeries, SessionLog
+from maskdash.inference.monitor import Alert, DoorAlerts, MinuteSeries, SessionLog, log_csv
 from maskdash.inference.pipeline import Speed
 from maskdash.inference.results import Face, Results
 from maskdash.labels import UNCERTAIN, WITH_MASK, WITHOUT_MASK
@@ -227,6 +227,9 @@ class LiveState:
         """The session log: one row per person seen (monitor.LOG_COLUMNS)."""
         with self._lock:
             return self._log.rows()
+
+    def session_csv(self) -> str:
+        return log_csv(self.session_rows())
 
     def end_stream(self) -> None:
         """The video ended (Stop, or the browser went away): drop the face tracks."""
