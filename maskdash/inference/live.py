@@ -132,7 +132,7 @@ class LiveSnapshot:
     """What the page shows, copied out under the lock."""
 
     frames: int  # frames processed in the current stream
-    speed: Speed  # the current stream's (the same figure the video's read-out shows)
+    speed: Speed  # the latest frame's: the figure its read-out on the video shows
     faces: tuple[Face, ...]  # the latest frame's (records of that frame, never changed later)
     verdict: str | None  # steady_verdict of the latest frame
     frame_age_s: float | None  # seconds since the latest frame (None before the first)
@@ -184,7 +184,6 @@ class LiveState:
         self._alerts = DoorAlerts()
         self._log = SessionLog()
         self._alert: Alert | None = None
-        self._speed = Speed(0.0, 0.0)  # the last stream's, once it has ended
 
     @property
     def pipeline(self):
@@ -234,8 +233,6 @@ class LiveState:
     def end_stream(self) -> None:
         """The video ended (Stop, or the browser went away): drop the face tracks."""
         with self._lock:
-            if self._session is not None:
-                self._speed = self._session.speed.read()
             self._session = None
 
     def snapshot(self) -> LiveSnapshot:
@@ -245,7 +242,7 @@ class LiveState:
             faces = tuple(r.faces) if r else ()
             return LiveSnapshot(
                 frames=self._frames,
-                speed=self._session.speed.read() if self._session is not None else self._speed,
+                speed=Speed(r.fps, r.ms_per_frame) if r else Speed(0.0, 0.0),
                 faces=faces,
                 verdict=steady_verdict(faces),
                 frame_age_s=None if self._latest_t is None else max(0.0, now - self._latest_t),

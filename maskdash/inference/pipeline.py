@@ -108,10 +108,10 @@ class Speed:
 
 
 class SpeedMeter:
-    """The one definition of a stream's speed, read by the video overlay and the page alike:
-    frames delivered per second over the last `window_s` seconds (so a stalled stream falls to
-    0), and the mean processing ms of those frames. Thread-safe: the video thread adds, the
-    page's thread reads."""
+    """The one definition of a stream's speed: frames delivered per second over the last
+    `window_s` seconds, and the mean processing ms of those frames. Read once per frame, as each
+    frame is delivered; that one reading is drawn on the frame and kept in its Results (fps,
+    ms_per_frame), which is what the page shows, so both say the same. Thread-safe."""
 
     def __init__(self, window_s: float = SPEED_WINDOW_S, clock=time.perf_counter):
         self.window_s = window_s
@@ -260,7 +260,7 @@ class FramePipeline:
             done = time.perf_counter()
             session.speed.add((done - start) * 1000, done)
             speed = session.speed.read(done)
-            result.fps = speed.fps
+            result.fps, result.ms_per_frame = speed.fps, speed.ms  # what the read-out shows
             n = len(result.faces)
             readout(out, f"{speed.text()}, {n} face{'s' if n != 1 else ''}")
             end = time.perf_counter()

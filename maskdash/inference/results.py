@@ -81,6 +81,7 @@ class Results:
     # A stream's frames only:
     frame_index: int = 0
     fps: float = 0.0  # frames per second the stream delivers (pipeline.SpeedMeter: over the last 2 s)
+    ms_per_frame: float = 0.0  # mean processing ms of those frames (the same SpeedMeter reading)
     classified: int = 0  # faces sent to the classifier for this picture or frame
 
     def rows(self) -> list[dict]:
