@@ -242,3 +242,24 @@ def test_mirror_flips_the_frame_before_the_pipeline(pipeline, frames):
     out, _ = mirrored.session().process(frame)
     assert (out[200:280, 640 - 120:640 - 20] == (0, 0, 255)).all()  # now at the right
     assert not (out[200:280, 20:120] == (0, 0, 255)).all()
+
+
+def test_turning_the_mirror_on_keeps_each_person(pipeline, frames):
+    """Mirroring mid-stream moves a face to the other side of the picture: the tracks are mirrored
+    with it, so the person keeps their track, verdict and history (not counted twice)."""
+    from maskdash.inference.pipeline import FramePipeline, PipelineConfig
+
+    frame = np.roll(frames["without_mask"][0], -160, axis=1)  # the face left of the middle
+    pipe = FramePipeline(pipeline.classifier, PipelineConfig(), detector=pipeline.detector, warm_up=False)
+    state = live.LiveState(pipe)
+    for _ in range(5):
+        state.process(frame)
+    before = state.snapshot().faces[0]
+    pipe.update_config(mirror=True)
+    for _ in range(3):
+        state.process(frame)
+    after = state.snapshot()
+    face = after.faces[0]
+    assert face.box[0] > 320 > before.box[2]  # drawn on the other side now
+    assert face.track_id == before.track_id and face.frames_seen == 8 and face.label == before.label
+    assert after.people == 1

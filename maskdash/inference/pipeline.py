@@ -91,9 +91,11 @@ class LiveSession:
         with self.lock:
             self.tracker.reset()
 
-    def _sync(self, cfg: PipelineConfig) -> None:
+    def _sync(self, cfg: PipelineConfig, width: int) -> None:
         if cfg is not self._tracker_source:
             self.tracker.configure(**asdict(cfg.tracker_config()))
+            if self._tracker_source is not None and cfg.mirror != self._tracker_source.mirror:
+                self.tracker.flip(width)  # the same people, now seen the other way round
             self._tracker_source = cfg
 
 
@@ -235,7 +237,7 @@ class FramePipeline:
         # A threshold set for one detector means little for a fallback: that one uses its default.
         det_thr = cfg.det_threshold if detector.name == cfg.detector else None
         with session.lock:
-            session._sync(cfg)
+            session._sync(cfg, frame_bgr.shape[1])
             rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
             detections = detector.detect(rgb, det_thr)
             t_det = time.perf_counter()

@@ -100,6 +100,11 @@ class Signature:
         colour = float(np.sqrt(max(0.0, 1.0 - np.sum(np.sqrt(self.hist * other.hist)))))
         return 0.5 * (shape + colour)
 
+    def flipped(self) -> "Signature":
+        """The signature of the same face mirrored left-right."""
+        w, h = SIG_THUMB
+        return Signature(self.thumb.reshape(h, w)[:, ::-1].ravel().copy(), self.hist)
+
     def blend(self, other: "Signature", rate: float) -> None:
         """Follow slow changes (light, pose): move `rate` of the way towards `other`."""
         t = (1 - rate) * self.thumb + rate * other.thumb
@@ -221,6 +226,17 @@ class Tracker:
 
     def reset(self) -> None:
         self.tracks.clear()
+
+    def flip(self, width: float) -> None:
+        """The picture was mirrored (frames `width` px wide): mirror every track with it, so each
+        person keeps their track and verdict."""
+        for t in self.tracks:
+            x1, y1, x2, y2 = t.face.box
+            t.face.box = (width - x2, y1, width - x1, y2)
+            if len(t.face.landmarks):
+                t.face.landmarks = t.face.landmarks * np.array([-1, 1], np.float32) + np.array([width, 0], np.float32)
+            if t.signature is not None:
+                t.signature = t.signature.flipped()
 
     def assign(self, detections: list[Face], signatures: list[Signature | None] | None = None) -> list[Track]:
         """Advance one frame: match detections to tracks, start tracks for new faces, age and
