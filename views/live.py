@@ -65,8 +65,8 @@ def controls() -> dict:
                                    "is steadier, smaller reacts faster.")
         show_p = left.toggle("Show probabilities", True, key="live_show_p",
                              help="Draw each face's smoothed p(mask) next to its label on the video.")
-        # Flipped before the pipeline, not with CSS on the video element: a mirrored element would
-        # mirror the drawn labels and read-out too, and the boxes are then drawn where faces are.
+        # The frame is flipped before the pipeline rather than the video element with CSS: a
+        # mirrored element would mirror the drawn labels and read-out too, unreadable.
         mirror = right.toggle("Mirror the video", False, key="live_mirror",
                               help="Show the camera as a mirror (as a selfie camera does). Leave off for "
                                    "a camera watching a door.")
