@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from live_video import face_frame
-from maskdash.inference import live
+from maskdash import charts
+from maskdash.inference import live, monitor
 from maskdash.inference.bench import CLEAR_FACES
 from maskdash.inference.results import Face
 
@@ -64,7 +65,7 @@ def test_steady_verdict_and_its_text():
 
 
 def test_door_monitor_keeps_one_minute_of_seconds():
-    mon = live.DoorMonitor(window_s=60)
+    mon = monitor.MinuteSeries(window_s=60)
     for t in np.arange(1000.0, 1010.0, 0.25):  # 10 s, one person masked, then a second unmasked
         faces = [face(1, "with_mask")] + ([face(2, "without_mask")] if t >= 1005 else [])
         mon.add(float(t), faces)
@@ -78,7 +79,7 @@ def test_door_monitor_keeps_one_minute_of_seconds():
     mon.add(1100.0, [])  # a minute later the old seconds are gone
     assert mon.totals(now=1100.0) == {"people": 0, "share_masked": None}
     assert sum(r["faces"] for r in mon.series(now=1100.0)) == 0
-    fig = live.door_chart(mon.series(now=1009.5))
+    fig = charts.door_chart(mon.series(now=1009.5))
     assert [t.name for t in fig.data] == ["faces in view", "% masked"]
 
 
@@ -165,3 +166,100 @@ def test_live_state_survives_bad_frames_and_threads(pipeline, frames):
     snap = state.snapshot()
     assert not errors and snap.frames == 9 and snap.error is None
 
+
+
+# -- one speed figure -------------------------------------------------------------------------------
+def test_speed_meter_counts_frames_delivered_in_its_window():
+    from maskdash.inference.pipeline import Speed, SpeedMeter
+
+    meter = SpeedMeter(window_s=2.0, clock=lambda: 0.0)
+    assert meter.read(0.0) == Speed(0.0, 0.0)
+    for i in range(31):  # 10 frames/s for 3 s, 40 ms of processing each, 20 ms from 2 s on
+        meter.add(40.0 if i < 20 else 20.0, at=i * 0.1)
+    s = meter.read(3.0)  # the 20 frames from 1.1 s to 3.0 s
+    assert s.fps == pytest.approx(10.0) and s.ms == pytest.approx((9 * 40 + 11 * 20) / 20)
+    assert meter.read(4.0).fps == pytest.approx(9 / 1.9)  # no new frame for 1 s: it falls …
+    assert meter.read(5.5) == Speed(0.0, 0.0)  # … to nothing once the window is empty
+    assert Speed(29.96, 33.4).text() == "30.0 frames/s, 33 ms a frame"
+
+
+def test_overlay_and_panel_show_the_same_speed(pipeline, frames, monkeypatch):
+    """The read-out drawn on the video and the page's figure are one reading of one meter (the
+    stream's), taken once per frame."""
+    import maskdash.inference.pipeline as pl
+
+    drawn = []
+    real = pl.readout
+    monkeypatch.setattr(pl, "readout", lambda image, text: drawn.append(text) or real(image, text))
+    state = live.LiveState(pipeline)
+    for frame in frames["with_mask"] * 2:
+        state.process(frame)
+    snap = state.snapshot()
+    # the page shows the figure drawn on the latest frame, word for word
+    assert drawn[-1].startswith(snap.speed.text() + ", 1 face")
+    assert snap.speed.fps > 0 and snap.speed.ms > 0
+    assert snap.to_json(True)["fps"] == pytest.approx(snap.speed.fps, abs=0.01)
+
+
+# -- one verdict per person, the door monitor, mirror, through the real pipeline ---------------------
+def test_a_person_replacing_another_is_counted_and_judged_apart(pipeline, frames):
+    """An unmasked person steps into the place of a masked one: a new face (new id, uncertain,
+    then unmasked), never the first one's green 'mask'; two people in the session log; and an
+    alert for the unmasked one only."""
+    clock = Clock()
+    state = live.LiveState(pipeline, clock=clock)
+    state.configure_alerts(frames=4, cooldown_s=30)
+    for _ in range(8):
+        state.process(frames["with_mask"][0])
+        clock.t += 0.1
+    first = state.snapshot().faces[0]
+    assert first.label == "with_mask" and state.snapshot().alert is None
+    seen = []
+    for _ in range(12):
+        state.process(frames["without_mask"][0])
+        clock.t += 0.1
+        seen.append(state.snapshot().faces[0])
+    newcomer = [f for f in seen if f.track_id != first.track_id]
+    assert len(newcomer) >= len(seen) - 1  # the switch is confirmed within change_frames
+    assert newcomer[0].label == "uncertain" and newcomer[-1].label == "without_mask"
+    assert all(f.label != "with_mask" for f in newcomer)
+    snap = state.snapshot()
+    assert snap.people == 2 and snap.totals["people"] == 2
+    assert snap.alert is not None and snap.alert.track_id == newcomer[0].track_id
+    rows = state.session_rows()
+    assert [r["verdict"] for r in rows] == ["with_mask", "without_mask"]
+    assert state.session_csv().splitlines()[0] == ",".join(monitor.LOG_COLUMNS)
+
+
+def test_mirror_flips_the_frame_before_the_pipeline(pipeline, frames):
+    from maskdash.inference.pipeline import FramePipeline, PipelineConfig
+
+    frame = frames["without_mask"][0].copy()
+    frame[:, :320] = 128  # the face's left half hidden: the picture is not symmetric any more
+    frame[200:280, 20:120] = (0, 0, 255)  # a red block at the left
+    mirrored = FramePipeline(pipeline.classifier, PipelineConfig(mirror=True, show_probabilities=False),
+                             detector=pipeline.detector, warm_up=False)
+    out, _ = mirrored.session().process(frame)
+    assert (out[200:280, 640 - 120:640 - 20] == (0, 0, 255)).all()  # now at the right
+    assert not (out[200:280, 20:120] == (0, 0, 255)).all()
+
+
+def test_turning_the_mirror_on_keeps_each_person(pipeline, frames):
+    """Mirroring mid-stream moves a face to the other side of the picture: the tracks are mirrored
+    with it, so the person keeps their track, verdict and history (not counted twice)."""
+    from maskdash.inference.pipeline import FramePipeline, PipelineConfig
+
+    frame = np.roll(frames["without_mask"][0], -160, axis=1)  # the face left of the middle
+    pipe = FramePipeline(pipeline.classifier, PipelineConfig(), detector=pipeline.detector, warm_up=False)
+    state = live.LiveState(pipe)
+    for _ in range(5):
+        state.process(frame)
+    before = state.snapshot().faces[0]
+    pipe.update_config(mirror=True)
+    for _ in range(3):
+        state.process(frame)
+    after = state.snapshot()
+    face = after.faces[0]
+    assert face.box[0] > 320 > before.box[2]  # drawn on the other side now
+    assert face.track_id == before.track_id and face.frames_seen == 8 and face.label == before.label
+    assert after.people == 1

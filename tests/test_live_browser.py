@@ -158,6 +158,7 @@ def test_live_verdict_matches_the_faces_shown(label, videos, tmp_path):
         assert decided.count(label) >= 0.8 * len(decided), f"verdicts {decided} for {label} faces"
         last = read_results(results)
         assert last["faces"] and all(f["verdict"] in (label, "uncertain") for f in last["faces"]), last
+        assert last["people"] >= 1 and last["ms_a_frame"] > 0, last  # the session log, the speed meter
 
         # ...and so does the text a user reads beside the video.
         page.get_by_text(VERDICT_TEXT[label], exact=False).first.wait_for(timeout=30_000)

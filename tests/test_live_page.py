@@ -61,9 +61,13 @@ def test_page_renders_camera_off_with_its_controls(model):
     assert at.slider(key="live_mask_threshold").value == 0.5
     assert at.slider(key="live_window").value == 10
     assert at.toggle(key="live_show_p").value is True
+    assert at.toggle(key="live_mirror").value is False
+    assert at.slider(key="live_alert_frames").value == 15 and at.toggle(key="live_alert_sound").value is False
     assert any("Camera off" in i.value for i in at.info)  # nothing plays without a browser
     assert "No ICE servers configured" in texts(at)
     assert "Door monitor" in texts(at)
+    assert "Nobody seen yet in this session" in texts(at)
+    assert any(e.label.startswith("Deploying") for e in at.expander)  # the ICE note, for deployments only
     cfg = at.session_state["live_state"].pipeline.config
     assert (cfg.detector, cfg.det_threshold, cfg.mask_threshold, cfg.smoothing_window) == ("blazeface", 0.5, 0.5, 10)
 
@@ -84,16 +88,24 @@ def test_controls_apply_to_the_running_stream(model, fm12k):
     at.slider(key="live_mask_threshold").set_value(0.7).run()
     at.slider(key="live_window").set_value(5).run()
     at.toggle(key="live_show_p").set_value(False).run()
+    at.toggle(key="live_mirror").set_value(True).run()
+    at.slider(key="live_alert_frames").set_value(30).run()
     assert not at.exception, at.exception
     assert at.session_state["live_state"] is state  # not restarted
     cfg = state.pipeline.config
     assert (cfg.detector, cfg.mask_threshold, cfg.smoothing_window, cfg.show_probabilities) == ("blazeface-full", 0.7, 5, False)
+    assert cfg.mirror is True and state._alerts.frames == 30
     assert cfg.det_threshold == at.slider(key="live_det_threshold_blazeface-full").value == 0.5
 
     state.process(frame)
     after = state.snapshot()
     assert after.frames == 5 and after.streams == 1 and after.detector == "blazeface-full"
     assert after.faces and after.faces[0].track_id == before.faces[0].track_id  # the same face track
+
+    # The session's people, their chart and the CSV download (camera off: the panel shows the last stream).
+    at.run()
+    assert "People seen since the page was opened: 1" in texts(at)
+    assert at.get("download_button") and state.session_csv().count("\n") == 2  # header + one person
 
 
 def test_missing_detector_falls_back_with_a_message(model, tmp_path, monkeypatch):

@@ -140,3 +140,97 @@ def test_bad_settings_are_refused():
         TrackerConfig(window=0)
     with pytest.raises(ValueError):
         TrackerConfig(threshold=1.5)
+
+
+# -- one verdict per person: appearance, on real Face Mask 12K faces -------------------------------
+@pytest.fixture(scope="module")
+def clear_faces(fm12k):
+    """The 8 masked and 8 unmasked clear Test faces (RGB, label), interleaved."""
+    from maskdash.inference.bench import load_clear_faces
+
+    return load_clear_faces(fm12k)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    from maskdash.inference.detection import make_detector_or_fallback
+
+    return make_detector_or_fallback("blazeface")[0]
+
+
+def pasted(rgb: np.ndarray, dx: int = 0, dy: int = 0, gain: float = 1.0, side: int = 220) -> np.ndarray:
+    """A 640×480 RGB frame with the face photo pasted at the middle (moved by dx, dy; lit × gain),
+    as bench.SyntheticStream places real faces."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    face = cv2.resize(rgb, (round(w * side / h), side), interpolation=cv2.INTER_AREA)
+    frame = np.full((480, 640, 3), 120, np.uint8)
+    x, y = 320 - face.shape[1] // 2 + dx, 240 - side // 2 + dy
+    frame[y:y + side, x:x + face.shape[1]] = face
+    return cv2.convertScaleAbs(frame, alpha=gain)
+
+
+def track_frames(tracker: Tracker, detector, frames, p: float):
+    """Detect, sign and track each frame (as the live pipeline does), classifying every face as p."""
+    from maskdash.inference.tracking import face_signature
+
+    out = []
+    for rgb in frames:
+        found = detector.detect(rgb)
+        tracks = tracker.assign(found, [face_signature(rgb, d.box) for d in found])
+        for t in tracks:
+            tracker.observe(t, p)
+        out.append(tracker.faces(tracks))
+    return out
+
+
+def test_another_face_in_the_same_place_gets_its_own_track(clear_faces, detector):
+    """Face A for 12 frames, then face B at the same place: B is a new person — a new track id,
+    'uncertain' at first, then its own verdict — never A's verdict under A's id. Every ordered
+    pair of neighbours among the clear faces: masked→unmasked, unmasked→masked, and people of
+    the same class (the hard case: only their looks differ, not the mask)."""
+    cfg = TrackerConfig(min_frames=3)
+    # 4 and 12 (1767.jpg and Augmented_411_871195.jpg) are one person, the second an augmented copy.
+    pairs = [(clear_faces[i], clear_faces[j]) for i in range(len(clear_faces))
+             for j in (i + 1, i + 2, i + 3) if j < len(clear_faces)]
+    assert len(pairs) == 42
+    for (a, label_a), (b, label_b) in pairs:
+        tr = Tracker(cfg)
+        before = track_frames(tr, detector, [pasted(a)] * 12, 0.95 if label_a == "with_mask" else 0.05)
+        assert all(len(f) == 1 for f in before)
+        a_id = before[-1][0].track_id
+        assert before[-1][0].label == label_a
+        after = track_frames(tr, detector, [pasted(b)] * 8, 0.95 if label_b == "with_mask" else 0.05)
+        b_faces = [f[0] for f in after if f]
+        # the switch is confirmed on B's change_frames-th frame: from then on, B's own track
+        new = b_faces[cfg.change_frames - 1:]
+        assert {f.track_id for f in new} == {new[0].track_id} and new[0].track_id != a_id
+        assert new[0].label == "uncertain" and new[0].frames_seen == 1
+        assert new[-1].label == label_b
+        assert all(f.label in ("uncertain", label_b) for f in new)
+        assert len(tr.tracks) == 1  # A's track ended: A left
+
+
+def test_the_same_face_moving_and_in_changing_light_keeps_its_track(clear_faces, detector):
+    """No false splits: each clear face over 60 frames drifting up to ±10 px and lit ×0.85–1.15."""
+    for rgb, _ in clear_faces:
+        frames = [pasted(rgb, dx=int(10 * np.sin(i / 5)), dy=int(6 * np.cos(i / 7)),
+                         gain=1.0 + 0.15 * np.sin(i / 9)) for i in range(60)]
+        faces = track_frames(Tracker(), detector, frames, 0.5)
+        ids = {f.track_id for fs in faces for f in fs}
+        assert ids == {1}, ids
+
+
+def test_signature_ignores_the_mask_region(clear_faces, detector):
+    """Covering the lower face (a mask put on) leaves the signature nearly unchanged."""
+    from maskdash.inference.tracking import face_signature
+
+    rgb = pasted(clear_faces[1][0])
+    box = detector.detect(rgb)[0].box
+    covered = rgb.copy()
+    x1, y1, x2, y2 = (int(v) for v in box)
+    covered[y1 + int(0.55 * (y2 - y1)):y2, x1:x2] = (90, 140, 200)  # a blue surgical mask
+    cfg = TrackerConfig()
+    assert face_signature(rgb, box).distance(face_signature(covered, box)) < cfg.max_change / 2
+    assert face_signature(rgb, (-50.0, -50.0, -40.0, -45.0)) is None  # off the frame

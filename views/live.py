@@ -1,5 +1,6 @@
 """Live: the webcam through the face detector and the mask classifier, a steady verdict beside
-the video and a door-monitor chart of the last minute.
+the video, and a door monitor: an alert (banner, optional sound) for an unmasked face, the last
+minute and the whole session's people (chart, CSV).
 
 The frame callback runs on streamlit-webrtc's worker thread: it converts the frame, runs this
 browser session's pipeline through `LiveState.process` and returns the annotated frame — no st.*
@@ -19,11 +20,13 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 import av
 import streamlit as st
 
-from maskdash.inference import live
+from maskdash import charts
+from maskdash.inference import live, monitor
 from maskdash.inference.detection import DEFAULT_THRESHOLDS, DETECTORS, LABELS, DetectorUnavailable
 from maskdash.inference.draw import TEXT
 from maskdash.inference.pipeline import FramePipeline, PipelineConfig
@@ -37,6 +40,8 @@ REFRESH_S = 1.0  # how often the verdict, the face list and the chart refresh wh
 STATE_KEY = "live_state"  # this browser session's LiveState (pipeline + results) in session_state
 WEBRTC_KEY = "live_camera"
 ICONS = {WITH_MASK: "😷", WITHOUT_MASK: "😃", UNCERTAIN: "🤔"}
+ALERT_SHOWN_S = 10.0  # how long the alert banner stays after the alert
+PLAYED_KEY = "live_alert_played"  # id of the latest alert whose sound was played
 SHORT_LABELS = {"blazeface": "BlazeFace short range", "blazeface-full": "BlazeFace full range", "yunet": "YuNet"}
 
 
@@ -60,8 +65,25 @@ def controls() -> dict:
                                    "is steadier, smaller reacts faster.")
         show_p = left.toggle("Show probabilities", True, key="live_show_p",
                              help="Draw each face's smoothed p(mask) next to its label on the video.")
+        # The frame is flipped before the pipeline rather than the video element with CSS: a
+        # mirrored element would mirror the drawn labels and read-out too, unreadable.
+        mirror = right.toggle("Mirror the video", False, key="live_mirror",
+                              help="Show the camera as a mirror (as a selfie camera does). Leave off for "
+                                   "a camera watching a door.")
     return dict(detector=detector, det_threshold=det_threshold, mask_threshold=mask_threshold,
-                smoothing_window=window, show_probabilities=show_p)
+                smoothing_window=window, show_probabilities=show_p, mirror=mirror)
+
+
+def alert_controls() -> dict:
+    with st.expander("Door alerts", icon=":material/notifications:"):
+        left, right = st.columns(2)
+        frames = left.slider("Alert after (frames)", 1, 90, monitor.ALERT_FRAMES, key="live_alert_frames",
+                             help="An unmasked verdict must hold this many frames in a row before it alerts.")
+        cooldown = right.slider("Cooldown per person (s)", 0, 300, int(monitor.ALERT_COOLDOWN_S), 5,
+                                key="live_alert_cooldown", help="The same person alerts again at most this often.")
+        sound = left.toggle("Sound", False, key="live_alert_sound",
+                            help="Beep in this browser on each alert (the browser may ask to allow sound).")
+    return dict(frames=frames, cooldown_s=cooldown, sound=sound)
 
 
 def live_state() -> live.LiveState | None:
@@ -126,6 +148,22 @@ def _has_secrets() -> bool:
         return False
 
 
+def alert_banner(alert: monitor.Alert | None, sound: bool) -> None:
+    """A recent alert as a banner; its beep is played once (on the run that first shows it)."""
+    if alert is None or time.time() - alert.time > ALERT_SHOWN_S:
+        return
+    st.error(f"**Unmasked person at the door** (face {alert.track_id}, p(mask) {alert.p_mask:.2f}).",
+             icon=":material/campaign:")
+    if sound and alert.id > st.session_state.get(PLAYED_KEY, 0):
+        st.audio(beep(), format="audio/wav", autoplay=True)
+    st.session_state[PLAYED_KEY] = max(alert.id, st.session_state.get(PLAYED_KEY, 0))
+
+
+@st.cache_data
+def beep() -> bytes:
+    return monitor.beep_wav()
+
+
 def face_lines(snap: live.LiveSnapshot, show_p: bool) -> str:
     lines = []
     for f in sorted(snap.faces, key=lambda f: f.box[0]):
@@ -136,7 +174,7 @@ def face_lines(snap: live.LiveSnapshot, show_p: bool) -> str:
     return "\n".join(lines)
 
 
-def results_panel(state: live.LiveState, playing: bool, show_p: bool) -> None:
+def results_panel(state: live.LiveState, playing: bool, show_p: bool, sound: bool) -> None:
     @st.fragment(run_every=REFRESH_S if playing else None)
     def panel():
         snap = state.snapshot()
@@ -150,21 +188,24 @@ def results_panel(state: live.LiveState, playing: bool, show_p: bool) -> None:
                     "(camera icon in the address bar) and press START again. Camera access needs "
                     "`localhost` or HTTPS.", icon=":material/videocam_off:")
             if snap.frames:
-                st.caption(f"Last stream: {snap.frames} frames processed.")
+                st.caption(f"Last stream: {snap.frames} frames processed ({snap.speed.text()}).")
         elif snap.frame_age_s is None:
             st.info("Connecting to the camera…", icon=":material/hourglass_top:")
         elif snap.stalled:
             st.warning(f"No video for {snap.frame_age_s:.0f} s: the connection may have dropped. "
                        "Press STOP, then START.", icon=":material/signal_disconnected:")
         else:
+            alert_banner(snap.alert, sound)
             st.markdown(f"### {live.verdict_text(snap.verdict, len(snap.faces))}")
             if snap.faces:
                 st.markdown(face_lines(snap, show_p), unsafe_allow_html=True)
             else:
                 st.caption("Step in front of the camera. BlazeFace short range finds faces at webcam "
-                           "distance; choose full range or YuNet in the sidebar for faces farther away.")
-            st.caption(f"{snap.fps:.1f} frames/s · {snap.timings_ms.get('total', 0):.0f} ms a frame "
-                       f"(detect, classify, draw) · detector: {LABELS.get(snap.detector, snap.detector)}")
+                           "distance; for faces farther away choose full range or YuNet under "
+                           "**Detection settings**, below the video.")
+            # The same meter as the read-out on the video (maskdash.inference.pipeline.SpeedMeter).
+            st.caption(f"{snap.speed.text()} (detect, classify, draw) · detector: "
+                       f"{LABELS.get(snap.detector, snap.detector)}")
         if snap.error:
             st.error(f"The last frame could not be processed: {snap.error}", icon=":material/error:")
 
@@ -172,10 +213,24 @@ def results_panel(state: live.LiveState, playing: bool, show_p: bool) -> None:
         totals = snap.totals
         share = "–" if totals["share_masked"] is None else f"{100 * totals['share_masked']:.0f} %"
         st.caption(f"People seen: {totals['people']} · masked: {share}")
-        st.plotly_chart(live.door_chart(list(snap.series)), key="live_door_chart",
+        st.plotly_chart(charts.door_chart(list(snap.series)), key="live_door_chart",
                         config={"displayModeBar": False})
+        session_log(state, snap.people)
 
     panel()
+
+
+def session_log(state: live.LiveState, people: int) -> None:
+    st.markdown("**Door monitor: this session**")
+    if not people:
+        st.caption("Nobody seen yet in this session.")
+        return
+    rows = state.session_rows()
+    st.caption(f"People seen since the page was opened: {people}.")
+    st.plotly_chart(charts.session_chart(rows), key="live_session_chart", config={"displayModeBar": False})
+    # The CSV is built only when clicked, and the click does not rerun anything.
+    st.download_button("Download the session log (CSV)", data=state.session_csv, file_name="maskdash_live_log.csv",
+                       mime="text/csv", on_click="ignore", icon=":material/download:", key="live_log_csv")
 
 
 def live_view(state: live.LiveState, ice: tuple[list[dict], str]) -> None:
@@ -192,16 +247,20 @@ def live_view(state: live.LiveState, ice: tuple[list[dict], str]) -> None:
         )
         settings = controls()
         apply(state.pipeline, settings)
+        alerts = alert_controls()
+        state.configure_alerts(alerts["frames"], alerts["cooldown_s"])
         if state.pipeline.message:  # the chosen detector is missing; another one is used
             st.warning(state.pipeline.message, icon=":material/warning:")
-        if not ice[0]:
-            st.caption("No ICE servers configured: the video works when the browser can reach this server "
-                       f"directly (same machine or network). Set `{live.ICE_ENV}` or the `ice_servers` "
-                       "secret (a TURN server) for viewers elsewhere.")
-        else:
-            st.caption(f"ICE servers: {len(ice[0])} from {ice[1]}.")
+        # Only someone deploying the app needs this; local use works without it.
+        with st.expander("Deploying: connection settings", icon=":material/settings_ethernet:"):
+            if not ice[0]:
+                st.caption("No ICE servers configured: the video works when the browser can reach this "
+                           f"server directly (same machine or network). Set `{live.ICE_ENV}` or the "
+                           "`ice_servers` secret (a TURN server) for viewers elsewhere.")
+            else:
+                st.caption(f"ICE servers: {len(ice[0])} from {ice[1]}.")
     with info_col:
-        results_panel(state, ctx.state.playing, settings["show_probabilities"])
+        results_panel(state, ctx.state.playing, settings["show_probabilities"], alerts["sound"])
 
 
 st.title("Live")

@@ -1,5 +1,6 @@
 """What the Live page needs besides Streamlit: ICE/RTC settings, the hand-off of results from the
-video thread to the page, the door-monitor time series and the steady verdict.
+video thread to the page (with the door monitor of maskdash.inference.monitor) and the steady
+verdict.
 
 Threads: streamlit-webrtc runs the frame callback on a worker thread. The callback only calls
 `LiveState.process(frame)`; the page reads `LiveState.snapshot()` from its own script thread.
@@ -14,12 +15,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from maskdash.inference.monitor import Alert, DoorAlerts, MinuteSeries, SessionLog, log_csv
+from maskdash.inference.pipeline import Speed
 from maskdash.inference.results import Face, Results
 from maskdash.labels import UNCERTAIN, WITH_MASK, WITHOUT_MASK
 
@@ -29,7 +32,6 @@ RESULTS_ENV = "MASKDASH_RESULTS_FILE"  # the page writes its latest results ther
 # 640×480 as "ideal": a camera that cannot do exactly that still starts, at its nearest size.
 MEDIA_CONSTRAINTS = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}, "audio": False}
 
-MONITOR_WINDOW_S = 60  # the door monitor's chart spans the last minute
 STALE_AFTER_S = 3.0  # no frame for this long while "playing": the stream has stalled
 
 VERDICT_TEXT = {
@@ -124,91 +126,13 @@ def verdict_text(verdict: str | None, n_faces: int) -> str:
     return "😷 Everyone in view is wearing a mask" if verdict == WITH_MASK else "😃 Not everyone in view is wearing a mask"
 
 
-# -- door monitor ---------------------------------------------------------------------------------
-@dataclass
-class _Second:
-    faces: int = 0  # most faces in view at once during this second
-    masked: int = 0  # decided face observations that were 'with_mask'
-    decided: int = 0
-    people: set = field(default_factory=set)  # (stream, track id) seen
-
-
-class DoorMonitor:
-    """Faces seen and the share masked per second over the last `window_s` seconds (the door
-    monitoring view). Bounded: only the last `window_s` seconds are kept. Not thread-safe on its
-    own; LiveState guards it."""
-
-    def __init__(self, window_s: int = MONITOR_WINDOW_S):
-        self.window_s = window_s
-        self._seconds: dict[int, _Second] = {}
-
-    def add(self, t: float, faces, stream: int = 0) -> None:
-        sec = int(t)
-        bucket = self._seconds.get(sec)
-        if bucket is None:
-            bucket = self._seconds[sec] = _Second()
-            for old in [s for s in self._seconds if s <= sec - self.window_s]:
-                del self._seconds[old]
-        bucket.faces = max(bucket.faces, len(faces))
-        for f in faces:
-            bucket.people.add((stream, f.track_id))
-            if f.label != UNCERTAIN:
-                bucket.decided += 1
-                bucket.masked += f.label == WITH_MASK
-
-    def series(self, now: float) -> list[dict]:
-        """One row per second of the window, oldest first: seconds_ago (negative), faces,
-        share_masked (None where no face had a verdict)."""
-        end = int(now)
-        rows = []
-        for sec in range(end - self.window_s + 1, end + 1):
-            b = self._seconds.get(sec)
-            rows.append({
-                "seconds_ago": sec - end,
-                "faces": b.faces if b else 0,
-                "share_masked": (b.masked / b.decided) if b and b.decided else None,
-            })
-        return rows
-
-    def totals(self, now: float) -> dict:
-        """People (face tracks) seen in the window and the share of decided observations masked."""
-        lo = int(now) - self.window_s
-        recent = [b for s, b in self._seconds.items() if s > lo]
-        decided = sum(b.decided for b in recent)
-        return {
-            "people": len(set().union(*(b.people for b in recent))) if recent else 0,
-            "share_masked": (sum(b.masked for b in recent) / decided) if decided else None,
-        }
-
-
-def door_chart(rows: list[dict], height: int = 300):
-    """Plotly figure of DoorMonitor.series(): faces in view (bars) and share masked (line, %)."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    x = [r["seconds_ago"] for r in rows]
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Bar(x=x, y=[r["faces"] for r in rows], name="faces in view",
-                         marker_color="#7f8c8d", opacity=0.6), secondary_y=False)
-    share = [None if r["share_masked"] is None else 100 * r["share_masked"] for r in rows]
-    fig.add_trace(go.Scatter(x=x, y=share, name="% masked", mode="lines+markers", connectgaps=False,
-                             line=dict(color="#2ecc71", width=2), marker=dict(size=4)), secondary_y=True)
-    top = max([r["faces"] for r in rows] + [1])
-    fig.update_yaxes(title_text="faces", range=[0, top + 0.5], dtick=1 if top <= 5 else None, secondary_y=False)
-    fig.update_yaxes(title_text="% masked", range=[0, 105], tickvals=[0, 50, 100], secondary_y=True, showgrid=False)
-    fig.update_xaxes(title_text="seconds ago", range=[x[0] - 0.5, 0.5] if x else None)
-    fig.update_layout(height=height, margin=dict(l=40, r=40, t=10, b=40), bargap=0.1,
-                      legend=dict(orientation="h", y=-0.3, x=0), uirevision="door")
-    return fig
-
-
 # -- the hand-off between the video thread and the page ---------------------------------------------
 @dataclass(frozen=True)
 class LiveSnapshot:
     """What the page shows, copied out under the lock."""
 
     frames: int  # frames processed in the current stream
-    fps: float
+    speed: Speed  # the latest frame's: the figure its read-out on the video shows
     faces: tuple[Face, ...]  # the latest frame's (records of that frame, never changed later)
     verdict: str | None  # steady_verdict of the latest frame
     frame_age_s: float | None  # seconds since the latest frame (None before the first)
@@ -217,7 +141,13 @@ class LiveSnapshot:
     error: str | None  # the latest failure inside the frame path, if any
     streams: int  # streams started in this browser session
     series: tuple[dict, ...]
-    totals: dict
+    totals: dict  # the last minute's people and share masked
+    people: int  # people (face tracks) seen in the whole session
+    alert: Alert | None  # the latest door alert, if any
+
+    @property
+    def fps(self) -> float:
+        return self.speed.fps
 
     @property
     def stalled(self) -> bool:
@@ -227,9 +157,11 @@ class LiveSnapshot:
         return {
             "time": time.time(), "playing": playing, "frames": self.frames, "fps": round(self.fps, 2),
             "verdict": self.verdict, "detector": self.detector, "error": self.error, "streams": self.streams,
-            "frame_age_s": self.frame_age_s,
+            "ms_a_frame": round(self.speed.ms, 1), "frame_age_s": self.frame_age_s,
             "faces": [f.to_json() for f in self.faces],
-            "totals": self.totals,
+            "totals": self.totals, "people": self.people,
+            "alert": None if self.alert is None else {"id": self.alert.id, "time": self.alert.time,
+                                                      "track_id": self.alert.track_id},
         }
 
 
@@ -248,7 +180,10 @@ class LiveState:
         self._latest: Results | None = None
         self._latest_t: float | None = None
         self._error: str | None = None
-        self._monitor = DoorMonitor()
+        self._minute = MinuteSeries()
+        self._alerts = DoorAlerts()
+        self._log = SessionLog()
+        self._alert: Alert | None = None
 
     @property
     def pipeline(self):
@@ -276,8 +211,24 @@ class LiveState:
                 self._latest, self._latest_t = result, now
                 self._frames += 1
                 self._error = None
-                self._monitor.add(now, result.faces, stream)
+                self._minute.add(now, result.faces, stream)
+                self._log.add(now, result.faces, stream)
+                for alert in self._alerts.update(now, result.faces, stream):
+                    self._alert = alert
         return annotated
+
+    def configure_alerts(self, frames: int, cooldown_s: float) -> None:
+        """Any thread; raises ValueError for bad values."""
+        with self._lock:
+            self._alerts.configure(frames, cooldown_s)
+
+    def session_rows(self) -> list[dict]:
+        """The session log: one row per person seen (monitor.LOG_COLUMNS)."""
+        with self._lock:
+            return self._log.rows()
+
+    def session_csv(self) -> str:
+        return log_csv(self.session_rows())
 
     def end_stream(self) -> None:
         """The video ended (Stop, or the browser went away): drop the face tracks."""
@@ -291,7 +242,7 @@ class LiveState:
             faces = tuple(r.faces) if r else ()
             return LiveSnapshot(
                 frames=self._frames,
-                fps=float(r.fps) if r else 0.0,
+                speed=Speed(r.fps, r.ms_per_frame) if r else Speed(0.0, 0.0),
                 faces=faces,
                 verdict=steady_verdict(faces),
                 frame_age_s=None if self._latest_t is None else max(0.0, now - self._latest_t),
@@ -299,8 +250,10 @@ class LiveState:
                 detector=(r.detector if r else "") or "",
                 error=self._error,
                 streams=self._stream,
-                series=tuple(self._monitor.series(now)),
-                totals=self._monitor.totals(now),
+                series=tuple(self._minute.series(now)),
+                totals=self._minute.totals(now),
+                people=self._log.people,
+                alert=self._alert,
             )
 
 

@@ -4,7 +4,7 @@ the type Photos and `predict` use too). No Streamlit here.
 
 Sharing: one `FramePipeline` holds what is expensive and stateless per frame (detector,
 classifier, settings) and may be shared by every thread and browser session; everything that
-belongs to one video stream (its face tracks, frame counter, fps meter) lives in a `LiveSession`
+belongs to one video stream (its face tracks, frame counter, speed meter) lives in a `LiveSession`
 from `pipeline.session()`. So two users never see each other's faces' histories, and the shared
 parts are safe because the detector and the classifier serialise their own calls with locks.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import cv2
@@ -27,10 +28,10 @@ from maskdash.inference.detection import DETECTORS, DetectorUnavailable, make_de
 from maskdash.inference.draw import readout
 from maskdash.inference.faces import crop_all
 from maskdash.inference.results import Results
-from maskdash.inference.tracking import Tracker, TrackerConfig
+from maskdash.inference.tracking import Tracker, TrackerConfig, face_signature
 
 STAGES = ("detect", "crop", "classify", "draw", "total")
-FPS_SMOOTHING = 0.1  # weight of the newest frame interval in the fps read-out
+SPEED_WINDOW_S = 2.0  # the speed read-out covers the frames delivered in the last 2 s
 # One interpreter thread for the live classifier: on 2 cores shared with video decoding and
 # encoding, a second thread mostly waits, and measured 1-face frames were faster with one
 # (p50 15 ms vs 17–20 ms with two, machine under load).
@@ -44,6 +45,10 @@ class PipelineConfig:
     mask_threshold: float = 0.5
     smoothing_window: int = 10  # classifications averaged per face (= frames when all faces are classified)
     show_probabilities: bool = True
+    # Flip each frame left-right before anything else, so the video is a mirror (what a selfie
+    # camera shows) and the boxes, labels and read-out are drawn on the flipped picture and stay
+    # readable. Off by default: a camera watching a door should show the scene as it is.
+    mirror: bool = False
     min_frames: int = 3  # a new face is 'uncertain' until classified this often
     margin: float = 0.15  # hysteresis around mask_threshold
     max_missed: int = 5  # frames a face may be undetected before its track ends
@@ -76,8 +81,7 @@ class LiveSession:
         self.pipeline = pipeline
         self.tracker = Tracker(pipeline.config.tracker_config())
         self.lock = threading.Lock()
-        self.fps = 0.0
-        self._last_start: float | None = None
+        self.speed = SpeedMeter()
         self._tracker_source: PipelineConfig | None = None
 
     def process(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, Results]:
@@ -87,19 +91,57 @@ class LiveSession:
         with self.lock:
             self.tracker.reset()
 
-    def _sync(self, cfg: PipelineConfig) -> None:
+    def _sync(self, cfg: PipelineConfig, width: int) -> None:
         if cfg is not self._tracker_source:
             self.tracker.configure(**asdict(cfg.tracker_config()))
+            if self._tracker_source is not None and cfg.mirror != self._tracker_source.mirror:
+                self.tracker.flip(width)  # the same people, now seen the other way round
             self._tracker_source = cfg
 
-    def _tick(self, start: float) -> float:
-        if self._last_start is not None:
-            dt = start - self._last_start
-            if dt > 0:
-                inst = 1.0 / dt
-                self.fps = inst if self.fps == 0 else (1 - FPS_SMOOTHING) * self.fps + FPS_SMOOTHING * inst
-        self._last_start = start
-        return self.fps
+
+@dataclass(frozen=True)
+class Speed:
+    fps: float  # frames delivered per second over the meter's window
+    ms: float  # mean processing time of those frames, frame in to annotated frame out
+
+    def text(self) -> str:
+        """The one wording of the speed figure, on the video and beside it."""
+        return f"{self.fps:.1f} frames/s, {self.ms:.0f} ms a frame"  # ASCII: OpenCV's font has no more
+
+
+class SpeedMeter:
+    """The one definition of a stream's speed: frames delivered per second over the last
+    `window_s` seconds, and the mean processing ms of those frames. Read once per frame, as each
+    frame is delivered; that one reading is drawn on the frame and kept in its Results (fps,
+    ms_per_frame), which is what the page shows, so both say the same. Thread-safe."""
+
+    def __init__(self, window_s: float = SPEED_WINDOW_S, clock=time.perf_counter):
+        self.window_s = window_s
+        self.clock = clock
+        self._frames: deque[tuple[float, float]] = deque()  # (delivered at, processing ms)
+        self._lock = threading.Lock()
+
+    def add(self, ms: float, at: float | None = None) -> None:
+        at = self.clock() if at is None else at
+        with self._lock:
+            self._frames.append((at, float(ms)))
+            self._trim(at)
+
+    def read(self, now: float | None = None) -> Speed:
+        now = self.clock() if now is None else now
+        with self._lock:
+            self._trim(now)
+            frames = list(self._frames)
+        if not frames:
+            return Speed(0.0, 0.0)
+        ms = sum(m for _, m in frames) / len(frames)
+        span = now - frames[0][0]  # n frames delivered since the first of them: n - 1 intervals
+        fps = (len(frames) - 1) / span if len(frames) > 1 and span > 0 else 0.0
+        return Speed(fps, ms)
+
+    def _trim(self, now: float) -> None:
+        while self._frames and self._frames[0][0] <= now - self.window_s:
+            self._frames.popleft()
 
 
 def as_bgr(frame: np.ndarray) -> np.ndarray:
@@ -190,17 +232,18 @@ class FramePipeline:
         frame_bgr = as_bgr(frame_bgr)
         with self._lock:
             cfg, detector = self._config, self._detector
+        if cfg.mirror:
+            frame_bgr = cv2.flip(frame_bgr, 1)
         # A threshold set for one detector means little for a fallback: that one uses its default.
         det_thr = cfg.det_threshold if detector.name == cfg.detector else None
         with session.lock:
-            session._sync(cfg)
-            fps = session._tick(start)
+            session._sync(cfg, frame_bgr.shape[1])
             rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
             detections = detector.detect(rgb, det_thr)
             t_det = time.perf_counter()
 
             tracker = session.tracker
-            tracks = tracker.assign(detections)
+            tracks = tracker.assign(detections, [face_signature(rgb, d.box) for d in detections])
             chosen = _choose(tracks, cfg.classify_budget)
             crops = crop_all(rgb, [tracks[i].face.box for i in chosen])
             t_crop = time.perf_counter()
@@ -209,15 +252,19 @@ class FramePipeline:
             for i, p in zip(chosen, probs):
                 tracker.observe(tracks[i], float(p))
             result = Results(tracker.faces(tracks), (frame_bgr.shape[1], frame_bgr.shape[0]),
-                             detector=detector.name, frame_index=tracker.frame_index, fps=fps,
+                             detector=detector.name, frame_index=tracker.frame_index,
                              classified=len(chosen))
             t_cls = time.perf_counter()
 
             # Each face is drawn with its smoothed verdict and probability, so colour and number agree.
             out = result.annotated(frame_bgr, show_prob=cfg.show_probabilities, bgr=True)
-            latency = (t_cls - start) * 1000
+            # The frame is done but for the read-out (a few µs): it counts as delivered now.
+            done = time.perf_counter()
+            session.speed.add((done - start) * 1000, done)
+            speed = session.speed.read(done)
+            result.fps, result.ms_per_frame = speed.fps, speed.ms  # what the read-out shows
             n = len(result.faces)
-            readout(out, f"{fps:4.1f} fps  {latency:4.1f} ms  {n} face{'s' if n != 1 else ''}")
+            readout(out, f"{speed.text()}, {n} face{'s' if n != 1 else ''}")
             end = time.perf_counter()
             result.timings_ms = {
                 "detect": (t_det - start) * 1000,  # includes the BGR→RGB conversion

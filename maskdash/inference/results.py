@@ -75,7 +75,8 @@ class Results:
     notes: list[str] = field(default_factory=list)  # conversions worth telling the user about
     # A stream's frames only:
     frame_index: int = 0
-    fps: float = 0.0  # frames per second the stream is processed at (smoothed)
+    fps: float = 0.0  # frames per second the stream delivers (pipeline.SpeedMeter: over the last 2 s)
+    ms_per_frame: float = 0.0  # mean processing ms of those frames (the same SpeedMeter reading)
     classified: int = 0  # faces sent to the classifier for this picture or frame
 
     def rows(self) -> list[dict]:
