@@ -1,0 +1,132 @@
+"""Light on real faces: the lighting study's levels shown on one face, and the dev scenes' own
+dim faces measured (mean luma of each face box) against the model's committed predictions.
+
+The lighting study (analysis.studies) darkens and flattens Test crops synthetically; these
+functions let the page put that sweep beside faces that really were photographed in poor light."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from maskdash.labels import CLASSES
+
+# Rec. 601 weights: the luma a camera's Y channel would record
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)
+DARK_SHARE = 0.1  # "the darkest faces": the darkest tenth of the measured faces
+MIN_BIN_FACES = 10  # fewer binary-truth faces than this in a luma bin: too few for a percentage
+LUMA_EDGES = (0, 40, 60, 80, 100, 120, 140, 256)
+
+
+def luma(rgb: np.ndarray) -> float:
+    """Mean luma (0–255) of an RGB image."""
+    return float((np.asarray(rgb, np.float32)[..., :3] @ LUMA_WEIGHTS).mean())
+
+
+def box_luma(rgb: np.ndarray, box: Sequence[float]) -> float | None:
+    """Mean luma inside the face box (x1, y1, x2, y2) clipped to the image; None when empty."""
+    h, w = rgb.shape[:2]
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
+    if x2 <= x1 or y2 <= y1:
+        return None
+    return luma(rgb[y1:y2, x1:x2])
+
+
+def level_images(face: np.ndarray, kind: str, factors: Sequence[float]) -> list[np.ndarray]:
+    """The same face at each factor of the lighting study: `kind` "brightness" or "contrast",
+    made with the very operations the study applied."""
+    from maskdash.analysis.studies import contrast
+    from maskdash.data.augment import brightness
+
+    op = {"brightness": brightness, "contrast": contrast}[kind]
+    return [op(face, f) for f in factors]
+
+
+def measure_faces(preds: pd.DataFrame, image_of: Callable[[str], Path]) -> pd.DataFrame:
+    """`preds` (predictions_dev_scenes.csv rows: path, x1…y2, truth, p_mask) with face_luma (the
+    face box) and photo_luma (the whole photo) added; each photo is read once. Rows whose photo
+    cannot be read get no luma (NaN). `image_of(path)` → the photo's file."""
+    from maskdash.imaging import ImageError, load_rgb
+
+    out = preds.copy()
+    face, photo = np.full(len(out), np.nan), np.full(len(out), np.nan)
+    for path, rows in out.groupby("path", sort=False).indices.items():
+        try:
+            rgb = load_rgb(image_of(str(path)))
+        except ImageError:
+            continue
+        whole = luma(rgb)
+        for i in rows:
+            r = out.iloc[i]
+            v = box_luma(rgb, (r["x1"], r["y1"], r["x2"], r["y2"]))
+            face[i] = np.nan if v is None else v
+            photo[i] = whole
+    out["face_luma"], out["photo_luma"] = face, photo
+    return out
+
+
+def _binary(measured: pd.DataFrame) -> pd.DataFrame:
+    return measured[measured["truth"].isin(CLASSES)].dropna(subset=["face_luma", "p_mask"])
+
+
+def dark_vs_rest(measured: pd.DataFrame, threshold: float = 0.5, share: float = DARK_SHARE) -> pd.DataFrame:
+    """Accuracy of the darkest `share` of the faces (by face_luma) against the rest: one row
+    each with n, accuracy, the luma range and the median face height. Only faces whose truth is
+    with_mask or without_mask count (accuracy is defined for them)."""
+    from maskdash.analysis.studies import group_table
+
+    d = _binary(measured)
+    cols = ["faces", "n", "accuracy", "called_with_mask", "luma_from", "luma_to", "median_height"]
+    if not len(d):
+        return pd.DataFrame(columns=cols)
+    cut = float(np.quantile(d["face_luma"], share))
+    d = d.assign(faces=np.where(d["face_luma"] <= cut, f"darkest {share:.0%}", "the rest"))
+    t = group_table(d, ["faces"], threshold).set_index("faces")
+    rows = []
+    for name in (f"darkest {share:.0%}", "the rest"):
+        g = d[d["faces"] == name]
+        if not len(g):
+            continue
+        rows.append({"faces": name, "n": int(t.loc[name, "n"]), "accuracy": t.loc[name, "accuracy"],
+                     "called_with_mask": t.loc[name, "called_with_mask"],
+                     "luma_from": float(g["face_luma"].min()), "luma_to": float(g["face_luma"].max()),
+                     "median_height": float(g["height"].median()) if "height" in g else None})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def luma_bin(v: float) -> str:
+    for lo, hi in zip(LUMA_EDGES[:-1], LUMA_EDGES[1:]):
+        if v < hi:
+            return f"{lo}–{hi}" if hi < 256 else f"{lo}+"
+    return f"{LUMA_EDGES[-2]}+"
+
+
+LUMA_BINS = tuple(luma_bin(lo) for lo in LUMA_EDGES[:-1])
+
+
+def accuracy_by_luma(measured: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
+    """n and accuracy per face-luma bin (binary truths), every bin listed in order; `enough`
+    is False where n < MIN_BIN_FACES (too few faces for the percentage to mean much)."""
+    from maskdash.analysis.studies import group_table
+
+    d = _binary(measured)
+    d = d.assign(luma_bin=pd.Categorical([luma_bin(v) for v in d["face_luma"]], categories=list(LUMA_BINS),
+                                         ordered=True))
+    t = group_table(d.sort_values("luma_bin"), ["luma_bin"], threshold)
+    t["luma_bin"] = t["luma_bin"].astype(str)
+    t = pd.DataFrame({"luma_bin": list(LUMA_BINS)}).merge(t, on="luma_bin", how="left")
+    t["n"] = t["n"].fillna(0).astype(int)
+    t["enough"] = t["n"] >= MIN_BIN_FACES
+    return t
+
+
+def darkest(measured: pd.DataFrame, k: int = 6, min_height: float = 0) -> pd.DataFrame:
+    """The `k` darkest faces (binary truths) at least `min_height` px tall, darkest first."""
+    d = _binary(measured)
+    if min_height and "height" in d:
+        d = d[d["height"] >= min_height]
+    return d.sort_values("face_luma").head(k)
