@@ -400,7 +400,7 @@ def _study_layout(fig: go.Figure, title: str, x: str, y: str, height: int = 360,
     # the legend sits at the figure's bottom edge (container coordinates), below the axis title,
     # whatever room rotated tick labels take
     fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=height + 60,
-                      margin=dict(l=50, r=20, t=55, b=130),
+                      margin=dict(l=50, r=20, t=55, b=120),
                       legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0))
     if pct_y:  # start at 0 unless every value is high: then zoom in so small drops stay visible
         ys = [v for tr in fig.data for v in (tr.y if tr.y is not None else []) if v is not None and v == v]
@@ -429,12 +429,13 @@ def _pct_line(fig: go.Figure, x, y, n, name: str, color: str, dash: str = "solid
 
 
 def _pct_bars(fig: go.Figure, x, y, n, name: str, color: str, hover: str = "%{y:.1%}", extra=None) -> None:
-    """Bars of percentages, each labelled with its n; bars with n < MIN_N are greyed."""
+    """Bars of percentages, each labelled with its n; bars with n < MIN_N are faded (the model's
+    colour kept, so the bar still says whose it is)."""
     n = [int(v) for v in n]
-    colors = [color if k >= MIN_N else FEW_COLOR for k in n]
     custom = np.stack([n, *(extra or [])], axis=1) if extra else np.array(n)[:, None]
-    fig.add_trace(go.Bar(x=list(x), y=list(y), name=name, marker_color=colors, customdata=custom,
-                         text=[f"n={k}" for k in n], textposition="inside", insidetextanchor="start",
+    fig.add_trace(go.Bar(x=list(x), y=list(y), name=name, marker_color=color,
+                         marker_opacity=[1.0 if k >= MIN_N else 0.3 for k in n], customdata=custom,
+                         text=[f"n={k}" for k in n], textposition="auto", textangle=0, cliponaxis=False,
                          hovertemplate="%{x}: " + hover + " (n=%{customdata[0]})<extra>" + name + "</extra>"))
 
 

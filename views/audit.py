@@ -47,8 +47,8 @@ def pairs_note(pairs: list[dict], cross: int, duplicates: pd.DataFrame | None) -
         return note + f" That is more than the {cross} groups across splits: a group with files in all three " \
                       "splits counts in each of its three pairs."
     return note + (f" That is {total - cross} more than the {cross} groups across splits because "
-                   f"{len(three)} group(s) ({', '.join(f'{k} group {g}' for k, g in three)}) have files in all "
-                   "three splits and so count in each of the three pairs (two extra each).")
+                   f"{len(three)} group{'s' if len(three) != 1 else ''} ({', '.join(f'{k} group {g}' for k, g in three)}) "
+                   f"{'have' if len(three) != 1 else 'has'} files in all three splits and so count in each of the three pairs (two extra each).")
 
 
 def spanning_all(duplicates: pd.DataFrame | None) -> list[tuple[str, int]] | None:

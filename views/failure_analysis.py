@@ -22,7 +22,7 @@ from maskdash.analysis.yaw import YAW_METHOD
 from maskdash.evaluation import shipped
 from maskdash.imaging import ImageError
 from views.common import data_available, data_hint, pct, safe_report
-from views.failure_common import dashes, no_results, subsample_note, tables
+from views.failure_common import dashes, few_note, no_results, subsample_note, tables
 from views.gallery import face_of, mistakes_gallery
 from views.gradcam import explain_face, uploaded_face
 from views.audit import audit_tab
@@ -62,7 +62,7 @@ def show_examples(title: str | None, rows: list[tuple[pd.Series, str]]) -> None:
     if images:
         if title:
             st.markdown(f"**{title}**")
-        st.image(images, caption=caps, width=120)
+        st.image(images, caption=caps, width=150)
 
 
 def listed_examples(listed: list[dict]) -> None:
@@ -81,7 +81,8 @@ def angle_examples(results: dict[str, dict], names: list[str], source: str, show
     ex = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
     if not len(ex):
         return
-    in_table = set(zip(shown["path"].astype(str), shown["face"].astype(int)))
+    faces_col = shown["face"] if "face" in shown else pd.Series(0, index=shown.index)
+    in_table = set(zip(shown["path"].astype(str), faces_col.astype(int)))
     ex = ex[[(str(p), int(f)) in in_table for p, f in zip(ex["path"], ex["face"])]]
     faces = []
     for (path, face), g in ex.groupby(["path", "face"], sort=False):
@@ -121,6 +122,7 @@ def angles_tab(results: dict[str, dict], have_data: bool) -> None:
         c1, c2 = st.columns(2)
         c1.plotly_chart(charts.yaw_accuracy(bins), key="angles_acc")
         c2.plotly_chart(charts.yaw_p_mask(bins), key="angles_p")
+        few_note(pd.concat(bins.values()))
     else:
         st.info("No faces from this source in the results (the dev scenes may have been missing).")
     rows = []
@@ -140,8 +142,11 @@ def angles_tab(results: dict[str, dict], have_data: bool) -> None:
         merged = f if merged is None else merged.merge(f.drop(columns=["truth", "yaw"]), on=["path", "face"], how="outer")
     if merged is not None and len(merged):
         merged = merged.reindex(merged["yaw"].abs().sort_values(ascending=False).index).head(12)
+        if source == "test":  # a Test file is one face: its index says nothing
+            merged = merged.drop(columns="face")
+        probs = {c: st.column_config.NumberColumn(c, format="%.3f") for c in merged.columns if c.startswith("p(mask)")}
         st.dataframe(dashes(merged), hide_index=True,
-                     column_config={"yaw": st.column_config.NumberColumn("yaw °", format="%+.0f")})
+                     column_config={"yaw": st.column_config.NumberColumn("yaw °", format="%+.0f"), **probs})
         angle_examples(results, names, source, merged, have_data)
 
 
@@ -163,6 +168,7 @@ def occluders_tab(results: dict[str, dict], have_data: bool) -> None:
         n: {obj: pct(v["called_with_mask"], 1) for obj, v in results[n]["summary"]["studies"]["occluders"]["objects"].items()}
         for n in names
     })
+    calls.insert(0, "faces", [blk0["objects"].get(o, {}).get("n") for o in calls.index])  # n of each share
     st.dataframe(calls.rename(index={k: f"{k} — {v}" for k, v in blk0.get("titles", {}).items()}))
     placed = blk0.get("placed_from_landmarks")
     if placed is not None:
@@ -206,6 +212,7 @@ def distance_tab(results: dict[str, dict]) -> None:
     accs = tables(results, list(results), "native_accuracy")
     if accs:
         st.plotly_chart(charts.native_accuracy(accs), key="native_acc")
+        few_note(pd.concat(accs.values()), "Open grey circles")
 
 
 def keras_path(name: str, results: dict[str, dict]) -> str | None:

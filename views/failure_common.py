@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from maskdash import charts
+
 from maskdash.analysis import studies
 from maskdash.analysis.results import shown_path, table
 
@@ -39,3 +41,10 @@ def dashes(df: pd.DataFrame) -> pd.DataFrame:
             out[c] = [("–" if pd.isna(v) else (f"{v:.4g}" if isinstance(v, float) else v))
                       for v in out[c]]
     return out
+
+
+def few_note(t: pd.DataFrame, marks: str = "Pale bars") -> None:
+    """Say what the faded marks of a chart mean, when it has any (bins with fewer than MIN_N faces)."""
+    if (t["n"] < charts.MIN_N).any():
+        st.caption(f"Hover a bar or point for its n (faces). {marks}: fewer than {charts.MIN_N} faces, where one "
+                   "face moves the percentage by 10 points or more, so read them as anecdotes.")

@@ -17,7 +17,7 @@ from maskdash.evaluation import shipped
 from maskdash.imaging import ImageError
 from maskdash.labels import CLASSES, WITH_MASK, WITHOUT_MASK
 from views.common import data_hint, pct, safe_report
-from views.failure_common import no_results, subsample_note, tables
+from views.failure_common import few_note, no_results, subsample_note, tables
 
 HOLDOUT = "dev_scenes_holdout"  # the faces no recipe trained on
 
@@ -45,26 +45,27 @@ def measured_faces(model: str, data_dir: str, stamp: float) -> pd.DataFrame | No
     return light.measure_faces(preds, lambda p: shipped.image_path(p, HOLDOUT))
 
 
-def level_examples(kind: str, factors, col) -> None:
+def level_examples() -> None:
+    """One Test face at every level of the two sweeps, made with the study's own operations."""
+    label = st.radio("Face shown at each level", [WITH_MASK, WITHOUT_MASK], horizontal=True, key="light_face")
     try:
-        path, face = sample_face(st.session_state.get("light_face", WITH_MASK), str(settings.data_dir()))
+        path, face = sample_face(label, str(settings.data_dir()))
     except (ImageError, StopIteration, OSError) as exc:
-        col.caption(f"No Test face to show the levels on ({exc}).")
+        st.caption(f"No Test face to show the levels on ({exc}).")
         return
-    col.image(light.level_images(face, kind, factors), caption=[f"×{f:g}" for f in factors], width=64)
-    col.caption(f"`{path}` at each {kind} factor of the sweep, made with the same operation.")
+    for kind, factors in (("brightness", studies.BRIGHTNESS), ("contrast", studies.CONTRAST)):
+        st.image(light.level_images(face, kind, factors), caption=[f"{kind} ×{f:g}" for f in factors], width=96)
+    st.caption(f"`{path}` (a Test face) at each level of the sweeps above: this is what the model was shown.")
 
 
 def sweep(results: dict[str, dict], names: list[str], have_data: bool) -> None:
     subsample_note(results, names)
     st.caption(results[names[0]]["summary"]["studies"]["lighting"].get("note", ""))
-    if have_data:
-        st.radio("Face shown at each level", [WITH_MASK, WITHOUT_MASK], horizontal=True, key="light_face")
     found = tables(results, names, "lighting")
     for col, kind, factors in zip(st.columns(2), ("brightness", "contrast"), (studies.BRIGHTNESS, studies.CONTRAST)):
         col.plotly_chart(charts.lighting_accuracy(found, kind, factors), key=f"light_{kind}")
-        if have_data:
-            level_examples(kind, factors, col)
+    if have_data:
+        level_examples()
 
 
 def real_faces(have_data: bool) -> None:
@@ -90,18 +91,20 @@ def real_faces(have_data: bool) -> None:
     thr = {m: float((safe_report(shipped.load_metrics, m) or {}).get("threshold", 0.5)) for m in found}
     rows = []
     for m, d in found.items():
-        for r in light.dark_vs_rest(d, thr[m]).to_dict("records"):
+        both = pd.concat([light.dark_vs_rest(d, thr[m]), light.backlit_vs_rest(d, thr[m])], ignore_index=True)
+        for r in both.to_dict("records"):
             rows.append({"model": m, "faces": r["faces"], "n": r["n"], "accuracy": pct(r["accuracy"], 1),
                          "called with mask": pct(r["called_with_mask"], 0),
                          "face luma": f"{r['luma_from']:.0f}–{r['luma_to']:.0f}",
                          "median height": f"{r['median_height']:.0f} px"})
-    c1, c2 = st.columns([2, 3])
-    c1.dataframe(pd.DataFrame(rows), hide_index=True)
-    c1.caption(f"Holdout-fold faces whose truth is with or without mask; the darkest "
-               f"{light.DARK_SHARE:.0%} by face luma against the rest. The median height tells whether "
-               "the darker faces are also smaller (distance), which would muddle the comparison.")
-    c2.plotly_chart(charts.luma_accuracy({m: light.accuracy_by_luma(d, thr[m]) for m, d in found.items()}),
-                    key="light_luma")
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.caption(f"Holdout-fold faces whose truth is with or without mask. The darkest {light.DARK_SHARE:.0%} by "
+               f"face luma against the rest, and backlit faces (the face box darker than "
+               f"{light.BACKLIT_RATIO:.0%} of its whole photo's mean luma) against the rest. The median height "
+               "tells whether a group is also smaller (farther away), which would muddle the comparison.")
+    by_luma = {m: light.accuracy_by_luma(d, thr[m]) for m, d in found.items()}
+    st.plotly_chart(charts.luma_accuracy(by_luma), key="light_luma")
+    few_note(pd.concat(by_luma.values()))
     first = next(iter(found))
     dark = light.darkest(found[first], min_height=DEV_MIN_HEIGHT)
     images, caps = [], []
@@ -119,7 +122,7 @@ def real_faces(have_data: bool) -> None:
     if images:
         st.markdown(f"**The darkest real faces at least {DEV_MIN_HEIGHT} px tall, and what each model said** "
                     "(p = p(with_mask))")
-        st.image(images, caption=caps, width=130)
+        st.image(images, caption=caps, width=150)
 
 
 def lighting_tab(results: dict[str, dict], have_data: bool) -> None:

@@ -19,6 +19,7 @@ LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)
 DARK_SHARE = 0.1  # "the darkest faces": the darkest tenth of the measured faces
 MIN_BIN_FACES = 10  # fewer binary-truth faces than this in a luma bin: too few for a percentage
 LUMA_EDGES = (0, 40, 60, 80, 100, 120, 140, 256)
+BACKLIT_RATIO = 0.6  # a face darker than 60 % of its photo's mean luma: lit from behind
 
 
 def luma(rgb: np.ndarray) -> float:
@@ -73,29 +74,45 @@ def _binary(measured: pd.DataFrame) -> pd.DataFrame:
     return measured[measured["truth"].isin(CLASSES)].dropna(subset=["face_luma", "p_mask"])
 
 
+COMPARE_COLUMNS = ["faces", "n", "accuracy", "called_with_mask", "luma_from", "luma_to", "median_height"]
+
+
+def _compare(d: pd.DataFrame, inside: np.ndarray, name: str, threshold: float) -> pd.DataFrame:
+    """One row for the faces where `inside`, one for the rest (binary-truth faces `d`)."""
+    from maskdash.analysis.studies import group_table
+
+    rows = []
+    for label, g in ((name, d[inside]), ("the rest", d[~inside])):
+        if not len(g):
+            continue
+        t = group_table(g.assign(_all=label), ["_all"], threshold)
+        r = t.iloc[0]
+        rows.append({"faces": label, "n": int(r["n"]), "accuracy": r["accuracy"],
+                     "called_with_mask": r["called_with_mask"],
+                     "luma_from": float(g["face_luma"].min()), "luma_to": float(g["face_luma"].max()),
+                     "median_height": float(g["height"].median()) if "height" in g else None})
+    return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+
+
 def dark_vs_rest(measured: pd.DataFrame, threshold: float = 0.5, share: float = DARK_SHARE) -> pd.DataFrame:
     """Accuracy of the darkest `share` of the faces (by face_luma) against the rest: one row
     each with n, accuracy, the luma range and the median face height. Only faces whose truth is
     with_mask or without_mask count (accuracy is defined for them)."""
-    from maskdash.analysis.studies import group_table
-
     d = _binary(measured)
-    cols = ["faces", "n", "accuracy", "called_with_mask", "luma_from", "luma_to", "median_height"]
     if not len(d):
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=COMPARE_COLUMNS)
     cut = float(np.quantile(d["face_luma"], share))
-    d = d.assign(faces=np.where(d["face_luma"] <= cut, f"darkest {share:.0%}", "the rest"))
-    t = group_table(d, ["faces"], threshold).set_index("faces")
-    rows = []
-    for name in (f"darkest {share:.0%}", "the rest"):
-        g = d[d["faces"] == name]
-        if not len(g):
-            continue
-        rows.append({"faces": name, "n": int(t.loc[name, "n"]), "accuracy": t.loc[name, "accuracy"],
-                     "called_with_mask": t.loc[name, "called_with_mask"],
-                     "luma_from": float(g["face_luma"].min()), "luma_to": float(g["face_luma"].max()),
-                     "median_height": float(g["height"].median()) if "height" in g else None})
-    return pd.DataFrame(rows, columns=cols)
+    return _compare(d, (d["face_luma"] <= cut).to_numpy(), f"darkest {share:.0%}", threshold)
+
+
+def backlit_vs_rest(measured: pd.DataFrame, threshold: float = 0.5, ratio: float = BACKLIT_RATIO) -> pd.DataFrame:
+    """The same comparison for backlit faces: a face box darker than `ratio` × its whole
+    photo's mean luma (a bright window or sky behind a face in shadow)."""
+    d = _binary(measured).dropna(subset=["photo_luma"])
+    if not len(d):
+        return pd.DataFrame(columns=COMPARE_COLUMNS)
+    inside = (d["face_luma"] < ratio * d["photo_luma"]).to_numpy()
+    return _compare(d, inside, f"backlit (face < {ratio:.0%} of its photo)", threshold)
 
 
 def luma_bin(v: float) -> str:
