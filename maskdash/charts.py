@@ -539,7 +539,8 @@ def luma_accuracy(tables: Mapping[str, pd.DataFrame]) -> go.Figure:
     .accuracy_by_luma), one bar group per model."""
     fig = go.Figure()
     for i, (name, t) in enumerate(tables.items()):
-        _pct_bars(fig, t["luma_bin"], t["accuracy"].fillna(0), t["n"], name, run_color(name, i))
+        t = t[t["n"] > 0]
+        _pct_bars(fig, t["luma_bin"], t["accuracy"], t["n"], name, run_color(name, i))
     fig.update_layout(barmode="group")
     fig = _study_layout(fig, "Real dev-scene faces: accuracy by how bright the face is",
                         "mean luma of the face box (0 black … 255 white)", "accuracy")

@@ -111,18 +111,23 @@ def angles_tab(results: dict[str, dict], have_data: bool) -> None:
     names = with_study(results, "angles")
     if not names:
         return no_results("angles")
-    st.caption(results[names[0]]["summary"]["studies"]["angles"].get("method", YAW_METHOD))
-    subsample_note(results, names)
+    block = results[names[0]]["summary"]["studies"]["angles"]
+    st.caption(block.get("method", YAW_METHOD))
     source = st.radio("Faces", ["test", "dev_scenes"], horizontal=True, key="angles_source",
                       format_func={"test": "Face Mask 12K Test crops",
                                    "dev_scenes": "Dev scenes (real photos, holdout fold)"}.get)
+    dev_note = (block.get("dev_scenes") or {}).get("note")
+    if source == "dev_scenes" and dev_note:  # the Test sample's note would describe other faces
+        st.caption(f"Dev-scene faces: {dev_note}.")
+    else:
+        subsample_note(results, names)
     bins = {n: b[b["source"] == source] for n, b in tables(results, names, "angles_bins").items()}
     bins = {n: b for n, b in bins.items() if len(b)}
     if bins:
         c1, c2 = st.columns(2)
         c1.plotly_chart(charts.yaw_accuracy(bins), key="angles_acc")
         c2.plotly_chart(charts.yaw_p_mask(bins), key="angles_p")
-        few_note(pd.concat(bins.values()))
+        few_note(pd.concat(bins.values()).query("truth == 'all'"))
     else:
         st.info("No faces from this source in the results (the dev scenes may have been missing).")
     rows = []

@@ -6,7 +6,6 @@ import pandas as pd
 import streamlit as st
 
 from maskdash import charts
-
 from maskdash.analysis import studies
 from maskdash.analysis.results import shown_path, table
 

@@ -54,7 +54,8 @@ def level_examples() -> None:
         st.caption(f"No Test face to show the levels on ({exc}).")
         return
     for kind, factors in (("brightness", studies.BRIGHTNESS), ("contrast", studies.CONTRAST)):
-        st.image(light.level_images(face, kind, factors), caption=[f"{kind} ×{f:g}" for f in factors], width=96)
+        st.markdown(f"**{kind.capitalize()}**")
+        st.image(light.level_images(face, kind, factors), caption=[f"×{f:g}" for f in factors], width=96)
     st.caption(f"`{path}` (a Test face) at each level of the sweeps above: this is what the model was shown.")
 
 
@@ -106,22 +107,29 @@ def real_faces(have_data: bool) -> None:
     st.plotly_chart(charts.luma_accuracy(by_luma), key="light_luma")
     few_note(pd.concat(by_luma.values()))
     first = next(iter(found))
-    dark = light.darkest(found[first], min_height=DEV_MIN_HEIGHT)
+    dark_faces(found, light.darkest(found[first], min_height=DEV_MIN_HEIGHT),
+               f"The darkest real faces at least {DEV_MIN_HEIGHT} px tall, and what each model said")
+    missed = set().union(*(light.wrong(d, thr[m]) for m, d in found.items()))
+    dark_faces(found, light.darkest(found[first], min_height=DEV_MIN_HEIGHT, among=missed),
+               f"The darkest faces at least {DEV_MIN_HEIGHT} px tall that a model got wrong")
+
+
+def dark_faces(found: dict[str, pd.DataFrame], dark: pd.DataFrame, title: str) -> None:
+    """A row of dev-scene faces with their luma, truth and every model's p(with_mask)."""
+    from views.gallery import face_of
+
     images, caps = [], []
     for _, r in dark.iterrows():
         try:
-            from views.gallery import face_of
-
             images.append(face_of(r, HOLDOUT))
         except (ImageError, KeyError, ValueError) as exc:
             st.caption(f"{r['path']}: {exc}")
             continue
-        called = {m: d.set_index(["path", "face"]).loc[(r["path"], r["face"]), "p_mask"] for m, d in found.items()}
+        said = {m: d.set_index(["path", "face"]).loc[(r["path"], r["face"]), "p_mask"] for m, d in found.items()}
         caps.append(f"luma {r['face_luma']:.0f} · {r['truth']} · "
-                    + ", ".join(f"{m} p {float(p):.2f}" for m, p in called.items()))
+                    + ", ".join(f"{m} p {float(p):.2f}" for m, p in said.items()))
     if images:
-        st.markdown(f"**The darkest real faces at least {DEV_MIN_HEIGHT} px tall, and what each model said** "
-                    "(p = p(with_mask))")
+        st.markdown(f"**{title}** (p = p(with_mask))")
         st.image(images, caption=caps, width=150)
 
 

@@ -141,9 +141,21 @@ def accuracy_by_luma(measured: pd.DataFrame, threshold: float = 0.5) -> pd.DataF
     return t
 
 
-def darkest(measured: pd.DataFrame, k: int = 6, min_height: float = 0) -> pd.DataFrame:
-    """The `k` darkest faces (binary truths) at least `min_height` px tall, darkest first."""
+def darkest(measured: pd.DataFrame, k: int = 6, min_height: float = 0, among: set | None = None) -> pd.DataFrame:
+    """The `k` darkest faces (binary truths) at least `min_height` px tall, darkest first;
+    `among`: only these (path, face) keys."""
     d = _binary(measured)
     if min_height and "height" in d:
         d = d[d["height"] >= min_height]
+    if among is not None:
+        d = d[[(p, int(f)) in among for p, f in zip(d["path"], d["face"])]]
     return d.sort_values("face_luma").head(k)
+
+
+def wrong(measured: pd.DataFrame, threshold: float = 0.5) -> set[tuple[str, int]]:
+    """(path, face) of the binary-truth faces the model got wrong at `threshold`."""
+    from maskdash.labels import WITH_MASK
+
+    d = _binary(measured)
+    bad = (d["p_mask"] >= threshold) != (d["truth"] == WITH_MASK)
+    return {(p, int(f)) for p, f in zip(d.loc[bad, "path"], d.loc[bad, "face"])}
