@@ -24,15 +24,20 @@ def audit_summary(audit: dict, duplicates: pd.DataFrame | None) -> None:
                         f"{k.get('cross_split_groups', 0)} groups span more than one split")
     cross = sum(s.get(k, {}).get("cross_split_groups", 0) for k in ("exact", "near"))
     c[3].metric("groups across splits", f"{cross:,}", help="Duplicate groups with files in two or three splits")
-    c[4].metric("clean Test files", f"{s.get('test_dedup_files', 0):,} of {s.get('test_files', 0):,}",
+    c[4].metric("unique Test files", f"{s.get('test_dedup_files', 0):,} of {s.get('test_files', 0):,}",
                 help="Test files with no exact or near copy in Train or Validation")
-    pairs = [{"kind": kind, "splits": pair.replace("|", " & "), "groups": v.get("groups"),
-              **{f"files in {k}": n for k, n in (v.get("files") or {}).items()}}
-             for kind in ("exact", "near") for pair, v in (s.get(kind, {}).get("split_pairs") or {}).items()]
+    pairs = pair_rows(s)
     if pairs:
         st.dataframe(dashes(pd.DataFrame(pairs)), hide_index=True)
         st.caption(pairs_note(pairs, cross, duplicates))
     st.caption(f"Near duplicates: perceptual hashes within {audit.get('near_threshold', '?')} bits.")
+
+
+def pair_rows(summary: dict) -> list[dict]:
+    """One row per kind and pair of splits: the groups with files in both, and those files."""
+    return [{"kind": kind, "splits": pair.replace("|", " & "), "groups": v.get("groups"),
+             **{f"files in {k}": n for k, n in (v.get("files") or {}).items()}}
+            for kind in ("exact", "near") for pair, v in (summary.get(kind, {}).get("split_pairs") or {}).items()]
 
 
 def pairs_note(pairs: list[dict], cross: int, duplicates: pd.DataFrame | None) -> str:
