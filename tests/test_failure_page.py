@@ -160,6 +160,7 @@ def test_without_data_the_committed_results_are_shown(reports_env, no_data):
     listed = [str(e) for f in frames(at) if "example" in f.columns for e in f["example"]]
     assert "hand" in listed and any(e.startswith("yaw ") for e in listed)
     assert "cut from the data folder when it is present" in shown
+    assert "Measuring the real dev-scene faces needs their photos" in shown  # the lighting tab, no data
     caps = captions(at)
     assert not any(c.startswith("hand ·") or c.startswith("yaw ") for c in caps)
     assert not any("→" in c for c in caps)

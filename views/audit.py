@@ -9,6 +9,7 @@ import streamlit as st
 
 from maskdash import settings
 from maskdash.evaluation import shipped
+from maskdash.imaging import ImageError
 from views.common import safe_report
 from views.failure_common import dashes
 

@@ -16,7 +16,7 @@ from maskdash.analysis.results import table
 from maskdash.evaluation import shipped
 from maskdash.imaging import ImageError
 from maskdash.labels import CLASSES, WITH_MASK, WITHOUT_MASK
-from views.common import data_hint, pct, safe_report
+from views.common import pct, safe_report
 from views.failure_common import few_note, no_results, subsample_note, tables
 
 HOLDOUT = "dev_scenes_holdout"  # the faces no recipe trained on
@@ -76,8 +76,9 @@ def real_faces(have_data: bool) -> None:
         "here each real holdout dev-scene face is measured: the mean luma (brightness, 0 black … 255 "
         "white) of its box, against what each model called it."
     )
-    if not have_data:
-        data_hint("Measuring the brightness of the real dev-scene faces")
+    if not have_data:  # the page says how to get the data, once, at the top
+        st.caption("Measuring the real dev-scene faces needs their photos: they appear here when the data folder "
+                   "is present (see above).")
         return
     found: dict[str, pd.DataFrame] = {}
     for model in shipped.RECIPES:
