@@ -294,6 +294,8 @@ def test_lighting_shows_the_levels_and_real_dim_faces(reports_env, fm12k, dev_sc
     dark = table[(table["model"] == "robust") & (table["faces"] == "darkest 10%")].iloc[0]
     assert dark["n"] == expected.loc[0, "n"] and dark["accuracy"] == f"{100 * expected.loc[0, 'accuracy']:.1f} %"
     assert table[table["model"] == "robust"]["faces"].str.startswith("backlit").any()
+    assert (f"**robust** is right on {100 * expected.loc[0, 'accuracy']:.1f} % of the darkest tenth of these real "
+            f"faces against {100 * expected.loc[1, 'accuracy']:.1f} % of the rest") in texts(at)
     assert any(c.startswith("luma ") for c in caps)  # the darkest real faces, with their luma
 
 

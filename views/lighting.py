@@ -99,6 +99,14 @@ def real_faces(have_data: bool) -> None:
                          "called with mask": pct(r["called_with_mask"], 0),
                          "face luma": f"{r['luma_from']:.0f}–{r['luma_to']:.0f}",
                          "median height": f"{r['median_height']:.0f} px"})
+    said = []
+    for m, d in found.items():
+        t = light.dark_vs_rest(d, thr[m])
+        if len(t) == 2:
+            said.append(f"**{m}** is right on {pct(t.loc[0, 'accuracy'], 1)} of the darkest tenth of these real "
+                        f"faces against {pct(t.loc[1, 'accuracy'], 1)} of the rest (n = {t.loc[0, 'n']} and "
+                        f"{t.loc[1, 'n']}).")
+    st.markdown(" ".join(said))
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     st.caption(f"Holdout-fold faces whose truth is with or without mask. The darkest {light.DARK_SHARE:.0%} by "
                f"face luma against the rest, and backlit faces (the face box darker than "
