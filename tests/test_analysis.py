@@ -375,3 +375,88 @@ def test_committed_examples_are_recipes_cut_from_the_data(name, fm12k, dev_scene
     assert (recipes["occluder"].fillna("") == recipes["detail"].where(recipes["study"] == "occluders", "")).all()
     for _, r in recipes.iterrows():
         assert examples.cut_example(r, fm12k.parent).shape == (examples.THUMB_PX, examples.THUMB_PX, 3)
+
+
+# ---------------------------------------------------------------- light on real faces
+
+
+def test_luma_of_a_real_photo_and_its_face_boxes(dev_scenes):
+    from maskdash.analysis import lighting as light
+    from maskdash.data.datasets import list_scenes
+
+    scene = next(sc for sc in list_scenes(dev_scenes)[0] if len(sc.boxes) >= 2)
+    rgb = load_rgb(scene.image_path)
+    assert light.luma(np.zeros((4, 4, 3), np.uint8)) == 0.0
+    assert light.luma(np.full((4, 4, 3), 255, np.uint8)) == pytest.approx(255, abs=0.01)
+    assert light.luma(rgb) == pytest.approx(float(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).mean()), abs=0.6)
+    b = scene.boxes[0]
+    box = (b.x1, b.y1, b.x2, b.y2)
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    assert light.box_luma(rgb, box) == pytest.approx(light.luma(rgb[y1:y2, x1:x2]))
+    assert light.box_luma(rgb, (-50, -50, -10, -10)) is None  # outside the photo
+    # a darker copy of the photo reads darker by the same factor
+    from maskdash.data.augment import brightness
+
+    assert light.box_luma(brightness(rgb, 0.5), box) == pytest.approx(light.box_luma(rgb, box) / 2, abs=1.0)
+
+
+def test_measured_dev_faces_dark_against_the_rest(dev_scenes, tmp_path):
+    """Real holdout faces measured from their photos; the darkest tenth and the backlit faces
+    compared with the rest, with their n."""
+    from maskdash.analysis import lighting as light
+    from maskdash.data.datasets import list_scenes, scene_fold
+
+    scenes = [sc for sc in list_scenes(dev_scenes)[0] if scene_fold(sc.image_path) == "holdout"][:25]
+    rows = [{"path": sc.image_path.name, "face": k, "x1": b.x1, "y1": b.y1, "x2": b.x2, "y2": b.y2,
+             "truth": b.label, "height": b.height, "p_mask": 0.9 if k % 3 else 0.1}
+            for sc in scenes for k, b in enumerate(sc.boxes)]
+    rows.append({**rows[0], "path": "missing.jpg"})  # a photo that is not there: no luma, left out
+    preds = pd.DataFrame(rows)
+    m = light.measure_faces(preds, lambda p: dev_scenes / "images" / p)
+    assert len(m) == len(preds) and m["face_luma"].iloc[:-1].notna().all() and np.isnan(m["face_luma"].iloc[-1])
+    assert m["face_luma"].iloc[:-1].between(0, 255).all() and m["photo_luma"].iloc[:-1].between(0, 255).all()
+
+    binary = m[m["truth"].isin(["with_mask", "without_mask"])].dropna(subset=["face_luma"])
+    t = light.dark_vs_rest(m, 0.5)
+    assert list(t["faces"]) == ["darkest 10%", "the rest"] and t["n"].sum() == len(binary)
+    assert t.loc[0, "luma_to"] <= t.loc[1, "luma_from"]
+    dark = binary[binary["face_luma"] <= t.loc[0, "luma_to"]]
+    right = (dark["p_mask"] >= 0.5) == (dark["truth"] == "with_mask")
+    assert t.loc[0, "accuracy"] == pytest.approx(right.mean())
+
+    back = light.backlit_vs_rest(m, 0.5)
+    assert back["n"].sum() == len(binary)
+    lit = binary[binary["face_luma"] < light.BACKLIT_RATIO * binary["photo_luma"]]
+    assert back.loc[0, "n"] == len(lit) or (len(lit) == 0 and back.loc[0, "faces"] == "the rest")
+
+    by = light.accuracy_by_luma(m, 0.5)
+    assert list(by["luma_bin"]) == list(light.LUMA_BINS) and by["n"].sum() == len(binary)
+    assert (by["enough"] == (by["n"] >= light.MIN_BIN_FACES)).all()
+
+    wrong = light.wrong(m, 0.5)
+    bad = binary[(binary["p_mask"] >= 0.5) != (binary["truth"] == "with_mask")]
+    assert wrong == {(p, int(f)) for p, f in zip(bad["path"], bad["face"])}
+    darkest = light.darkest(m, 4, min_height=20, among=wrong)
+    assert len(darkest) <= 4 and (darkest["height"] >= 20).all()
+    assert {(p, int(f)) for p, f in zip(darkest["path"], darkest["face"])} <= wrong
+    assert darkest["face_luma"].is_monotonic_increasing
+
+
+def test_lighting_levels_are_the_study_operations(fm12k):
+    from maskdash.analysis import lighting as light
+    from maskdash.data.augment import brightness
+
+    face = to_input(load_rgb(next(s for s in list_split(fm12k, "Test") if s.label == 0).path))
+    levels = light.level_images(face, "brightness", studies.BRIGHTNESS)
+    assert len(levels) == len(studies.BRIGHTNESS)
+    assert all(np.array_equal(im, brightness(face, f)) for im, f in zip(levels, studies.BRIGHTNESS))
+    lumas = [light.luma(im) for im in levels]
+    assert lumas == sorted(lumas)  # brighter at every step (clipping only flattens the top)
+    flat = light.level_images(face, "contrast", (0.25, 1.0))
+    assert np.array_equal(flat[1], face) and flat[0].std() < face.std()
+
+
+def test_recorded_model_paths_are_shown_without_the_machine():
+    assert results.shown_path(settings.PROJECT_ROOT / "models" / "robust" / "model.keras") == "models/robust/model.keras"
+    assert results.shown_path("/elsewhere/checkout/models/robust/model.keras") == "models/robust/model.keras"
+    assert results.shown_path("/somewhere/else/best.keras") == "best.keras"

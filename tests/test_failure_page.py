@@ -54,8 +54,10 @@ def reports_root(tmp_path_factory, fm12k, dev_scenes) -> Path:
 
     scenes, _ = list_scenes(dev_scenes)
     with_incorrect = [sc for sc in scenes if any(b.label == INCORRECT for b in sc.boxes) and len(sc.boxes) <= 6][:3]
+    # and a few holdout-fold scenes: the lighting tab measures the holdout faces
+    holdout = [sc for sc in scenes if scene_fold(sc.image_path) == "holdout" and len(sc.boxes) <= 6][:4]
     rows, crops = [], []
-    for sc in with_incorrect:
+    for sc in with_incorrect + holdout:
         rgb = load_rgb(sc.image_path)
         for k, b in enumerate(sc.boxes):
             crops.append(crop_face(rgb, (b.x1, b.y1, b.x2, b.y2), CROP_MARGIN))
@@ -158,6 +160,7 @@ def test_without_data_the_committed_results_are_shown(reports_env, no_data):
     listed = [str(e) for f in frames(at) if "example" in f.columns for e in f["example"]]
     assert "hand" in listed and any(e.startswith("yaw ") for e in listed)
     assert "cut from the data folder when it is present" in shown
+    assert "Measuring the real dev-scene faces needs their photos" in shown  # the lighting tab, no data
     caps = captions(at)
     assert not any(c.startswith("hand ·") or c.startswith("yaw ") for c in caps)
     assert not any("→" in c for c in caps)
@@ -230,3 +233,100 @@ def test_why_explains_a_gallery_face_and_an_uploaded_photo(reports_env, dev_scen
     at.file_uploader(key="why_upload").set_value(("broken.jpg", b"not an image at all", "image/jpeg")).run()
     assert not at.exception, at.exception
     assert any("broken.jpg" in e.value and "not an image" in e.value for e in at.error)
+
+
+def test_percentages_carry_their_n_and_tiny_bins_stand_apart():
+    from maskdash import charts
+
+    bins = pd.DataFrame({"yaw_bin": ["0–15°", "45°+"], "truth": ["all", "all"], "n": [40, 3],
+                         "accuracy": [0.9, 0.0], "mean_p_mask": [0.5, 0.5]})
+    fig = charts.yaw_accuracy({"robust": bins})
+    bar = fig.data[0]
+    assert list(bar.text) == ["n=40", "n=3"] and "n=%{customdata[0]}" in bar.hovertemplate
+    assert list(bar.marker.opacity) == [1.0, 0.3]  # the 3-face bin is faded, still the model's colour
+    # the legend sits at the figure's bottom edge, below the axis title, not on it
+    assert fig.layout.legend.yref == "container" and fig.layout.legend.y == 0
+    acc = pd.DataFrame({"size_bin": ["48–64", "64–96", "96–128"], "truth": ["without_mask"] * 3,
+                        "n": [2, 67, 435], "accuracy": [0.0, 1.0, 1.0]})
+    fig = charts.native_accuracy({"robust": acc})
+    line = next(t for t in fig.data if t.name == "robust · truth without_mask")
+    assert list(line.y) == [None, 1.0, 1.0] and list(line.customdata) == [2, 67, 435]  # off the line…
+    few = next(t for t in fig.data if t.name == f"fewer than {charts.MIN_N} faces")
+    assert list(few.x) == ["48–64"] and list(few.customdata) == [2] and "n=%{customdata}" in few.hovertemplate
+    dist = pd.DataFrame({"width": [16, 224], "truth": ["all", "all"], "n": [8, 8], "accuracy": [0.5, 1.0],
+                         "mean_p_mask": [0.5, 0.5]})
+    fig = charts.distance_accuracy({"robust": dist}, (16, 224))
+    assert list(fig.data[0].customdata) == [8, 8] and "n=" in fig.data[0].hovertemplate
+
+
+def test_angle_examples_follow_the_source_switch(reports_env, fm12k):
+    """The turned faces shown are those the switch selects, and rows of the table beside them."""
+    at = open_page()
+    ex = pd.read_csv(reports_env / "analysis" / "robust" / "examples.csv")
+    faces = pd.read_csv(reports_env / "analysis" / "robust" / "angles_faces.csv")
+
+    def shown() -> list[str]:
+        return sorted(c.split(" · ")[0] for c in captions(at) if c.startswith("yaw "))
+
+    for source in ("test", "dev_scenes"):
+        at.radio(key="angles_source").set_value(source).run()
+        assert not at.exception, at.exception
+        recorded = ex[(ex["study"] == "angles") & (ex["source"] == source)]
+        assert shown() == sorted(recorded["detail"]) and len(recorded)
+        table = next(f for f in frames(at) if "yaw" in f.columns and "p(mask) robust" in f.columns)
+        mine = faces[(faces["source"] == source) & faces["detected"].astype(bool)]
+        assert set(table["path"]) <= set(mine["path"])  # the table lists this source's faces …
+        assert set(recorded["path"]) <= set(table["path"])  # … and the examples are among them
+
+
+def test_lighting_shows_the_levels_and_real_dim_faces(reports_env, fm12k, dev_scenes):
+    from maskdash.analysis import lighting as light
+    from maskdash.analysis import studies
+
+    at = open_page()
+    caps = captions(at)
+    for factors in (studies.BRIGHTNESS, studies.CONTRAST):  # the same face at every level
+        assert all(f"×{f:g}" in caps for f in factors)
+    preds = pd.read_csv(reports_env / "robust" / "predictions_dev_scenes.csv")
+    holdout = preds[preds["fold"] == "holdout"]
+    expected = light.dark_vs_rest(light.measure_faces(holdout, lambda p: dev_scenes / "images" / p), 0.5)
+    table = next(f for f in frames(at) if "faces" in f.columns and "face luma" in f.columns)
+    dark = table[(table["model"] == "robust") & (table["faces"] == "darkest 10%")].iloc[0]
+    assert dark["n"] == expected.loc[0, "n"] and dark["accuracy"] == f"{100 * expected.loc[0, 'accuracy']:.1f} %"
+    assert table[table["model"] == "robust"]["faces"].str.startswith("backlit").any()
+    assert (f"**robust** is right on {100 * expected.loc[0, 'accuracy']:.1f} % of the darkest tenth of these real "
+            f"faces against {100 * expected.loc[1, 'accuracy']:.1f} % of the rest") in texts(at)
+    assert any(c.startswith("luma ") for c in caps)  # the darkest real faces, with their luma
+
+
+def test_no_machine_paths_no_none_cells_and_short_labels(reports_env, fm12k):
+    at = open_page()
+    main = [str(e.value) for kind in ("markdown", "caption", "info", "warning", "error")
+            for e in getattr(at.main, kind)]
+    main += captions(at)
+    for text in main:
+        assert "/work/" not in text and str(reports_env) not in text and str(ROOT) not in text, text
+    for f in frames(at):
+        assert not f.isna().any().any(), f  # shown as "–", never "None"
+    assert all(len(m.label) <= 20 for m in at.metric), [m.label for m in at.metric]
+    # the tiny audit's one group spans two splits: the pair rows add up to the groups across splits
+    assert "Every group across splits spans exactly two splits." in texts(at)
+
+
+def test_the_committed_audit_explains_why_the_pairs_add_up_to_more():
+    """models/audit: 56 groups span splits, the pair rows add up to 60 because two near groups
+    have files in Test, Train and Validation, each counted in all three pairs."""
+    from maskdash.evaluation import shipped
+    from views.audit import pair_rows, pairs_note, spanning_all
+
+    audit, dups = shipped.load_audit(), shipped.load_duplicates()
+    s = audit["summary"]
+    pairs = pair_rows(s)
+    cross = sum(s[k]["cross_split_groups"] for k in ("exact", "near"))
+    total = sum(p["groups"] for p in pairs)
+    three = spanning_all(dups)
+    per = dups.groupby(["kind", "group"])["split"].nunique()
+    assert len(three) == int((per == 3).sum()) and total - cross == 2 * len(three)
+    note = pairs_note(pairs, cross, dups)
+    assert f"add up to {total}" in note and f"{total - cross} more than the {cross}" in note
+    assert all(f"{k} group {g}" in note for k, g in three)

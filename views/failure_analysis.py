@@ -22,29 +22,11 @@ from maskdash.analysis.yaw import YAW_METHOD
 from maskdash.evaluation import shipped
 from maskdash.imaging import ImageError
 from views.common import data_available, data_hint, pct, safe_report
+from views.failure_common import dashes, few_note, no_results, subsample_note, tables
 from views.gallery import face_of, mistakes_gallery
 from views.gradcam import explain_face, uploaded_face
-
-
-def tables(results: dict[str, dict], names: list[str], key: str) -> dict[str, pd.DataFrame]:
-    """{name: table} for the results that have a non-empty `key` table."""
-    found = {n: table(results[n], key) for n in names}
-    return {n: t for n, t in found.items() if t is not None}
-
-
-def no_results(study: str) -> None:
-    st.info(f"No {studies.STUDY_TITLES[study].lower()} results yet: run `python -m maskdash analyze`.",
-            icon=":material/hourglass_empty:")
-
-
-def subsample_note(results: dict[str, dict], names: list[str]) -> None:
-    for n in names:
-        s = results[n]["summary"]
-        note = (s.get("subsample") or {}).get("note")
-        if note:
-            model = settings.display_path(s["model"]) if s.get("model") else "?"
-            st.caption(f"**{n}** — {note} Generated {s.get('generated', '?')}, model `{model}`.")
-            return
+from views.audit import audit_tab
+from views.lighting import lighting_tab
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -65,20 +47,55 @@ def example_faces(results: dict[str, dict], study: str, names: list[str], have_d
             listed += [{"model": n, "example": r["detail"], "truth": r["truth"], "p(mask)": f"{float(r['p_mask']):.2f}"}
                        for _, r in ex.iterrows()]
             continue
-        images, caps = [], []
-        for _, r in ex.iterrows():
-            try:
-                images.append(example_thumb(json.dumps(examples.plain(r)), str(settings.data_dir())))
-                caps.append(examples.caption(r))
-            except (ImageError, KeyError, ValueError) as exc:
-                st.caption(f"{r['path']}: {exc}")
-        if images:
-            st.markdown(f"**{n}**")
-            st.image(images, caption=caps, width=120)
+        show_examples(n, [(r, examples.caption(r)) for _, r in ex.iterrows()])
+    listed_examples(listed)
+
+
+def show_examples(title: str | None, rows: list[tuple[pd.Series, str]]) -> None:
+    images, caps = [], []
+    for r, cap in rows:
+        try:
+            images.append(example_thumb(json.dumps(examples.plain(r)), str(settings.data_dir())))
+            caps.append(cap)
+        except (ImageError, KeyError, ValueError) as exc:
+            st.caption(f"{r['path']}: {exc}")
+    if images:
+        if title:
+            st.markdown(f"**{title}**")
+        st.image(images, caption=caps, width=150)
+
+
+def listed_examples(listed: list[dict]) -> None:
     if listed:
         st.dataframe(pd.DataFrame(listed), hide_index=True)
         st.caption("The example faces are cut from the data folder when it is present (face crops belong to "
                    "the data sets and are not committed).")
+
+
+def angle_examples(results: dict[str, dict], names: list[str], source: str, shown: pd.DataFrame,
+                   have_data: bool) -> None:
+    """The recorded angle examples of this source that are rows of the table above, each face
+    once with every model's p(mask)."""
+    found = [ex[(ex["study"] == "angles") & (ex["source"] == source)].assign(model=n)
+             for n in names if (ex := table(results[n], "examples")) is not None]
+    ex = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
+    if not len(ex):
+        return
+    faces_col = shown["face"] if "face" in shown else pd.Series(0, index=shown.index)
+    in_table = set(zip(shown["path"].astype(str), faces_col.astype(int)))
+    ex = ex[[(str(p), int(f)) in in_table for p, f in zip(ex["path"], ex["face"])]]
+    faces = []
+    for (path, face), g in ex.groupby(["path", "face"], sort=False):
+        first = g.iloc[0]
+        said = ", ".join(f"{m} {float(p):.2f}" for m, p in zip(g["model"], g["p_mask"]))
+        faces.append((first, f"{first['detail']} · {first['truth']} · p(mask) {said}"))
+    st.markdown("**The most turned of them, as BlazeFace saw them**")
+    if have_data:
+        show_examples(None, faces)
+        st.caption("Dots: eyes (cyan), nose (red), mouth (orange), ears (green) as BlazeFace placed them.")
+    else:
+        listed_examples([{"example": r["detail"], "truth": r["truth"], "p(mask)": c.split("p(mask) ")[-1]}
+                         for r, c in faces])
 
 
 def glance(results: dict[str, dict]) -> None:
@@ -94,17 +111,23 @@ def angles_tab(results: dict[str, dict], have_data: bool) -> None:
     names = with_study(results, "angles")
     if not names:
         return no_results("angles")
-    st.caption(results[names[0]]["summary"]["studies"]["angles"].get("method", YAW_METHOD))
-    subsample_note(results, names)
+    block = results[names[0]]["summary"]["studies"]["angles"]
+    st.caption(block.get("method", YAW_METHOD))
     source = st.radio("Faces", ["test", "dev_scenes"], horizontal=True, key="angles_source",
                       format_func={"test": "Face Mask 12K Test crops",
                                    "dev_scenes": "Dev scenes (real photos, holdout fold)"}.get)
+    dev_note = (block.get("dev_scenes") or {}).get("note")
+    if source == "dev_scenes" and dev_note:  # the Test sample's note would describe other faces
+        st.caption(f"Dev-scene faces: {dev_note}.")
+    else:
+        subsample_note(results, names)
     bins = {n: b[b["source"] == source] for n, b in tables(results, names, "angles_bins").items()}
     bins = {n: b for n, b in bins.items() if len(b)}
     if bins:
         c1, c2 = st.columns(2)
         c1.plotly_chart(charts.yaw_accuracy(bins), key="angles_acc")
         c2.plotly_chart(charts.yaw_p_mask(bins), key="angles_p")
+        few_note(pd.concat(bins.values()).query("truth == 'all'"))
     else:
         st.info("No faces from this source in the results (the dev scenes may have been missing).")
     rows = []
@@ -124,9 +147,12 @@ def angles_tab(results: dict[str, dict], have_data: bool) -> None:
         merged = f if merged is None else merged.merge(f.drop(columns=["truth", "yaw"]), on=["path", "face"], how="outer")
     if merged is not None and len(merged):
         merged = merged.reindex(merged["yaw"].abs().sort_values(ascending=False).index).head(12)
-        st.dataframe(merged, hide_index=True, column_config={"yaw": st.column_config.NumberColumn("yaw °", format="%+.0f")})
-    example_faces(results, "angles", names, have_data)
-    st.caption("Dots: eyes (cyan), nose (red), mouth (orange), ears (green) as BlazeFace placed them.")
+        if source == "test":  # a Test file is one face: its index says nothing
+            merged = merged.drop(columns="face")
+        probs = {c: st.column_config.NumberColumn(c, format="%.3f") for c in merged.columns if c.startswith("p(mask)")}
+        st.dataframe(dashes(merged), hide_index=True,
+                     column_config={"yaw": st.column_config.NumberColumn("yaw °", format="%+.0f"), **probs})
+        angle_examples(results, names, source, merged, have_data)
 
 
 def occluders_tab(results: dict[str, dict], have_data: bool) -> None:
@@ -147,6 +173,7 @@ def occluders_tab(results: dict[str, dict], have_data: bool) -> None:
         n: {obj: pct(v["called_with_mask"], 1) for obj, v in results[n]["summary"]["studies"]["occluders"]["objects"].items()}
         for n in names
     })
+    calls.insert(0, "faces", [blk0["objects"].get(o, {}).get("n") for o in calls.index])  # n of each share
     st.dataframe(calls.rename(index={k: f"{k} — {v}" for k, v in blk0.get("titles", {}).items()}))
     placed = blk0.get("placed_from_landmarks")
     if placed is not None:
@@ -190,18 +217,7 @@ def distance_tab(results: dict[str, dict]) -> None:
     accs = tables(results, list(results), "native_accuracy")
     if accs:
         st.plotly_chart(charts.native_accuracy(accs), key="native_acc")
-
-
-def lighting_tab(results: dict[str, dict]) -> None:
-    st.subheader("Lighting: darker, brighter, flatter, harsher")
-    names = with_study(results, "lighting")
-    if not names:
-        return no_results("lighting")
-    subsample_note(results, names)
-    st.caption(results[names[0]]["summary"]["studies"]["lighting"].get("note", ""))
-    light = tables(results, names, "lighting")
-    for col, kind, factors in zip(st.columns(2), ("brightness", "contrast"), (studies.BRIGHTNESS, studies.CONTRAST)):
-        col.plotly_chart(charts.lighting_accuracy(light, kind, factors), key=f"light_{kind}")
+        few_note(pd.concat(accs.values()), "Open grey circles")
 
 
 def keras_path(name: str, results: dict[str, dict]) -> str | None:
@@ -276,61 +292,6 @@ def why_tab(results: dict[str, dict], gallery: tuple[pd.DataFrame, str] | None, 
         explain_face(model, keras_path(model, results), face)
 
 
-def audit_summary(audit: dict) -> None:
-    s = audit.get("summary", {})
-    c = st.columns(5)
-    c[0].metric("files", f"{s.get('files', 0):,}")
-    for col, kind in zip(c[1:3], ("exact", "near")):
-        k = s.get(kind, {})
-        col.metric(f"{kind} duplicate groups", f"{k.get('groups', 0):,}",
-                   help=f"{k.get('files', 0):,} files; {k.get('cross_split_groups', 0)} groups span two splits")
-    cross = sum(s.get(k, {}).get("cross_split_groups", 0) for k in ("exact", "near"))
-    c[3].metric("groups across splits", f"{cross:,}")
-    c[4].metric("Test files without a copy elsewhere", f"{s.get('test_dedup_files', 0):,} of {s.get('test_files', 0):,}")
-    pairs = [{"kind": kind, "splits": pair, "groups": v.get("groups"),
-              **{f"files in {k}": n for k, n in (v.get("files") or {}).items()}}
-             for kind in ("exact", "near") for pair, v in (s.get(kind, {}).get("split_pairs") or {}).items()]
-    if pairs:
-        st.dataframe(pd.DataFrame(pairs), hide_index=True)
-    st.caption(f"Near duplicates: perceptual hashes within {audit.get('near_threshold', '?')} bits.")
-
-
-def duplicate_groups(dups: pd.DataFrame, have_data: bool) -> None:
-    kinds = st.multiselect("Kind", sorted(dups["kind"].astype(str).unique()), key="audit_kinds")
-    cross_only = st.toggle("Only groups that span two splits (leakage)", value=True, key="audit_cross")
-    d = dups if not kinds else dups[dups["kind"].isin(kinds)]
-    if cross_only:
-        d = d[d.groupby("group")["split"].transform("nunique") > 1]
-    st.dataframe(d, hide_index=True)
-    if not have_data or not len(d):
-        return
-    from maskdash.imaging import load_rgb, to_input
-
-    st.markdown("**A few groups, side by side**")
-    for g in list(dict.fromkeys(d["group"]))[:3]:
-        imgs, caps = [], []
-        for _, r in d[d["group"] == g].head(4).iterrows():
-            try:
-                imgs.append(to_input(load_rgb(settings.facemask12k_dir() / str(r["path"])), 112))
-                caps.append(f"{r['split']} · {r['label']}")
-            except ImageError as exc:
-                st.caption(f"{r['path']}: {exc}")
-        if imgs:
-            st.image(imgs, caption=caps, width=112)
-
-
-def audit_tab(duplicates: pd.DataFrame | None, have_data: bool) -> None:
-    st.subheader("Duplicates and leakage in Face Mask 12K")
-    audit = safe_report(shipped.load_audit)
-    if audit is None and duplicates is None:
-        st.info(f"No data audit yet in `{settings.display_path(shipped.audit_dir())}`: `python -m maskdash audit` "
-                "writes audit.json and duplicates.csv.", icon=":material/hourglass_empty:")
-    if audit is not None:
-        audit_summary(audit)
-    if duplicates is not None and len(duplicates):
-        duplicate_groups(duplicates, have_data)
-
-
 # ---------------------------------------------------------------- the page
 
 st.title("Failure analysis")
@@ -366,7 +327,7 @@ with tabs[1]:
 with tabs[2]:
     distance_tab(RESULTS)
 with tabs[3]:
-    lighting_tab(RESULTS)
+    lighting_tab(RESULTS, HAVE_DATA)
 with tabs[4]:
     GALLERY = gallery_tab(RESULTS, DUPLICATES)
 with tabs[5]:

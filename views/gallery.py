@@ -14,6 +14,7 @@ from maskdash.analysis.mistakes import CONFIDENCE, TAGS, gallery_face, mistakes
 from maskdash.imaging import ImageError
 from maskdash.labels import CLASSES, INCORRECT
 from views.common import data_available, data_hint
+from views.failure_common import dashes
 from views.gradcam import gradcam
 
 COLUMNS = ("path", "face", "truth", "label", "p_mask", "confidence", "error", "tags", "width", "height")
@@ -66,7 +67,7 @@ def mistakes_gallery(preds: pd.DataFrame, set_name: str, threshold: float, key: 
         st.markdown(f"**{n_wrong}** of {len(preds):,} faces are wrong at threshold {threshold:.2f}"
                     + ("; the most confident mistakes first." if n_wrong else "."))
     st.caption(f"{CONFIDENCE.capitalize()}. Tags: " + " · ".join(f"`{k}`: {v}" for k, v in TAGS.items()))
-    st.dataframe(view[[c for c in COLUMNS if c in view.columns]], hide_index=True, key=f"{key}_table")
+    st.dataframe(dashes(view[[c for c in COLUMNS if c in view.columns]]), hide_index=True, key=f"{key}_table")
     if not data_available():
         if hint:
             data_hint("Showing the faces of the gallery")

@@ -52,6 +52,22 @@ def load_results(name: str, root: Path | None = None) -> dict:
     return out
 
 
+def shown_path(path: str | Path) -> str:
+    """A path recorded in a summary, as a reader should see it: relative to the project when it
+    is inside it; a run recorded on another checkout (absolute, elsewhere) from its last
+    `models/` on, else only its file name, never a machine's absolute path."""
+    from maskdash import settings
+
+    shown = settings.display_path(path)
+    if not Path(shown).is_absolute():
+        return shown
+    parts = Path(path).parts
+    if "models" in parts:
+        k = len(parts) - 1 - parts[::-1].index("models")
+        return Path(*parts[k:]).as_posix()
+    return Path(path).name
+
+
 def headlines(s: dict) -> dict[str, float | None]:
     """The few figures that answer the reported failures, from one summary.json (None where a
     study or bin is missing). Shares and accuracies in 0…1."""
