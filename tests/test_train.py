@@ -6,7 +6,9 @@ import json
 import numpy as np
 
 from maskdash.model.runtime import load_classifier
-from maskdash.train.cached import HISTORY_COLUMNS, TrainArgs, train
+from maskdash.train.config import TrainArgs
+from maskdash.train.loop import train
+from maskdash.train.run import HISTORY_COLUMNS
 
 
 def test_tiny_run_trains_resumes_and_loads(tmp_path, fm12k, base_weights):
@@ -49,7 +51,7 @@ def test_other_arguments_refuse_to_resume(tmp_path, fm12k, base_weights):
 
 
 def test_dev_scene_faces_weigh_each_class_equally():
-    from maskdash.train.cached import sample_weights
+    from maskdash.train.feeds import sample_weights
 
     labels = np.array([0, 1, 0, 1, 0])
     source = np.array([0, 0, 1, 1, 1])  # the last three are dev-scene faces: two masked, one not
