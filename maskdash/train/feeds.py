@@ -2,8 +2,9 @@
 network to train, one epoch of (inputs, one-hot labels, sample weights) batches in an order drawn
 from the loop's random generator, the validation sets, and what the data held.
 
-`cached`: the frozen bottom (everything up to `cut`) runs once per augmented view through TFLite
-and its output is cached in `run/cache/`; the network trained is the top. `online`: the training
+`cached`: the frozen bottom (everything up to `cut`) runs once per augmented view (through TFLite
+when there are many) and its output is cached in `run/cache/`, with a manifest written last that
+names the arguments it depends on; the network trained is the top. `online`: the training
 faces sit in one shared-memory block; spawned worker processes draw fresh views of each batch."""
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def make_feed(args: TrainArgs, run: Run):
 
 # ---- cached ---------------------------------------------------------------------------------
 CACHE_FILES = ("train_x", "train_y", "train_src", "val_x", "val_y")
+TFLITE_FROM = 600  # views to compute from which TFLite (~4× faster per face than Keras on a CPU) pays
 
 
 class CachedFeed:
@@ -134,13 +136,17 @@ class CachedFeed:
             if a.limit:
                 keep = keep[: a.limit]
             images = np.concatenate([images, faces.images[keep]])
-            labels = np.concatenate([labels, [CLASSES.index(faces.labels[i]) for i in keep]])
+            labels = np.concatenate([labels, np.array([CLASSES.index(faces.labels[i]) for i in keep], labels.dtype)])
             source = np.concatenate([source, np.ones(len(keep), np.uint8)])
             print(f"+ {len(keep)} dev-scene faces (train fold)")
         self.run.write_skipped((s.path, s.reason) for s in skipped)
         if len(images) == 0 or len(va.images) == 0:
             raise SystemExit("no readable training or validation images")
-        runner = TFLiteRunner(to_tflite(bottom, "none"), batch=32)
+        if len(images) * a.views + len(va.images) >= TFLITE_FROM:
+            runner = TFLiteRunner(to_tflite(bottom, "none"), batch=32)
+        else:  # converting costs ~30 s on 2 cores, more than Keras takes for a few hundred faces
+            def runner(x: np.ndarray) -> np.ndarray:
+                return np.asarray(bottom.predict_on_batch(x))
 
         def extract(x: np.ndarray, desc: str, batch: int = 32) -> np.ndarray:
             return np.concatenate([runner(x[i : i + batch].astype(np.float32)).astype(np.float16)

@@ -20,6 +20,7 @@ again with the same arguments goes on where it stopped and ends where it would h
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -57,6 +58,10 @@ def train(args: TrainArgs) -> Path:
     state["last_epoch"] = min(state["last_epoch"], args.epochs)
     if ckpt:  # history.csv and state.json from the checkpoint, whatever became of them
         run.write_records(state)
+    if ckpt and _finished(state, args) and _facts_cover(run, state):
+        print(f"{settings.display_path(run.dir)}: finished after epoch {state['epoch']}"
+              + (" (early stop)" if state.get("stopped") else ""))
+        return run.best
 
     settings.quiet_tensorflow()
     import keras
@@ -77,10 +82,7 @@ def train(args: TrainArgs) -> Path:
             _epochs(args, run, model, net, feed, state, ckpt, session_start)
         finally:
             feed.close()
-    elif ckpt:
-        print(f"{settings.display_path(run.dir)}: finished after epoch {state['epoch']}"
-              + (" (early stop)" if state.get("stopped") else ""))
-    facts = {"wall_seconds": round(state["wall_seconds"]),
+    facts = {"epochs": state["epoch"], "wall_seconds": round(state["wall_seconds"]),
              "epoch_seconds_total": round(sum(float(r[7]) for r in state["history"])),
              "machine": machine(keras.backend.backend(), keras.__version__)}
     seconds = getattr(feed, "feature_seconds", None) or _cache_seconds(run)
@@ -100,9 +102,15 @@ def _finished(state: dict, args: TrainArgs) -> bool:
     return bool(state.get("stopped")) or state["epoch"] >= min(args.epochs, state["last_epoch"])
 
 
-def _cache_seconds(run: Run) -> float | None:
-    import json
+def _facts_cover(run: Run, state: dict) -> bool:
+    """Whether training.json describes the run up to its last epoch."""
+    try:
+        return json.loads(run.training.read_text()).get("epochs") == state["epoch"]
+    except (OSError, ValueError, AttributeError):
+        return False
 
+
+def _cache_seconds(run: Run) -> float | None:
     try:
         return json.loads((run.cache / "manifest.json").read_text()).get("seconds")
     except (OSError, ValueError, AttributeError):
@@ -179,10 +187,10 @@ def _epochs(args: TrainArgs, run: Run, model, net, feed, state: dict, ckpt: Chec
             print(f"time budget: training to epoch {state['last_epoch']}")
         state["history"].append([epoch, stage, loss, acc, val_loss, val_acc, lr, round(seconds, 1),
                                  sv_loss, sv_bacc, selection])
+        scene = "" if sv_loss is None else (
+            f" scene_val_loss {sv_loss:.4f} scene_val_bacc {math.nan if sv_bacc is None else sv_bacc:.4f}")
         print(f"epoch {epoch}/{args.epochs} ({stage}, lr {lr:.2e}) loss {loss:.4f} acc {acc:.4f} "
-              f"val_loss {val_loss:.4f} val_acc {val_acc:.4f}"
-              + (f" scene_val_loss {sv_loss:.4f} scene_val_bacc {math.nan if sv_bacc is None else sv_bacc:.4f}" if sv_loss is not None else "")
-              + f" ({seconds:.0f}s)", flush=True)
+              f"val_loss {val_loss:.4f} val_acc {val_acc:.4f}{scene} ({seconds:.0f}s)", flush=True)
         next_lr = lr
         if state["best"] is None or selection < state["best"]:
             state.update(best=selection, best_epoch=epoch, since_best=0)

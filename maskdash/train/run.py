@@ -83,7 +83,7 @@ def remove_temporaries(folder: Path) -> None:
 
 @dataclass
 class Checkpoint:
-    state: dict  # the loop's state after `state["epoch"]` (see `Run.check_state`)
+    state: dict  # the loop's state after `state["epoch"]` (see `check_state`)
     model: list[np.ndarray]  # every model variable, in `model.variables` order
     optimizer: list[np.ndarray]  # the optimizer's variables, for the stage `state["stage"]`
 
@@ -96,8 +96,9 @@ class Run:
         remove_temporaries(self.dir)
         if self.cache.is_dir():
             remove_temporaries(self.cache)
-        self.args, self.history, self.state = self.dir / "args.json", self.dir / "history.csv", self.dir / "state.json"
-        self.best, self.skipped, self.training = self.dir / "best.keras", self.dir / "skipped.csv", self.dir / "training.json"
+        self.args, self.history = self.dir / "args.json", self.dir / "history.csv"
+        self.state, self.best = self.dir / "state.json", self.dir / "best.keras"
+        self.skipped, self.training = self.dir / "skipped.csv", self.dir / "training.json"
         self.last, self.prev = self.dir / "last.ckpt.npz", self.dir / "last.prev.npz"
 
     def name(self, path: Path) -> str:
@@ -113,6 +114,7 @@ class Run:
                 ckpt = self._read_checkpoint(path)
             except RunFileError as exc:
                 note(f"{exc}; {'trying the epoch before' if path == self.last else 'starting over'}")
+                path.unlink()  # so that it never becomes the fallback
                 continue
             if path == self.prev:
                 note(f"resuming from {path.name}, after epoch {ckpt.state['epoch']}")
@@ -140,7 +142,8 @@ class Run:
         """state.json only mirrors the checkpoint; say so when it is damaged (it is rewritten)."""
         try:
             on_disk = json.loads(self.state.read_text())
-            problem = check_state(on_disk) if isinstance(on_disk, dict) else "not a JSON object"
+            epoch = on_disk.get("epoch") if isinstance(on_disk, dict) else None
+            problem = None if type(epoch) is int else f"epoch {epoch!r}"
         except FileNotFoundError:
             return
         except READ_ERRORS as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
