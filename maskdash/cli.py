@@ -21,58 +21,69 @@ STUDY_NAMES = ("angles", "occluders", "distance", "lighting", "native_size")  # 
 
 # -- train ----------------------------------------------------------------------------------------
 def _run_train(a: argparse.Namespace) -> int:
-    from maskdash.train.cached import TrainArgs, train
+    from maskdash.train.config import TrainArgs
+    from maskdash.train.loop import train
 
+    dev_scenes = a.dev_scenes
+    if dev_scenes is None and a.feed == "online" and not a.data.endswith(".npz"):
+        dev_scenes = str(settings.dev_scenes_dir())  # a pack holds its scene faces already
     best = train(TrainArgs(
-        data=a.data, recipe=a.recipe, out=a.out, epochs=a.epochs, base_weights=a.base_weights,
-        views=a.views, dev_scenes=a.dev_scenes, dev_weight=a.dev_weight, limit=a.limit, batch_size=a.batch_size,
+        data=a.data, recipe=a.recipe, feed=a.feed, out=a.out, epochs=a.epochs, batch_size=a.batch_size,
+        lr=a.lr, head_epochs=a.head_epochs, fine_tune_lr=a.fine_tune_lr, cut=a.cut, schedule=a.schedule,
+        init=a.init, base_weights=a.base_weights, dev_scenes=dev_scenes, dev_weight=a.dev_weight,
+        limit=a.limit, seed=a.seed, views=a.views, cover_p=a.cover_p, distract_p=a.distract_p,
+        minutes=a.minutes, workers=a.workers,
     ))
-    print(f"best checkpoint: {best}")
-    return 0
-
-
-def _run_train_online(a: argparse.Namespace) -> int:
-    from maskdash.train.online import OnlineArgs, train_online
-
-    best = train_online(OnlineArgs(
-        data=a.data, out=a.out, dev_scenes=a.dev_scenes, init=a.init, base_weights=a.base_weights,
-        epochs=a.epochs or OnlineArgs.epochs, batch_size=a.batch_size, dev_weight=a.dev_weight,
-        cover_p=a.cover_p, minutes=a.minutes, limit=a.limit, seed=a.seed,
-    ))
-    print(f"best checkpoint: {best}")
+    print(f"best checkpoint: {settings.display_path(best)}")
     return 0
 
 
 def _add_train(sub) -> None:
-    t = sub.add_parser("train", help="train a recipe into a run folder (resumes if interrupted)")
-    t.add_argument("--data", default=str(settings.facemask12k_dir()), help="Face Mask 12K-style folder")
+    t = sub.add_parser(
+        "train", help="train a recipe into a run folder (resumes if interrupted)",
+        description="One trainer: --recipe says what is trained (seed: the original; robust: fine-tuned, "
+        "against the data set's shortcuts), --feed how the faces reach it (cached: frozen features computed "
+        "once, for a CPU; online: fresh augmented views every epoch, for a GPU). Unset options take the "
+        "recipe's value for the feed. Rerun the same command to resume an interrupted run.")
+    _train_arguments(t, feed=True)
+    # kept for the commands already written down (models/robust/MODEL_CARD.md): `train --feed online`
+    o = sub.add_parser("train-online", help="the same as `train --feed online`")
+    _train_arguments(o, feed=False)
+
+
+def _train_arguments(t: argparse.ArgumentParser, feed: bool) -> None:
+    t.add_argument("--data", default=str(settings.facemask12k_dir()),
+                   help="Face Mask 12K-style folder, or a pack (.npz, from `pack`) for the online feed")
     t.add_argument("--recipe", choices=("seed", "robust"), default="robust")
-    t.add_argument("--out", required=True, help="run folder")
-    t.add_argument("--epochs", type=int)
+    if feed:
+        t.add_argument("--feed", choices=("cached", "online"), default="cached",
+                       help="cached: features of the frozen bottom, computed once (CPU); "
+                       "online: fresh augmented views every epoch (GPU)")
+    else:
+        t.set_defaults(feed="online")
+    t.add_argument("--out", required=True, help="run folder (rerun to resume)")
+    t.add_argument("--epochs", type=int, help="in all (default: the recipe's)")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float, default=1e-3, help="head stage learning rate")
+    t.add_argument("--head-epochs", type=int, help="epochs before fine-tuning")
+    t.add_argument("--fine-tune-lr", type=float)
+    t.add_argument("--cut", help="MobileNetV2 layer above which the base is fine-tuned")
+    t.add_argument("--schedule", choices=("plateau", "cosine"))
+    t.add_argument("--init", help="start from this .keras model instead of ImageNet")
     t.add_argument("--base-weights", help="MobileNetV2 ImageNet .h5 (default: setting, else Keras download)")
-    t.add_argument("--views", type=int, help="augmented copies of each training image")
-    t.add_argument("--dev-scenes", help="robust: also learn from the train fold of these VOC scenes")
+    t.add_argument("--dev-scenes", help="robust: also learn from the train fold of these VOC scenes "
+                   "(online feed with a folder: default the dev scenes)")
     t.add_argument("--dev-weight", type=float, default=3.0,
                    help="loss weight of dev-scene faces (each class balanced), relative to data-set images")
     t.add_argument("--limit", type=int, help="at most N images per class (quick runs)")
-    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--seed", type=int, default=1234)
+    t.add_argument("--views", type=int, help="cached feed: augmented copies of each training image")
+    t.add_argument("--cover-p", type=float, default=0.25,
+                   help="online feed: share of unmasked faces given an object over the mouth")
+    t.add_argument("--distract-p", type=float, default=0.15, help="online feed: share of faces given a patch elsewhere")
+    t.add_argument("--minutes", type=float, help="time budget: no epoch starts that would not end in it")
+    t.add_argument("--workers", type=int, default=0, help="online feed: augmentation processes (0: cores − 1)")
     t.set_defaults(fn=_run_train)
-
-    o = sub.add_parser("train-online", help="robust recipe with fresh augmentation every epoch and the "
-                       "base fine-tuned from block 3 (for a GPU; checkpoints chosen on validation only)")
-    o.add_argument("--data", default=str(settings.facemask12k_dir()), help="a pack (.npz) or a Face Mask 12K folder")
-    o.add_argument("--dev-scenes", default=str(settings.dev_scenes_dir()), help="used when --data is a folder")
-    o.add_argument("--out", required=True, help="run folder")
-    o.add_argument("--init", help="start from this .keras model instead of ImageNet")
-    o.add_argument("--base-weights")
-    o.add_argument("--epochs", type=int)
-    o.add_argument("--batch-size", type=int, default=128)
-    o.add_argument("--dev-weight", type=float, default=3.0)
-    o.add_argument("--cover-p", type=float, default=0.25, help="share of unmasked faces given an object over the mouth")
-    o.add_argument("--minutes", type=float, help="time budget: fit the schedule into it")
-    o.add_argument("--limit", type=int)
-    o.add_argument("--seed", type=int, default=1234)
-    o.set_defaults(fn=_run_train_online)
 
 
 # -- pack -----------------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from maskdash.data import datasets
 from maskdash import labels
 from maskdash.model.runtime import load_classifier
 from maskdash.data.pack import FOLDS, build_pack, load_pack, scene_val_fold
-from maskdash.train.online import HISTORY_COLUMNS, OnlineArgs, train_online
+from maskdash.train.config import TrainArgs
+from maskdash.train.loop import train
+from maskdash.train.run import HISTORY_COLUMNS
 
 
 def test_pack_keeps_holdout_and_test_out(tmp_path, fm12k, dev_scenes):
@@ -57,8 +59,8 @@ def test_occluder_augmentation_covers_the_lower_face_only():
 def test_tiny_online_run_writes_a_loadable_model(tmp_path, fm12k, dev_scenes, base_weights):
     build_pack(fm12k, dev_scenes, tmp_path / "p.npz", limit=4, n_backgrounds=5)
     run = tmp_path / "run"
-    best = train_online(OnlineArgs(data=str(tmp_path / "p.npz"), out=str(run), base_weights=base_weights,
-                                   epochs=2, head_epochs=1, batch_size=8, workers=2))
+    best = train(TrainArgs(data=str(tmp_path / "p.npz"), feed="online", out=str(run), base_weights=base_weights,
+                           epochs=2, head_epochs=1, batch_size=8, workers=2))
     with open(run / "history.csv") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == HISTORY_COLUMNS

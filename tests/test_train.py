@@ -6,7 +6,9 @@ import json
 import numpy as np
 
 from maskdash.model.runtime import load_classifier
-from maskdash.train.cached import HISTORY_COLUMNS, TrainArgs, train
+from maskdash.train.config import TrainArgs
+from maskdash.train.loop import train
+from maskdash.train.run import HISTORY_COLUMNS
 
 
 def test_tiny_run_trains_resumes_and_loads(tmp_path, fm12k, base_weights):
@@ -49,7 +51,7 @@ def test_other_arguments_refuse_to_resume(tmp_path, fm12k, base_weights):
 
 
 def test_dev_scene_faces_weigh_each_class_equally():
-    from maskdash.train.cached import sample_weights
+    from maskdash.train.feeds import sample_weights
 
     labels = np.array([0, 1, 0, 1, 0])
     source = np.array([0, 0, 1, 1, 1])  # the last three are dev-scene faces: two masked, one not
@@ -57,3 +59,124 @@ def test_dev_scene_faces_weigh_each_class_equally():
     assert list(w[:2]) == [1.0, 1.0]
     assert w[2] == w[4] == 2.25 and w[3] == 4.5  # 3 · 3 / (2 · n_class)
     assert w[[2, 4]].sum() == w[3]  # each dev class carries the same total weight
+
+
+def _tiny(run, fm12k, base_weights, **kw) -> TrainArgs:
+    return TrainArgs(data=str(fm12k), recipe="robust", out=str(run), base_weights=base_weights,
+                     limit=4, views=1, head_epochs=1, batch_size=4, **kw)
+
+
+def _epochs(run) -> list[str]:
+    with open(run / "history.csv") as f:
+        return [r["epoch"] for r in csv.DictReader(f)]
+
+
+def test_damaged_files_are_named_and_the_last_good_state_taken(tmp_path, fm12k, base_weights, capsys):
+    run = tmp_path / "run"
+    train(_tiny(run, fm12k, base_weights, epochs=2))
+    moved = tmp_path / "moved"  # a run folder moved elsewhere resumes too
+    run.rename(moved)
+    (moved / "state.json").write_text('{"epoch": "2", "best": null}')
+    (moved / "args.json").write_text('{"data": ')
+    (moved / "cache" / "val_y.npy").write_bytes(b"")
+    (moved / "history.csv").unlink()
+    capsys.readouterr()
+    train(_tiny(moved, fm12k, base_weights, epochs=3))
+    out, err = capsys.readouterr()
+    assert "resuming after epoch 2" in out
+    for name in ("state.json", "args.json", "val_y.npy"):
+        assert f"{name} is damaged" in err, err
+    assert _epochs(moved) == ["1", "2", "3"]  # the whole history, not only the resumed epochs
+    assert json.loads((moved / "args.json").read_text())["out"] == str(moved)
+    assert json.loads((moved / "state.json").read_text())["epoch"] == 3
+
+    (moved / "last.ckpt.npz").write_bytes((moved / "last.ckpt.npz").read_bytes()[:5000])
+    train(_tiny(moved, fm12k, base_weights, epochs=4))
+    out, err = capsys.readouterr()
+    assert "last.ckpt.npz is damaged" in err and "after epoch 2" in err, err
+    assert "resuming after epoch 2" in out
+    assert _epochs(moved) == ["1", "2", "3", "4"]
+
+
+def test_killed_training_resumes_and_ends_where_it_would_have(tmp_path, fm12k, base_weights):
+    """kill -9 at random moments (while features, checkpoints or records are written as much as
+    between), rerunning the same command after each: every rerun resumes, loses at most the epoch
+    that was running, and the run ends with the figures of a run never interrupted."""
+    import os
+    import random
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+    from maskdash.train.run import Run
+
+    def start(out, log):
+        return subprocess.Popen(
+            [sys.executable, "-m", "maskdash", "train", "--data", str(fm12k), "--base-weights", base_weights,
+             "--limit", "4", "--views", "1", "--head-epochs", "1", "--batch-size", "4", "--epochs", "5",
+             "--out", str(out)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # the log shows each line as it is printed
+
+    def in_epochs(proc, log_path) -> bool:
+        """Wait until the process has started its epochs (False if it ended first)."""
+        while proc.poll() is None:
+            if re.search(r"^(epoch \d+/|resuming after)", log_path.read_text(), re.M):
+                return True
+            time.sleep(0.05)
+        return False
+
+    t0 = time.time()
+    with open(tmp_path / "reference.log", "w") as log:
+        assert start(tmp_path / "reference", log).wait(timeout=600) == 0
+    duration = time.time() - t0
+
+    out, rng = tmp_path / "killed", random.Random(7)
+    kills = resumes = saved = 0
+    for attempt in range(4):
+        log_path = tmp_path / f"attempt{attempt}.log"
+        with open(log_path, "w") as log:
+            proc = start(out, log)
+            # the first kill may come at any moment (start-up, features); the others within the
+            # epochs, where the checkpoints are written
+            if attempt == 0:
+                wait = rng.uniform(1.0, duration)
+            else:
+                wait = rng.uniform(0.0, 10.0) if in_epochs(proc, log_path) else 0.0
+            try:
+                proc.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                kills += 1
+        text = log_path.read_text()
+        assert proc.returncode in (0, -signal.SIGKILL), text
+        if saved:  # a checkpoint was there: this run started from it
+            assert f"resuming after epoch {saved}" in text, text
+            resumes += 1
+        if proc.returncode == 0:
+            break
+        ckpt = Run(out).load_checkpoint()
+        saved = ckpt.state["epoch"] if ckpt else 0
+        printed = max([int(e) for e in re.findall(r"^epoch (\d+)/", text, re.M)], default=0)
+        print(f"attempt {attempt + 1}: killed with epoch {printed} printed, epoch {saved} checkpointed")
+        assert saved >= printed - 1, text  # at most the running epoch lost
+    else:
+        with open(tmp_path / "last.log", "w") as log:
+            assert start(out, log).wait(timeout=600) == 0
+        assert f"resuming after epoch {saved}" in (tmp_path / "last.log").read_text()
+        resumes += 1
+
+    with open(tmp_path / "reference" / "history.csv") as f:
+        reference = list(csv.DictReader(f))
+    with open(out / "history.csv") as f:
+        killed = list(csv.DictReader(f))
+    assert [r["epoch"] for r in killed] == [r["epoch"] for r in reference] == ["1", "2", "3", "4", "5"]
+    diffs = [abs(float(a[k]) - float(b[k])) for a, b in zip(reference, killed)
+             for k in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "selection_loss")]
+    print(f"kill -9: {kills} of {attempt + 1} attempts landed, {resumes} resumes, "
+          f"largest difference from the uninterrupted run {max(diffs):.2e}")
+    assert kills >= 1 and resumes >= 1
+    assert max(diffs) < 1e-4

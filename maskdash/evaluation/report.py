@@ -16,6 +16,7 @@ from maskdash import settings
 
 from maskdash.evaluation import evaluate
 from maskdash.model.runtime import from_keras_model, load_classifier, load_keras, to_tflite
+from maskdash.train.config import recognise
 
 
 def ship_run(run: Path, out: Path) -> dict:
@@ -25,16 +26,17 @@ def ship_run(run: Path, out: Path) -> dict:
     for name in ("args.json", "history.csv", "skipped.csv"):
         if (run / name).exists():
             shutil.copy2(run / name, out / name)
-    if (run / "training.json").exists():  # written by the online trainer on the machine it ran on
-        facts = {**json.loads((run / "training.json").read_text()), "run": str(run)}
+    if (run / "training.json").exists():  # written by the trainer on the machine it ran on
+        facts = {**json.loads((run / "training.json").read_text()), "run": settings.display_path(run)}
         (out / "training.json").write_text(json.dumps(facts, indent=2))
         return facts
+    # a run folder from before the trainer wrote training.json: its times from the files' dates
     started = (run / "args.json").stat().st_mtime
     ended = (run / "history.csv").stat().st_mtime
     with open(run / "history.csv") as f:
         epochs = sum(float(r["epoch_seconds"]) for r in csv.DictReader(f))
     facts = {"wall_seconds": round(ended - started), "epoch_seconds_total": round(epochs),
-             "run": str(run), "machine": evaluate.machine_description()}
+             "run": settings.display_path(run), "machine": evaluate.machine_description()}
     features = run / "cache" / "train_x.npy"
     if features.exists() and features.stat().st_mtime > started:  # computed by this run, not reused
         facts["feature_seconds"] = round(features.stat().st_mtime - started)
@@ -78,7 +80,7 @@ def build_report(model_dir: Path, data_dir: Path | None = None, scenes_dir: Path
         evaluate.write_csv(model_dir / "predictions_dev_scenes.csv", evaluate.SCENE_EVAL_COLUMNS, rows)
 
     args = json.loads((model_dir / "args.json").read_text()) if (model_dir / "args.json").exists() else {}
-    doc["recipe"] = args.get("recipe", model_dir.name)
+    doc["recipe"] = recognise(args)[0] if args else model_dir.name
     doc["model"] = str(keras_path.relative_to(settings.PROJECT_ROOT)) if keras_path.is_relative_to(settings.PROJECT_ROOT) else str(keras_path)
     doc["data"] = "facemask12k (Train/Validation/Test) + face-mask-detection-dev"
     doc["generated"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -138,14 +140,15 @@ def summary_lines(doc: dict) -> list[str]:
     return lines
 
 
+# What each (recipe, feed) trains, for the model card (`maskdash.train.config` has the values).
 RECIPES = {
-    "seed": (
+    ("seed", "cached"): (
         "The original as published: MobileNetV2 (ImageNet, frozen) → Flatten → Dense(2, softmax); "
         "Adam, categorical cross-entropy; brightness augmentation (×0.6–1.4); ReduceLROnPlateau "
         "(×0.3 after 2 flat epochs) and EarlyStopping (3). Kept so that the dashboard can show, on "
         "the same data, what the original learnt and where it fails."
     ),
-    "robust": (
+    ("robust", "cached"): (
         "MobileNetV2 (ImageNet) → GlobalAveragePooling → Dropout 0.3 → Dense(2, softmax); "
         "preprocessing inside the model (raw RGB in). A head trained first, then blocks 13–16 of the "
         "base fine-tuned at a 10× lower rate (BatchNorm frozen). Augmentation against the data set's "
@@ -154,9 +157,9 @@ RECIPES = {
         "skin-toned hand over the mouth that stays 'without mask'. Also learns from the face crops "
         "of the dev scenes' train fold, each class of them weighted equally."
     ),
-    "robust-online": (
+    ("robust", "online"): (
         "MobileNetV2 (ImageNet) → GlobalAveragePooling → Dropout 0.3 → Dense(2, softmax); "
-        "preprocessing inside the model (raw RGB in). Trained by `train-online`: one head epoch, then "
+        "preprocessing inside the model (raw RGB in). Trained by `train --feed online`: one head epoch, then "
         "every block above `block_2_add` fine-tuned (BatchNorm frozen) with a warm-up epoch and cosine "
         "decay, on fresh augmented views of every face each epoch. Augmentation against the data set's "
         "shortcuts: random resolution (down to ~20 px and back), brightness ×0.4–1.6, contrast, "
@@ -183,9 +186,8 @@ LIMITS = (
 )
 
 
-def _recipe_key(recipe: str, args: dict) -> str:
-    """The online trainer's run arguments name no recipe but have a fine-tuning cut."""
-    return "robust-online" if recipe == "robust" and "cut" in args else recipe
+def _recipe_text(recipe: str, feed: str) -> str:
+    return RECIPES.get((recipe, feed)) or RECIPES.get((recipe, "cached"), recipe)
 
 
 def _pct(x) -> str:
@@ -205,14 +207,15 @@ def write_model_card(model_dir: Path) -> Path:
     if (model_dir / "skipped.csv").exists():
         skipped = max(0, len((model_dir / "skipped.csv").read_text().splitlines()) - 1)
     recipe = doc.get("recipe", model_dir.name)
+    feed = recognise(args)[1]
     L = [f"# Model card: MaskDash `{recipe}`", "",
          "Binary face classifier: `with_mask` vs `without_mask` for one face crop (224×224 RGB, "
          "a square box with a 20 % margin around the detected face). Output: p(with_mask).", "",
-         "## Recipe", "", RECIPES.get(_recipe_key(recipe, args), recipe), "", "## Training data and arguments", ""]
-    shown = ("data", "train_split", "val_split", "epochs", "views", "batch_size", "lr", "base_weights", "seed")
+         "## Recipe", "", _recipe_text(recipe, feed), "", "## Training data and arguments", ""]
+    shown = ("feed", "data", "train_split", "val_split", "epochs", "views", "batch_size", "lr", "base_weights", "seed")
     if recipe != "seed":  # the seed recipe has no fine-tuning stage and no scene faces
         shown += ("head_epochs", "fine_tune_lr", "dev_scenes", "dev_weight", "init", "cut", "cover_p",
-                  "distract_p", "minutes")
+                  "distract_p", "schedule", "minutes")
     for k in shown:
         if k in args and args[k] is not None:
             L.append(f"- `{k}`: {args[k]}")
@@ -220,16 +223,16 @@ def write_model_card(model_dir: Path) -> Path:
     if history:
         key = "selection_loss" if "selection_loss" in history[0] else "val_loss"
         best = min(history, key=lambda r: float(r[key]))
-        chosen = ("lowest mean of validation and scene_val loss" if key == "selection_loss"
-                  else "lowest validation loss")
+        scene_val = bool(best.get("scene_val_loss"))  # empty where the feed has no scene_val faces
+        chosen = "lowest mean of validation and scene_val loss" if scene_val else "lowest validation loss"
         extra = (f", scene_val balanced accuracy {_pct(float(best['scene_val_balanced_accuracy']))}"
-                 if key == "selection_loss" else "")
+                 if scene_val and best.get("scene_val_balanced_accuracy") else "")
         L += ["", "## Training", "",
               f"- epochs run: {len(history)}; best ({chosen}): epoch {best['epoch']} "
               f"({best['stage']}), validation accuracy {_pct(float(best['val_accuracy']))}{extra}",
               f"- time in epochs: {facts.get('epoch_seconds_total', '?')} s"
               + (f"; feature extraction: {facts['feature_seconds']} s" if "feature_seconds" in facts else
-                 "; augmented views drawn anew every epoch" if key == "selection_loss" else
+                 "; augmented views drawn anew every epoch" if feed == "online" else
                  "; features of the frozen bottom were computed once and cached (the run folder's `cache/`)"),
               f"- hardware: {facts.get('machine', '?')}", "- per-epoch figures: `history.csv`"]
     L += ["", "## Results", "", "Threshold 0.5. `Test dedup`: the Test split without images that also "
