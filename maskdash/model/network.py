@@ -15,9 +15,6 @@ import keras  # noqa: E402
 from maskdash.imaging import INPUT_SIZE  # noqa: E402
 
 BASE_NAME = "mobilenetv2_1.00_224"
-# Where the frozen part ends when the top of the base is fine-tuned: blocks 13–16 and the
-# last 1×1 conv learn; everything before this layer's output stays ImageNet.
-FINE_TUNE_CUT = "block_12_add"
 RECIPES = ("seed", "robust")
 
 
