@@ -319,6 +319,30 @@ def probe_bars(table: pd.DataFrame, x: str, title: str, n: Mapping[str, int] | N
     return _layout(fig, title, x, "share wrong", height=330)
 
 
+# Colours of the classes on the whole-pipeline chart; the incorrectly worn masks grey (few faces).
+HEIGHT_CLASS_COLORS = {"all faces": "#34495e", WITH_MASK: "#2ecc71", WITHOUT_MASK: "#e74c3c", INCORRECT: "#95a5a6"}
+
+
+def recall_by_height(table: pd.DataFrame, title: str = "") -> go.Figure:
+    """Share of labelled faces found and labelled right per face-height bin, one bar per class
+    (shipped.scenes_by_height: bin, class, n, found, right), each bar labelled with its n so
+    that a bin of 5 faces is not read like one of 300."""
+    fig = go.Figure()
+    for i, (cls, rows) in enumerate(table.groupby("class", sort=False)):
+        right = rows["right"].astype(float)
+        text = [f"{v:.0%}<br>n={n}" if v == v else f"n={n}" for v, n in zip(right, rows["n"])]
+        fig.add_trace(go.Bar(
+            x=[f"{b} px" for b in rows["bin"]], y=right, name=cls, text=text, textposition="outside",
+            cliponaxis=False, marker_color=HEIGHT_CLASS_COLORS.get(cls, run_color(cls, i)),
+            customdata=np.c_[rows["n"], rows["found"].astype(float)],
+            hovertemplate="%{x}: %{y:.1%} found and labelled right, found %{customdata[1]:.1%} "
+                          "of %{customdata[0]} faces<extra>" + cls + "</extra>"))
+    fig.update_layout(barmode="group", uniformtext=dict(minsize=7, mode="show"))
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.18])
+    fig.update_xaxes(type="category")
+    return _layout(fig, title, "face height in the photo", "found and labelled right", height=400)
+
+
 # -- How it works
 
 

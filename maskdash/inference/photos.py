@@ -17,8 +17,10 @@ import numpy as np
 from PIL import Image
 
 from maskdash.imaging import ImageError, load_rgb, resize
+from maskdash.inference.draw import annotate_numbered
 from maskdash.inference.faces import analyse
 from maskdash.inference.results import Results
+from maskdash.labels import INCORRECT, WITH_MASK, WITHOUT_MASK
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,9 @@ DISPLAY_MAX_SIDE = 1600  # what a page shows; downloads keep full resolution
 # 0 and fails on. Display copies are padded (never stretched) to at most this aspect ratio.
 DISPLAY_MAX_ASPECT = 10
 DISPLAY_PAD = 240  # light grey padding around such a strip
+# Photos smaller than this are enlarged before drawing, so that the numbers stay sharp when the
+# page shows the photo at its full width.
+VIEW_MIN_SIDE = 1280
 
 
 @dataclass
@@ -85,6 +90,41 @@ def display_copy(rgb: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarra
     pad_h, pad_w = max(0, min_side - h), max(0, min_side - w)
     return cv2.copyMakeBorder(out, pad_h // 2, pad_h - pad_h // 2, pad_w // 2, pad_w - pad_w // 2,
                               cv2.BORDER_CONSTANT, value=(DISPLAY_PAD,) * 3)
+
+
+def view_scale(width: int, height: int) -> float:
+    """The scale the page draws a photo at: small ones enlarged to VIEW_MIN_SIDE, large ones
+    reduced to DISPLAY_MAX_SIDE (the download keeps the original size)."""
+    side = max(width, height, 1)
+    return min(DISPLAY_MAX_SIDE / side, max(1.0, VIEW_MIN_SIDE / side))
+
+
+def view_copy(rgb: np.ndarray) -> np.ndarray:
+    """The picture at `view_scale`: what the session keeps to draw on at every rerun."""
+    h, w = rgb.shape[:2]
+    s = view_scale(w, h)
+    if s == 1.0:
+        return rgb
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
+
+
+def annotated_png(rgb: np.ndarray, faces, blur: bool = False) -> bytes:
+    """The full-size annotated photo as PNG (faces numbered as in the table); `blur`: faces
+    pixelated, boxes and labels kept."""
+    drawn, _ = annotate_numbered(rgb, faces, blur=blur)
+    return encode_png(drawn)
+
+
+def counts(results: list[Results]) -> dict:
+    """Faces found, masked, unmasked and worn incorrectly (when the model says so) and the share
+    masked, over `results` (one photo or a batch). share_masked is None without faces."""
+    labels = [f.label for r in results for f in r.faces]
+    n = len(labels)
+    out = {"faces": n, "with_mask": labels.count(WITH_MASK), "without_mask": labels.count(WITHOUT_MASK),
+           "incorrect": labels.count(INCORRECT)}
+    out["share_masked"] = out["with_mask"] / n if n else None
+    return out
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
