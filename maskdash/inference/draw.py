@@ -55,7 +55,7 @@ def readout(image: np.ndarray, text: str) -> np.ndarray:
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_PX = 22  # cv2's height of digits at font scale 1
-WORDS_MIN_FACE_PX = 40  # faces shorter than this (as drawn) get their number only
+WORDS_MIN_SHARE = 0.07  # faces shorter than this share of the picture's long side get their number only
 HIGHLIGHT = (255, 255, 255)
 
 
@@ -131,7 +131,8 @@ def annotate_numbered(image: np.ndarray, faces, scale: float = 1.0, highlight: i
     boxes = [tuple(int(round(v * scale)) for v in f.box) for f in faces]
     out = blur_faces(image, boxes) if blur else image.copy()
     height, width = out.shape[:2]
-    base_thick = max(1, int(round(max(height, width) / 900)))
+    base_thick = max(1, int(round(max(height, width) / 640)))
+    words_px = WORDS_MIN_SHARE * max(height, width)
     order = sorted(range(len(faces)), key=lambda i: (i == highlight, i))  # the highlight last: on top
     placed: list = []
     tags: dict[int, Tag] = {}
@@ -150,7 +151,7 @@ def annotate_numbered(image: np.ndarray, faces, scale: float = 1.0, highlight: i
         font = min(18, max(10, 0.35 * face_h)) / FONT_PX * (1.25 if i == highlight else 1.0)
         number = str(i)
         texts = [number]
-        if face_h >= WORDS_MIN_FACE_PX or i == highlight:
+        if face_h >= words_px or i == highlight:
             word = TEXT.get(face.label, face.label)
             p = face.p_label
             texts.insert(0, f"{number} {word} {p:.2f}" if np.isfinite(p) else f"{number} {word}")

@@ -127,6 +127,36 @@ def counts(results: list[Results]) -> dict:
     return out
 
 
+def _pct(v) -> str:
+    return "–" if v is None else f"{100 * v:.0f} %"
+
+
+def limits_text(scenes: dict, detector: str) -> str:
+    """What the detector misses, in words, from the committed whole-pipeline figures
+    (shipped.load_scenes), so that a user knows how far to trust a count."""
+    from maskdash.evaluation.shipped import small_face_limit
+
+    a = scenes["all"]
+    small = small_face_limit(scenes)
+    inc = (scenes.get("per_class") or {}).get(INCORRECT) or {}
+    parts = [f"On {scenes['images']} street photos the model never learnt from, `{scenes['detector']}` found "
+             f"{_pct(a.get('found_share'))} of the {a['n']:,} faces, and {_pct(a.get('right_share'))} were found "
+             "and labelled right."]
+    if small:
+        parts.append(f"Faces under {small['max_px']} px tall are the weak spot: only {_pct(small['right'])} of "
+                     f"them ({small['n']} faces) were found and labelled right.")
+    parts.append("Strongly turned heads (profiles) and faces half hidden behind others are often missed.")
+    if inc.get("n"):
+        parts.append(f"A mask worn below the nose is told apart from a proper mask only {_pct(inc.get('right_share'))} "
+                     f"of the time ({inc['n']} faces).")
+    parts.append(f"About {scenes['false_positives_per_image']:.2f} false detections per photo. On a crowd, read the "
+                 "face count as a lower bound and the shares as approximate.")
+    if detector != scenes["detector"]:
+        parts.append(f"These figures are for `{scenes['detector']}`; `{detector}`, chosen here, was not measured "
+                     "this way (the multi-scale one is the detector made for small faces).")
+    return " ".join(parts)
+
+
 def encode_png(rgb: np.ndarray) -> bytes:
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
