@@ -444,3 +444,53 @@ def test_blur_option_changes_the_face_pixels_of_the_download_only(uploads, class
     csv = [b for b in at.get("download_button") if "CSV" in b.proto.label]
     text = _downloaded(media_managers, csv[0]).decode()
     assert list(pd.read_csv(io.StringIO(text)).columns) == SCENE_COLUMNS  # no image data, blurred or not
+
+
+def _scenes_doc(shares: list[float | None], detector: str = "yunet-multiscale") -> dict:
+    bins = ["0-12", "12-16", "16-24", "24-32", "32-48", "48+"]
+    rows = [{"bin": b, "n": 10, "found": 10, "right": round(10 * (s or 0)), "right_share": s,
+             "found_share": 1.0, "per_class": {}} for b, s in zip(bins, shares)]
+    return {"detector": detector, "images": 5, "min_iou": 0.4, "false_positives_per_image": 0.5,
+            "all": {"n": 60, "found": 50, "found_share": 50 / 60, "right": 45, "right_share": 0.75},
+            "per_class": {"mask_weared_incorrect": {"n": 4, "right_share": 0.25}}, "by_height": rows}
+
+
+def test_small_face_limit_pools_the_weak_bins_from_the_smallest_up():
+    from maskdash.evaluation.shipped import small_face_limit
+
+    assert small_face_limit(_scenes_doc([0.5, 0.7, 0.9, 0.6, 0.9, 0.9])) == {"max_px": 16, "right": 0.6, "n": 20}
+    assert small_face_limit(_scenes_doc([0.8, 0.7, 0.9, 0.9, 0.9, 0.9])) is None  # the smallest bin is fine
+    assert small_face_limit(_scenes_doc([0.1] * 6))["max_px"] == 48  # never "48+"
+
+
+def test_limits_text_says_what_is_missed_and_for_which_detector():
+    from maskdash.inference.photos import limits_text
+
+    doc = _scenes_doc([0.5, 0.7, 0.9, 0.9, 0.9, 0.9])
+    text = limits_text(doc, "yunet-multiscale")
+    assert "found 83 % of the 60 faces" in text and "75 % were found and labelled right" in text
+    assert "Faces under 16 px tall" in text and "only 60 % of them (20 faces)" in text
+    assert "turned heads" in text and "only 25 % of the time (4 faces)" in text and "0.50 false" in text
+    assert "not measured" not in text
+    assert "`blazeface`, chosen here, was not measured" in limits_text(doc, "blazeface")
+
+
+def test_damaged_scenes_report_is_a_report_error(tmp_path, monkeypatch):
+    from maskdash.evaluation import shipped
+
+    monkeypatch.setenv("MASKDASH_REPORTS", str(tmp_path))
+    assert shipped.load_scenes("robust") is None
+    (tmp_path / "robust").mkdir()
+    (tmp_path / "robust" / "scenes_holdout.json").write_text('{"detector": "x"}')
+    with pytest.raises(shipped.ReportError, match="by_height"):
+        shipped.load_scenes("robust")
+
+
+def test_scenes_by_height_has_a_row_per_bin_and_class():
+    from maskdash.evaluation import shipped
+
+    doc = shipped.load_scenes("robust")
+    table = shipped.scenes_by_height(doc)
+    assert list(table.columns) == ["bin", "class", "n", "found", "right"]
+    assert len(table) == len(doc["by_height"]) * 4
+    assert table.groupby("bin", sort=False)["n"].first().sum() == doc["all"]["n"]  # "all faces" rows

@@ -143,7 +143,8 @@ def annotate_numbered(image: np.ndarray, faces, scale: float = 1.0, highlight: i
         color = COLORS.get(face.label, COLORS[UNCERTAIN])
         thick = max(1, min(base_thick, face_h // 12))
         if i == highlight:
-            ring = thick + 2
+            ring = thick + 2  # white inside a dark ring: visible on light and dark backgrounds alike
+            cv2.rectangle(out, (x1 - ring - 2, y1 - ring - 2), (x2 + ring + 2, y2 + ring + 2), (0, 0, 0), 2)
             cv2.rectangle(out, (x1 - ring, y1 - ring), (x2 + ring, y2 + ring), HIGHLIGHT, 2)
             thick += 2
         cv2.rectangle(out, (x1, y1), (x2, y2), color, thick)
