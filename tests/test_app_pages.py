@@ -376,7 +376,9 @@ def test_evaluation_shows_the_whole_pipeline_by_face_height():
     assert list(bars) == ["all faces", "with_mask", "without_mask", "mask_weared_incorrect"]
     bins = [b["bin"] for b in scenes["by_height"]]
     assert bins == ["0-12", "12-16", "16-24", "24-32", "32-48", "48+"]
-    assert list(bars["all faces"]["x"]) == [f"{b} px" for b in bins]
+    assert [x.split("<br>")[0] for x in bars["all faces"]["x"]] == [f"{b} px" for b in bins]
+    assert bars["all faces"]["x"][0].endswith(f"n={scenes['by_height'][0]['n']} ("  # n of each bin on its tick
+                                              + " / ".join(str(scenes["by_height"][0]["per_class"][c]["n"]) for c in list(bars)[1:]) + ")")
     assert np.allclose(_arr(bars["all faces"]["y"]), [b["right_share"] for b in scenes["by_height"]])
     for cls in ("with_mask", "without_mask"):
         want = [b["per_class"][cls]["right_share"] for b in scenes["by_height"]]

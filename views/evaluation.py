@@ -191,7 +191,7 @@ def render_whole_pipeline() -> None:
                f"a detection overlaps it (IoU ≥ {doc['min_iou']}) and its verdict is right (a mask worn below the "
                f"nose is right when not called with_mask). All faces: {pct(doc['all'].get('right_share'), 1)} "
                f"found and labelled right, {pct(doc['all'].get('found_share'), 1)} found; "
-               f"{doc['false_positives_per_image']:.2f} false detections per photo. Each bar shows its number of "
+               f"{doc['false_positives_per_image']:.2f} false detections per photo. Under each bin, its number of "
                "faces: the incorrectly worn masks are few.")
     st.plotly_chart(charts.recall_by_height(shipped.scenes_by_height(doc)), key="scenes_by_height")
 
