@@ -131,7 +131,7 @@ def render_photo(i: int, entry: dict, upload) -> None:
         st.markdown(summary_line(counts([res])))
         options = [None, *range(len(res.faces))]
         highlight = st.selectbox(
-            "Highlight a face", options, key=f"hl_{i}_{res.source}",
+            "Highlight a face (or select its row in the table)", options, key=f"hl_{i}_{res.source}",
             format_func=lambda k: "none" if k is None else
             f"face {k} · {res.faces[k].label} · p(with_mask) {res.faces[k].p_mask:.2f}")
     drawn, _ = annotate_numbered(res.rgb, res.faces, scale=scale, highlight=highlight)
@@ -142,7 +142,15 @@ def render_photo(i: int, entry: dict, upload) -> None:
             "face": t["face"], "label": t["label"], "p_mask": t["p_mask"], "detector score": t["det_score"],
             "box (x1, y1, x2, y2)": [f"{a}, {b}, {c}, {d}" for a, b, c, d in zip(t["x1"], t["y1"], t["x2"], t["y2"])],
         })
+        table_key = f"faces_{i}_{res.source}"
+
+        def pick_row(table_key=table_key, select_key=f"hl_{i}_{res.source}") -> None:
+            # a row selected in the table becomes the highlighted face (the selectbox follows)
+            rows = st.session_state[table_key].selection.rows
+            st.session_state[select_key] = rows[0] if rows else None
+
         st.dataframe(table, hide_index=True, width="stretch", height=min(36 * (len(table) + 1) + 3, 420),
+                     key=table_key, on_select=pick_row, selection_mode="single-row",
                      column_config={"p_mask": st.column_config.ProgressColumn(
                          "p(with_mask)", min_value=0.0, max_value=1.0, format="%.3f"),
                          "face": st.column_config.NumberColumn(width="small"),
