@@ -49,7 +49,7 @@ with st.sidebar:
     mask_threshold = st.slider("Mask threshold: with_mask when p(with_mask) ≥", 0.05, 0.95, 0.5, 0.05)
     blur = st.checkbox("Blur the faces in the downloaded images", value=False, key="photo_blur",
                        help="Each face is pixelated in the annotated downloads; boxes, numbers and labels are "
-                            "kept. The CSV never holds image data.")
+                            "kept. Faces the detector missed are not blurred. The CSV never holds image data.")
 
 files = st.file_uploader("Photos", type=UPLOAD_TYPES, accept_multiple_files=True)
 if not files:
