@@ -13,17 +13,13 @@ from maskdash.inference.draw import annotate_numbered
 from maskdash.inference.photos import (UPLOAD_TYPES, PhotoError, annotated_png, counts, display_copy, download_name,
                                        limits_text, plain_markdown, process_upload, view_copy)
 from maskdash.inference.results import Results, results_csv
-from views.common import get_classifier, get_detector, safe_report
-
-def pct(v) -> str:
-    return "–" if v is None else f"{100 * v:.0f} %"
-
+from views.common import get_classifier, get_detector, pct, safe_report
 
 def summary_line(c: dict) -> str:
     parts = [f"{c['with_mask']} with mask", f"{c['without_mask']} without"]
     if c["incorrect"]:
         parts.append(f"{c['incorrect']} worn incorrectly")
-    return f"**{c['faces']} face(s)**: " + ", ".join(parts) + f" · {pct(c['share_masked'])} masked"
+    return f"**{c['faces']} face(s)**: " + ", ".join(parts) + f" · {pct(c['share_masked'], 0)} masked"
 
 
 st.title("Photos")
@@ -102,7 +98,7 @@ cols[2].metric("With mask", batch["with_mask"])
 cols[3].metric("Without mask", batch["without_mask"])
 if batch["incorrect"]:
     cols[4].metric("Worn incorrectly", batch["incorrect"])
-cols[-1].metric("Share masked", pct(batch["share_masked"]), help="With mask among all faces found.")
+cols[-1].metric("Share masked", pct(batch["share_masked"], 0), help="With mask among all faces found.")
 if good:
     st.download_button("Download the faces of all photos (CSV)", results_csv(good), "maskdash_faces.csv",
                        "text/csv", icon=":material/download:", on_click="ignore")
