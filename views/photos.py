@@ -156,8 +156,8 @@ def render_photo(i: int, entry: dict, upload) -> None:
                    "small faces and strongly turned heads are often missed (figures at the foot of the page).",
                    icon=":material/face:")
     st.download_button("Download the annotated image, full size" + (" (faces blurred)" if blur else ""),
-                       full_size_png(entry, upload), download_name(res.source), "image/png",
-                       key=f"dl_{i}_{res.source}_{blur}", icon=":material/download:", on_click="ignore")
+                       full_size_png(entry, upload), download_name(res.source, "_masks_blurred.png" if blur else "_masks.png"),
+                       "image/png", key=f"dl_{i}_{res.source}_{blur}", icon=":material/download:", on_click="ignore")
 
 
 for i, (entry, upload) in enumerate(entries):
