@@ -319,6 +319,36 @@ def probe_bars(table: pd.DataFrame, x: str, title: str, n: Mapping[str, int] | N
     return _layout(fig, title, x, "share wrong", height=330)
 
 
+# Colours of the classes on the whole-pipeline chart; the incorrectly worn masks grey (few faces).
+HEIGHT_CLASS_COLORS = {"all faces": "#34495e", WITH_MASK: "#2ecc71", WITHOUT_MASK: "#e74c3c", INCORRECT: "#95a5a6"}
+
+
+def recall_by_height(table: pd.DataFrame, title: str = "") -> go.Figure:
+    """Share of labelled faces found and labelled right per face-height bin, one bar per class
+    (shipped.scenes_by_height: bin, class, n, found, right). Each bin's tick gives its numbers of
+    faces (all, then per class in the legend's order), so that a bin of 5 faces is not read like
+    one of 300; the bars carry the percentages only, which keeps neighbours from overlapping."""
+    fig = go.Figure()
+    groups = list(table.groupby("class", sort=False))
+    counts = {b: [int(n) for n in rows["n"]] for b, rows in table.groupby("bin", sort=False)}
+    ticks = {b: f"{b} px<br>n={n[0]} ({' / '.join(map(str, n[1:]))})" for b, n in counts.items()}
+    for i, (cls, rows) in enumerate(groups):
+        right = rows["right"].astype(float)
+        fig.add_trace(go.Bar(
+            x=[ticks[b] for b in rows["bin"]], y=right, name=cls,
+            text=[f"{v:.0%}" if v == v else "" for v in right], textposition="outside", textfont=dict(size=10),
+            cliponaxis=False, marker_color=HEIGHT_CLASS_COLORS.get(cls, run_color(cls, i)),
+            customdata=np.c_[rows["n"], rows["found"].astype(float)],
+            hovertemplate="%{y:.1%} found and labelled right, found %{customdata[1]:.1%} "
+                          "of %{customdata[0]} faces<extra>" + cls + "</extra>"))
+    fig.update_layout(barmode="group", uniformtext=dict(minsize=8, mode="show"))
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.1])
+    fig.update_xaxes(type="category")
+    fig = _layout(fig, title, "face height in the photo · n = faces (" + " / ".join(c for c, _ in groups[1:]) + ")",
+                  "found and labelled right", height=420)
+    return fig.update_layout(legend=dict(y=-0.3), margin=dict(b=80))
+
+
 # -- How it works
 
 

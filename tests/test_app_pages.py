@@ -169,12 +169,14 @@ def test_home_explains_the_test_gap_and_shows_the_whole_pipeline(robust_metrics)
     for reason in ("real street photos", "small faces", "objects over the mouth"):
         assert reason in why, reason
     assert _pct(robust_metrics["sets"]["dev_scenes_holdout"]["balanced_accuracy"], 1) in why
-    pipe = robust_metrics["dev_scenes_holdout_detected"]
+    # the whole-pipeline figures: the photo detector + classifier on the holdout, all faces
+    # (python -m maskdash scenes --fold holdout --json models/robust/scenes_holdout.json)
+    scenes = shipped.load_scenes("robust")
+    assert scenes is not None, "models/robust/scenes_holdout.json must be committed"
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Found faces labelled right"] == _pct(pipe["found_faces"]["accuracy"])
-    found = sum(pipe["found"][c]["found"] for c in ("with_mask", "without_mask"))
-    of = sum(pipe["found"][c]["of"] for c in ("with_mask", "without_mask"))
-    assert metrics["Faces found on real photos"] == _pct(found / of, 1)
+    assert metrics["Found and labelled right"] == _pct(scenes["all"]["right_share"], 1)
+    assert metrics["Faces found on real photos"] == _pct(scenes["all"]["found"] / scenes["all"]["n"], 1)
+    assert any(f"Detector `{scenes['detector']}`" in c.value and "crop figures" in c.value for c in at.caption)
     assert metrics["Real photos, holdout (balanced)"] == _pct(robust_metrics["sets"]["dev_scenes_holdout"]["balanced_accuracy"])
 
 
@@ -362,6 +364,31 @@ def test_evaluation_probes_show_error_rates_with_n(robust_metrics):
         assert bars[cls]["text"][0].endswith(f"({wrong})")
         assert f"{sum(conf[i]):,} {cls}" in fig["layout"]["title"]["text"]  # n
     assert fig["layout"]["yaxis"]["title"]["text"] == "share wrong"
+
+
+def test_evaluation_shows_the_whole_pipeline_by_face_height():
+    scenes = shipped.load_scenes("robust")
+    assert scenes is not None, "models/robust/scenes_holdout.json must be committed"
+    at = open_page("views/evaluation.py")
+    assert "Whole photo pipeline by face height" in [h.value for h in at.header]
+    fig = _figure(at, "scenes_by_height")
+    bars = {t["name"]: t for t in fig["data"]}
+    assert list(bars) == ["all faces", "with_mask", "without_mask", "mask_weared_incorrect"]
+    bins = [b["bin"] for b in scenes["by_height"]]
+    assert bins == ["0-12", "12-16", "16-24", "24-32", "32-48", "48+"]
+    assert [x.split("<br>")[0] for x in bars["all faces"]["x"]] == [f"{b} px" for b in bins]
+    assert bars["all faces"]["x"][0].endswith(f"n={scenes['by_height'][0]['n']} ("  # n of each bin on its tick
+                                              + " / ".join(str(scenes["by_height"][0]["per_class"][c]["n"]) for c in list(bars)[1:]) + ")")
+    assert np.allclose(_arr(bars["all faces"]["y"]), [b["right_share"] for b in scenes["by_height"]])
+    for cls in ("with_mask", "without_mask"):
+        want = [b["per_class"][cls]["right_share"] for b in scenes["by_height"]]
+        assert np.allclose(_arr(bars[cls]["y"]), want), cls
+    assert any(scenes["detector"] in c.value and _pct(scenes["all"]["right_share"], 1) in c.value for c in at.caption)
+
+
+def test_evaluation_without_the_scenes_report_leaves_the_chart_out(no_reports):
+    at = open_page("views/evaluation.py")
+    assert "Whole photo pipeline by face height" not in [h.value for h in at.header]
 
 
 def test_evaluation_without_data_says_how_to_get_it(no_data, robust_metrics):

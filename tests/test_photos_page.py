@@ -317,3 +317,180 @@ def test_page_shows_file_names_as_plain_text(uploads, classifier):
     [error] = [e.value for e in at.error]
     out, text = _rendered(error)
     assert text.startswith(NAMES[2] + ": cannot use this file") and out.count("<strong>") == 1
+
+
+# ---------------------------------------------------------------- reading a crowd: numbers, highlight, blur, summary
+
+
+@pytest.fixture
+def media_managers(monkeypatch) -> list:
+    """The media file managers AppTest creates, to read the images and downloads a page serves."""
+    import streamlit.testing.v1.app_test as app_test_module
+
+    made = []
+
+    class Recording(app_test_module.MediaFileManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(app_test_module, "MediaFileManager", Recording)
+    return made
+
+
+def _served(managers: list, url: str) -> bytes:
+    return managers[-1].read_file(url.rsplit("/", 1)[-1].split("?")[0]).content
+
+
+def _downloaded(managers: list, button) -> bytes:
+    proto = button.proto
+    url = managers[-1].execute_deferred(proto.deferred_file_id) if proto.deferred_file_id else proto.url
+    return _served(managers, url)
+
+
+def _decoded(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def _boxes(table: pd.DataFrame) -> list[tuple[int, int, int, int]]:
+    return [tuple(map(int, b.split(", "))) for b in table["box (x1, y1, x2, y2)"]]
+
+
+def _inside(shape, boxes) -> np.ndarray:
+    mask = np.zeros(shape[:2], bool)
+    for x1, y1, x2, y2 in boxes:
+        mask[max(0, y1):y2, max(0, x1):x2] = True
+    return mask
+
+
+def test_drawn_numbers_match_the_csv_rows(uploads, detector, classifier):
+    """Each face's number is drawn beside the box its CSV row gives, at full size and on the
+    page's drawing-size copy."""
+    from maskdash.inference.draw import annotate_numbered
+    from maskdash.inference.photos import view_copy
+
+    res = process_upload("faces.jpg", uploads["faces.jpg"], detector, classifier)
+    rows = pd.read_csv(io.StringIO(results_csv([res])))
+    assert len(rows) == len(res.faces) >= 2
+    view = view_copy(res.rgb)
+    for image, scale in ((res.rgb, 1.0), (view, view.shape[1] / res.size[0])):
+        _, tags = annotate_numbered(image, res.faces, scale=scale)
+        for row in rows.itertuples():
+            tag = tags[row.face]
+            assert tag.face == row.face and tag.text.split()[0] == str(row.face)
+            box = tuple(int(round(v * scale)) for v in (row.x1, row.y1, row.x2, row.y2))
+            assert all(abs(a - b) <= 1 for a, b in zip(tag.box, box))
+            lx1, ly1, lx2, ly2 = tag.rect  # the label touches its own box
+            assert lx1 <= box[2] and box[0] <= lx2 and ly1 <= box[3] and box[1] <= ly2
+
+
+def test_page_summarises_each_photo_and_the_batch_and_says_what_is_missed(uploads, classifier):
+    from maskdash.evaluation import shipped
+
+    at = _photos_page([("faces.jpg", uploads["faces.jpg"]), ("no_face.png", uploads["no_face.png"])])
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Faces found"] == "2" and metrics["With mask"] == "1" and metrics["Without mask"] == "1"
+    assert metrics["Share masked"] == "50 %"
+    assert any(m.value == "**2 face(s)**: 1 with mask, 1 without · 50 % masked" for m in at.markdown)
+    scenes = shipped.load_scenes("robust")
+    small = shipped.small_face_limit(scenes)
+    [note] = [i.value for i in at.info if "How far to trust a count" in i.value]
+    assert f"Faces under {small['max_px']} px tall" in note and f"{100 * small['right']:.0f} %" in note
+    assert f"{100 * scenes['all']['right_share']:.0f} %" in note and scenes["detector"] in note
+
+
+def test_selecting_a_face_highlights_it_on_the_photo(uploads, classifier, media_managers):
+    from maskdash.inference.photos import view_scale
+
+    at = _photos_page([("faces.jpg", uploads["faces.jpg"])])
+    assert not at.exception, at.exception
+    [pick] = [s for s in at.selectbox if s.label.startswith("Highlight a face")]
+    assert pick.value is None and len(pick.options) == 3  # none, face 0, face 1
+    before = _decoded(_served(media_managers, at.main.image[0].value[0]))
+    boxes = _boxes(at.dataframe[0].value)
+    pick.set_value(1).run()
+    assert not at.exception, at.exception
+    after = _decoded(_served(media_managers, at.main.image[0].value[0]))
+    assert before.shape == after.shape
+    s = view_scale(680, 480)
+    assert after.shape[:2] == (round(480 * s), round(680 * s))
+    changed = np.argwhere((before != after).any(axis=2))
+    assert len(changed)
+    centre = changed.mean(axis=0)[::-1] / s  # (x, y) of the change, in photo pixels
+    # the change is around face 1, nearer to it than to face 0
+    d = [np.hypot(centre[0] - (b[0] + b[2]) / 2, centre[1] - (b[1] + b[3]) / 2) for b in boxes]
+    assert d[1] < d[0]
+
+
+def test_blur_option_changes_the_face_pixels_of_the_download_only(uploads, classifier, media_managers):
+    at = _photos_page([("faces.jpg", uploads["faces.jpg"])])
+    assert not at.exception, at.exception
+    blur = at.sidebar.checkbox(key="photo_blur")
+    assert blur.value is False  # off by default
+    [button] = [b for b in at.get("download_button") if "annotated image" in b.proto.label]
+    plain = _decoded(_downloaded(media_managers, button))
+    boxes = _boxes(at.dataframe[0].value)
+    blur.check().run()
+    assert not at.exception, at.exception
+    [button] = [b for b in at.get("download_button") if "annotated image" in b.proto.label]
+    assert "blurred" in button.proto.label
+    blurred = _decoded(_downloaded(media_managers, button))
+    assert plain.shape == blurred.shape == (480, 680, 3)  # full size
+    inside = _inside(plain.shape, boxes)
+    assert np.array_equal(plain[~inside], blurred[~inside])  # boxes, labels and the rest unchanged
+    for x1, y1, x2, y2 in boxes:
+        assert not np.array_equal(plain[y1 + 5:y2 - 5, x1 + 5:x2 - 5], blurred[y1 + 5:y2 - 5, x1 + 5:x2 - 5])
+    csv = [b for b in at.get("download_button") if "CSV" in b.proto.label]
+    text = _downloaded(media_managers, csv[0]).decode()
+    assert list(pd.read_csv(io.StringIO(text)).columns) == SCENE_COLUMNS  # no image data, blurred or not
+
+
+def _scenes_doc(shares: list[float | None], detector: str = "yunet-multiscale") -> dict:
+    bins = ["0-12", "12-16", "16-24", "24-32", "32-48", "48+"]
+    rows = [{"bin": b, "n": 10, "found": 10, "right": round(10 * (s or 0)), "right_share": s,
+             "found_share": 1.0, "per_class": {}} for b, s in zip(bins, shares)]
+    return {"detector": detector, "images": 5, "min_iou": 0.4, "false_positives_per_image": 0.5,
+            "all": {"n": 60, "found": 50, "found_share": 50 / 60, "right": 45, "right_share": 0.75},
+            "per_class": {"mask_weared_incorrect": {"n": 4, "right_share": 0.25}}, "by_height": rows}
+
+
+def test_small_face_limit_pools_the_weak_bins_from_the_smallest_up():
+    from maskdash.evaluation.shipped import small_face_limit
+
+    assert small_face_limit(_scenes_doc([0.5, 0.7, 0.9, 0.6, 0.9, 0.9])) == {"max_px": 16, "right": 0.6, "n": 20}
+    assert small_face_limit(_scenes_doc([0.8, 0.7, 0.9, 0.9, 0.9, 0.9])) is None  # the smallest bin is fine
+    assert small_face_limit(_scenes_doc([0.1] * 6))["max_px"] == 48  # never "48+"
+
+
+def test_limits_text_says_what_is_missed_and_for_which_detector():
+    from maskdash.inference.photos import limits_text
+
+    doc = _scenes_doc([0.5, 0.7, 0.9, 0.9, 0.9, 0.9])
+    text = limits_text(doc, "yunet-multiscale")
+    assert "found 83 % of the 60 faces" in text and "75 % were found and labelled right" in text
+    assert "Faces under 16 px tall" in text and "only 60 % of them (20 faces)" in text
+    assert "turned heads" in text and "only 25 % of the time (4 faces)" in text and "0.50 false" in text
+    assert "not measured" not in text
+    assert "`blazeface`, chosen here, was not measured" in limits_text(doc, "blazeface")
+
+
+def test_damaged_scenes_report_is_a_report_error(tmp_path, monkeypatch):
+    from maskdash.evaluation import shipped
+
+    monkeypatch.setenv("MASKDASH_REPORTS", str(tmp_path))
+    assert shipped.load_scenes("robust") is None
+    (tmp_path / "robust").mkdir()
+    (tmp_path / "robust" / "scenes_holdout.json").write_text('{"detector": "x"}')
+    with pytest.raises(shipped.ReportError, match="by_height"):
+        shipped.load_scenes("robust")
+
+
+def test_scenes_by_height_has_a_row_per_bin_and_class():
+    from maskdash.evaluation import shipped
+
+    doc = shipped.load_scenes("robust")
+    table = shipped.scenes_by_height(doc)
+    assert list(table.columns) == ["bin", "class", "n", "found", "right"]
+    assert len(table) == len(doc["by_height"]) * 4
+    assert table.groupby("bin", sort=False)["n"].first().sum() == doc["all"]["n"]  # "all faces" rows

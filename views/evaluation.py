@@ -180,6 +180,22 @@ def render_probes(metrics: dict[str, dict | None]) -> None:
                            key=f"light_{r}")
 
 
+def render_whole_pipeline() -> None:
+    """Recall by face height through detector + classifier (models/robust/scenes_holdout.json)."""
+    doc = safe_report(shipped.load_scenes, "robust")
+    if doc is None:
+        return
+    st.header("Whole photo pipeline by face height")
+    st.caption(f"The holdout street photos ({doc['images']} images, {doc['all']['n']:,} labelled faces) through the "
+               f"Photos page's pipeline: detector `{doc['detector']}`, crop, shipped classifier. A face counts when "
+               f"a detection overlaps it (IoU ≥ {doc['min_iou']}) and its verdict is right (a mask worn below the "
+               f"nose is right when not called with_mask). All faces: {pct(doc['all'].get('right_share'), 1)} "
+               f"found and labelled right, {pct(doc['all'].get('found_share'), 1)} found; "
+               f"{doc['false_positives_per_image']:.2f} false detections per photo. Under each bin, its number of "
+               "faces: the incorrectly worn masks are few.")
+    st.plotly_chart(charts.recall_by_height(shipped.scenes_by_height(doc)), key="scenes_by_height")
+
+
 def render_mistakes(preds: dict[str, pd.DataFrame], set_name: str, threshold: float) -> None:
     st.header("Mistakes at this threshold")
     if not preds:
@@ -208,6 +224,7 @@ def main() -> None:
     render_confusions(results)
     render_curves(preds, results, threshold)
     render_probes(metrics)
+    render_whole_pipeline()
     render_mistakes(preds, set_name, threshold)
 
 

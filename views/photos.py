@@ -1,23 +1,33 @@
-"""Photos: upload one or many photos → faces boxed and labelled, a per-face table, downloads."""
+"""Photos: upload one or many photos → faces boxed, numbered and labelled, a per-face table,
+a summary per photo and for the batch, downloads."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from maskdash.evaluation import shipped
+from maskdash.imaging import load_rgb
 from maskdash.inference import detection
-from maskdash.inference.photos import (UPLOAD_TYPES, PhotoError, display_copy, download_name, encode_png, plain_markdown,
-                                       process_upload)
+from maskdash.inference.draw import annotate_numbered
+from maskdash.inference.photos import (UPLOAD_TYPES, PhotoError, annotated_png, counts, display_copy, download_name,
+                                       limits_text, plain_markdown, process_upload, view_copy)
 from maskdash.inference.results import Results, results_csv
-from maskdash.labels import WITH_MASK
-from views.common import get_classifier, get_detector
+from views.common import get_classifier, get_detector, pct, safe_report
+
+def summary_line(c: dict) -> str:
+    parts = [f"{c['with_mask']} with mask", f"{c['without_mask']} without"]
+    if c["incorrect"]:
+        parts.append(f"{c['incorrect']} worn incorrectly")
+    return f"**{c['faces']} face(s)**: " + ", ".join(parts) + f" · {pct(c['share_masked'], 0)} masked"
 
 
 st.title("Photos")
 st.markdown(
     "Upload photos (JPEG, PNG, WebP, BMP, GIF, TIFF). Each face is found by the detector, cropped "
-    "and classified; you get the photo with boxes, a table of the faces and downloads. Files stay "
-    "in this session's memory only."
+    "and classified; you get the photo with numbered boxes (the number is the face's row in the "
+    "table), a table of the faces and downloads. Green: mask, red: no mask. Files stay in this "
+    "session's memory only."
 )
 
 with st.sidebar:
@@ -33,6 +43,9 @@ with st.sidebar:
                               help="Lower finds more faces (and more false ones). Masked faces score lower "
                                    "than bare ones on every detector.")
     mask_threshold = st.slider("Mask threshold: with_mask when p(with_mask) ≥", 0.05, 0.95, 0.5, 0.05)
+    blur = st.checkbox("Blur the faces in the downloaded images", value=False, key="photo_blur",
+                       help="Each face is pixelated in the annotated downloads; boxes, numbers and labels are "
+                            "kept. Faces the detector missed are not blurred. The CSV never holds image data.")
 
 files = st.file_uploader("Photos", type=UPLOAD_TYPES, accept_multiple_files=True)
 if not files:
@@ -54,8 +67,9 @@ if det_note:
     st.warning(det_note)
     det_threshold = None  # the chosen detector's threshold means little for the fallback
 
-# Results survive reruns (a download click, a widget change elsewhere): keyed by the file and
-# every setting that changes them.
+# Results survive reruns (a download click, a highlighted face): keyed by the file and every
+# setting that changes them. The session keeps the picture at the page's drawing size only;
+# full-size downloads are drawn again from the upload, once per blur setting.
 cache: dict = st.session_state.setdefault("photo_results", {})
 keys = [(f.file_id, f.name, detector.name, det_threshold, mask_threshold) for f in files]
 for stale in set(cache) - set(keys):
@@ -68,56 +82,88 @@ if todo:
         bar.progress(i / len(todo), text=f"Analysing {plain_markdown(f.name)} ({i + 1} of {len(todo)})")
         res = process_upload(f.name, f.getvalue(), detector, classifier, det_threshold, mask_threshold)
         if isinstance(res, Results):
-            annotated = res.annotated()
-            png = encode_png(annotated)  # the download keeps full resolution
-            res.rgb = display_copy(annotated)  # the session keeps only a display-size copy
-            cache[key] = (res, png)
-        else:
-            cache[key] = (res, None)
+            res.rgb = view_copy(res.rgb)
+        cache[key] = {"res": res, "png": {}}
     bar.empty()
 
-entries = [cache[k] for k in keys]
-good = [e[0] for e in entries if isinstance(e[0], Results)]
-bad = [e[0] for e in entries if isinstance(e[0], PhotoError)]
-n_faces = sum(len(r.faces) for r in good)
-n_mask = sum(f.label == WITH_MASK for r in good for f in r.faces)
+entries = [(cache[k], f) for k, f in zip(keys, files)]
+good = [e["res"] for e, _ in entries if isinstance(e["res"], Results)]
+bad = [e["res"] for e, _ in entries if isinstance(e["res"], PhotoError)]
+batch = counts(good)
 
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("Photos analysed", f"{len(good)} of {len(entries)}")
-c2.metric("Faces found", n_faces)
-c3.metric("With mask", n_mask)
-c4.metric("Without mask", n_faces - n_mask)
+cols = st.columns(6 if batch["incorrect"] else 5)
+cols[0].metric("Photos analysed", f"{len(good)} of {len(entries)}")
+cols[1].metric("Faces found", batch["faces"])
+cols[2].metric("With mask", batch["with_mask"])
+cols[3].metric("Without mask", batch["without_mask"])
+if batch["incorrect"]:
+    cols[4].metric("Worn incorrectly", batch["incorrect"])
+cols[-1].metric("Share masked", pct(batch["share_masked"], 0), help="With mask among all faces found.")
 if good:
     st.download_button("Download the faces of all photos (CSV)", results_csv(good), "maskdash_faces.csv",
                        "text/csv", icon=":material/download:", on_click="ignore")
 for err in bad:
     st.error(f"**{plain_markdown(err.name)}**: {err.message}", icon=":material/broken_image:")
 
-for i, (res, png) in enumerate(entries):
-    if not isinstance(res, Results):
-        continue
+
+def full_size_png(entry: dict, upload) -> bytes:
+    """The annotated photo at its original resolution, drawn from the upload again (the session
+    keeps only the drawing-size copy)."""
+    if blur not in entry["png"]:
+        entry["png"][blur] = annotated_png(load_rgb(upload.getvalue()), entry["res"].faces, blur=blur)
+    return entry["png"][blur]
+
+
+def render_photo(i: int, entry: dict, upload) -> None:
+    res: Results = entry["res"]
     name = plain_markdown(res.source)  # a file name is text, never Markdown
     st.subheader(name)
     for note in res.notes:
         st.info(note, icon=":material/info:")
-    left, right = st.columns([2, 3])
     w, h = res.size
-    left.image(res.rgb, caption=f"{name} · {w}×{h} px · {len(res.faces)} face(s)", width="stretch")
-    with right:
-        if res.faces:
-            t = res.table()
-            table = pd.DataFrame({
-                "face": t["face"], "label": t["label"], "p_mask": t["p_mask"], "detector score": t["det_score"],
-                "box (x1, y1, x2, y2)": [f"{a}, {b}, {c}, {d}" for a, b, c, d in zip(t["x1"], t["y1"], t["x2"], t["y2"])],
-            })
-            st.dataframe(table, hide_index=True, width="stretch",
-                         column_config={"p_mask": st.column_config.ProgressColumn(
-                             "p(with_mask)", min_value=0.0, max_value=1.0, format="%.3f"),
-                             "face": st.column_config.NumberColumn(width="small"),
-                             "detector score": st.column_config.NumberColumn(format="%.3f")})
-        else:
-            st.warning("No face found in this photo. Try YuNet or a lower detector threshold; faces "
-                       "smaller than about 20 pixels, or strongly turned away, are rarely found.",
-                       icon=":material/face:")
-        st.download_button("Download the annotated image", png, download_name(res.source), "image/png",
-                           key=f"dl_{i}_{res.source}", icon=":material/download:", on_click="ignore")
+    scale = res.rgb.shape[1] / w
+    highlight = None
+    if res.faces:
+        st.markdown(summary_line(counts([res])))
+        options = [None, *range(len(res.faces))]
+        highlight = st.selectbox(
+            "Highlight a face (or select its row in the table)", options, key=f"hl_{i}_{res.source}",
+            format_func=lambda k: "none" if k is None else
+            f"face {k} · {res.faces[k].label} · p(with_mask) {res.faces[k].p_mask:.2f}")
+    drawn, _ = annotate_numbered(res.rgb, res.faces, scale=scale, highlight=highlight)
+    st.image(display_copy(drawn), caption=f"{name} · {w}×{h} px · {len(res.faces)} face(s)", width="stretch")
+    if res.faces:
+        t = res.table()
+        table = pd.DataFrame({
+            "face": t["face"], "label": t["label"], "p_mask": t["p_mask"], "detector score": t["det_score"],
+            "box (x1, y1, x2, y2)": [f"{a}, {b}, {c}, {d}" for a, b, c, d in zip(t["x1"], t["y1"], t["x2"], t["y2"])],
+        })
+        table_key = f"faces_{i}_{res.source}"
+
+        def pick_row(table_key=table_key, select_key=f"hl_{i}_{res.source}") -> None:
+            # a row selected in the table becomes the highlighted face (the selectbox follows)
+            rows = st.session_state[table_key].selection.rows
+            st.session_state[select_key] = rows[0] if rows else None
+
+        st.dataframe(table, hide_index=True, width="stretch", height=min(36 * (len(table) + 1) + 3, 420),
+                     key=table_key, on_select=pick_row, selection_mode="single-row",
+                     column_config={"p_mask": st.column_config.ProgressColumn(
+                         "p(with_mask)", min_value=0.0, max_value=1.0, format="%.3f"),
+                         "face": st.column_config.NumberColumn(width="small"),
+                         "detector score": st.column_config.NumberColumn(format="%.3f")})
+    else:
+        st.warning("No face found in this photo. Try YuNet multi-scale or a lower detector threshold; very "
+                   "small faces and strongly turned heads are often missed (figures at the foot of the page).",
+                   icon=":material/face:")
+    st.download_button("Download the annotated image, full size" + (" (faces blurred)" if blur else ""),
+                       full_size_png(entry, upload), download_name(res.source, "_masks_blurred.png" if blur else "_masks.png"),
+                       "image/png", key=f"dl_{i}_{res.source}_{blur}", icon=":material/download:", on_click="ignore")
+
+
+for i, (entry, upload) in enumerate(entries):
+    if isinstance(entry["res"], Results):
+        render_photo(i, entry, upload)
+
+scenes = safe_report(shipped.load_scenes, "robust")
+if good and scenes:
+    st.info("**How far to trust a count.** " + limits_text(scenes, detector.name), icon=":material/info:")

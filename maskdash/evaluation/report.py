@@ -194,6 +194,28 @@ def _pct(x) -> str:
     return "–" if x is None else f"{100 * x:.2f} %"
 
 
+def scenes_card_lines(model_dir: Path, fold: str = "holdout") -> list[str]:
+    """The card's section from scenes_<fold>.json (`python -m maskdash scenes --fold F --json`):
+    the Photos page's detector + this classifier, found and labelled right by face height.
+    Nothing when the file is absent."""
+    path = model_dir / f"scenes_{fold}.json"
+    if not path.exists():
+        return []
+    sc = json.loads(path.read_text())
+    classes = list(sc["per_class"])
+    a = sc["all"]
+    L = ["", f"### Dev-scene {fold} through the photo pipeline by face height ({sc['detector']})", "",
+         f"`python -m maskdash scenes --fold {fold}`: {sc['images']} images, {a['n']} labelled faces. A face counts "
+         f"when a detection overlaps it (IoU ≥ {sc['min_iou']}) and its verdict is right (a mask worn below the "
+         f"nose: right when not called with_mask). All faces: found and labelled right {_pct(a.get('right_share'))}, "
+         f"found {_pct(a.get('found_share'))}; {sc['false_positives_per_image']:.2f} false detections per image.", "",
+         "| height px | all faces | " + " | ".join(classes) + " |", "|---" * (len(classes) + 2) + "|"]
+    for b in sc["by_height"]:
+        cells = [f"{_pct(s.get('right_share'))} (n = {s['n']})" for s in [b, *(b["per_class"][c] for c in classes)]]
+        L.append(f"| {b['bin']} | " + " | ".join(cells) + " |")
+    return L
+
+
 def write_model_card(model_dir: Path) -> Path:
     """MODEL_CARD.md from the files beside it, so that every figure in it comes from a command."""
     doc = json.loads((model_dir / "metrics.json").read_text())
@@ -261,6 +283,7 @@ def write_model_card(model_dir: Path) -> Path:
             L.append(f"On the faces found (n = {m['n']}): accuracy {_pct(m['accuracy'])}, balanced accuracy "
                      f"{_pct(m['balanced_accuracy'])}, recall with_mask {_pct(m['recall']['with_mask'])}, "
                      f"without_mask {_pct(m['recall']['without_mask'])}.")
+    L += scenes_card_lines(model_dir)
     if doc.get("dev_scenes_incorrect"):
         inc = doc["dev_scenes_incorrect"]
         L += ["", f"Masks worn incorrectly in the dev scenes (n = {inc['n']}): called `with_mask` "

@@ -264,6 +264,46 @@ def whole_pipeline(metrics: dict | None) -> dict | None:
             "of": n_all, "found_share": n_found / n_all if n_all else None, "on_found": block["found_faces"]}
 
 
+SCENES_FILE = "scenes_{fold}.json"  # written by `python -m maskdash scenes --fold F --json ...`
+
+
+def load_scenes(recipe: str = "robust", fold: str = "holdout") -> dict | None:
+    """The whole photo pipeline (the photo detector + this recipe's classifier) on one fold of
+    the dev scenes, as `python -m maskdash scenes` wrote it; None when not committed."""
+    doc = _read_json(recipe_dir(recipe) / SCENES_FILE.format(fold=fold))
+    if doc is not None and not (isinstance(doc.get("all"), dict) and isinstance(doc.get("by_height"), list)):
+        raise ReportError(f"{SCENES_FILE.format(fold=fold)} of {recipe} lacks the 'all' or 'by_height' figures")
+    return doc
+
+
+def scenes_by_height(doc: dict) -> pd.DataFrame:
+    """One row per face-height bin and class (all faces first): bin, class, n, found, right
+    (shares of the bin's labelled faces; None where n is 0)."""
+    rows = []
+    for b in doc["by_height"]:
+        for cls, s in [("all faces", b), *(b.get("per_class") or {}).items()]:
+            rows.append({"bin": b["bin"], "class": cls, "n": int(s["n"]), "found": s.get("found_share"),
+                         "right": s.get("right_share")})
+    return pd.DataFrame(rows, columns=["bin", "class", "n", "found", "right"])
+
+
+def small_face_limit(doc: dict, below: float = 0.75) -> dict | None:
+    """The largest face height under which fewer than `below` of the faces are found and
+    labelled right (bins from the smallest up): {"max_px", "right", "n"} pooled over those bins,
+    or None when even the smallest bin reaches it."""
+    bins, pooled_n, pooled_right, limit = doc["by_height"], 0, 0, None
+    for b in bins:
+        share = b.get("right_share", b.get("found_share"))
+        if share is None or share >= below or "-" not in b["bin"]:
+            break
+        pooled_n += int(b["n"])
+        pooled_right += int(b.get("right", b.get("found", 0)))
+        limit = int(b["bin"].split("-")[1])
+    if limit is None:
+        return None
+    return {"max_px": limit, "right": pooled_right / pooled_n if pooled_n else None, "n": pooled_n}
+
+
 def smallest_faces(metrics: dict | None) -> dict | None:
     """The smallest face-height bin of the dev holdout (e.g. under 16 px), or None."""
     rows = (metrics or {}).get("dev_scenes_holdout_by_height") or []

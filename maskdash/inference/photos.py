@@ -17,8 +17,10 @@ import numpy as np
 from PIL import Image
 
 from maskdash.imaging import ImageError, load_rgb, resize
+from maskdash.inference.draw import annotate_numbered
 from maskdash.inference.faces import analyse
 from maskdash.inference.results import Results
+from maskdash.labels import INCORRECT, WITH_MASK, WITHOUT_MASK
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,9 @@ DISPLAY_MAX_SIDE = 1600  # what a page shows; downloads keep full resolution
 # 0 and fails on. Display copies are padded (never stretched) to at most this aspect ratio.
 DISPLAY_MAX_ASPECT = 10
 DISPLAY_PAD = 240  # light grey padding around such a strip
+# Photos smaller than this are enlarged before drawing, so that the numbers stay sharp when the
+# page shows the photo at its full width.
+VIEW_MIN_SIDE = 1280
 
 
 @dataclass
@@ -85,6 +90,71 @@ def display_copy(rgb: np.ndarray, max_side: int = DISPLAY_MAX_SIDE) -> np.ndarra
     pad_h, pad_w = max(0, min_side - h), max(0, min_side - w)
     return cv2.copyMakeBorder(out, pad_h // 2, pad_h - pad_h // 2, pad_w // 2, pad_w - pad_w // 2,
                               cv2.BORDER_CONSTANT, value=(DISPLAY_PAD,) * 3)
+
+
+def view_scale(width: int, height: int) -> float:
+    """The scale the page draws a photo at: small ones enlarged to VIEW_MIN_SIDE, large ones
+    reduced to DISPLAY_MAX_SIDE (the download keeps the original size)."""
+    side = max(width, height, 1)
+    return min(DISPLAY_MAX_SIDE / side, max(1.0, VIEW_MIN_SIDE / side))
+
+
+def view_copy(rgb: np.ndarray) -> np.ndarray:
+    """The picture at `view_scale`: what the session keeps to draw on at every rerun."""
+    h, w = rgb.shape[:2]
+    s = view_scale(w, h)
+    if s == 1.0:
+        return rgb
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
+
+
+def annotated_png(rgb: np.ndarray, faces, blur: bool = False) -> bytes:
+    """The full-size annotated photo as PNG (faces numbered as in the table); `blur`: faces
+    pixelated, boxes and labels kept."""
+    drawn, _ = annotate_numbered(rgb, faces, blur=blur)
+    return encode_png(drawn)
+
+
+def counts(results: list[Results]) -> dict:
+    """Faces found, masked, unmasked and worn incorrectly (when the model says so) and the share
+    masked, over `results` (one photo or a batch). share_masked is None without faces."""
+    labels = [f.label for r in results for f in r.faces]
+    n = len(labels)
+    out = {"faces": n, "with_mask": labels.count(WITH_MASK), "without_mask": labels.count(WITHOUT_MASK),
+           "incorrect": labels.count(INCORRECT)}
+    out["share_masked"] = out["with_mask"] / n if n else None
+    return out
+
+
+def _pct(v) -> str:
+    return "–" if v is None else f"{100 * v:.0f} %"
+
+
+def limits_text(scenes: dict, detector: str) -> str:
+    """What the detector misses, in words, from the committed whole-pipeline figures
+    (shipped.load_scenes), so that a user knows how far to trust a count."""
+    from maskdash.evaluation.shipped import small_face_limit
+
+    a = scenes["all"]
+    small = small_face_limit(scenes)
+    inc = (scenes.get("per_class") or {}).get(INCORRECT) or {}
+    parts = [f"On {scenes['images']} street photos the model never learnt from, `{scenes['detector']}` found "
+             f"{_pct(a.get('found_share'))} of the {a['n']:,} faces, and {_pct(a.get('right_share'))} were found "
+             "and labelled right."]
+    if small:
+        parts.append(f"Faces under {small['max_px']} px tall are the weak spot: only {_pct(small['right'])} of "
+                     f"them ({small['n']} faces) were found and labelled right.")
+    parts.append("Strongly turned heads (profiles) and faces half hidden behind others are often missed.")
+    if inc.get("n"):
+        parts.append(f"A mask worn below the nose is told apart from a proper mask only {_pct(inc.get('right_share'))} "
+                     f"of the time ({inc['n']} faces).")
+    parts.append(f"About {scenes['false_positives_per_image']:.2f} false detections per photo. On a crowd, read the "
+                 "face count as a lower bound and the shares as approximate.")
+    if detector != scenes["detector"]:
+        parts.append(f"These figures are for `{scenes['detector']}`; `{detector}`, chosen here, was not measured "
+                     "this way (the multi-scale one is the detector made for small faces).")
+    return " ".join(parts)
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
