@@ -190,6 +190,30 @@ def test_home_with_data_has_no_data_hint(fm12k):
     assert not any("MASKDASH_DATA" in i.value for i in at.info)
 
 
+def _image_captions(at) -> list[str]:
+    return [img.caption for el in at.get("image") for img in el.proto.imgs]
+
+
+def test_home_shows_the_app_at_work_on_a_real_photo(dev_scenes):
+    """The first screen: the project's own output on a dev holdout photo, made from the data."""
+    from views.home import EXAMPLE_SCENE
+
+    from maskdash.data.datasets import scene_fold
+
+    assert scene_fold(EXAMPLE_SCENE) == "holdout"  # a photo the model never learnt from
+    at = open_page(None)
+    assert not at.exception
+    (caption,) = [c for c in _image_captions(at) if "What the Photos page does" in c]
+    found = int(caption.split(": ")[1].split(" faces found")[0])
+    assert found >= 5  # nine people, most masked, in this photo
+
+
+def test_home_without_data_has_no_example_picture(no_data):
+    at = open_page(None)
+    assert not at.exception
+    assert not any("What the Photos page does" in c for c in _image_captions(at))
+
+
 def test_home_without_reports(no_reports):
     at = open_page(None)
     assert any("metrics.json" in w.value for w in at.warning)
