@@ -451,13 +451,36 @@ def test_how_it_works_convolution_explainer():
     assert at.code[0].value == convolution.arithmetic(img, k, 2, 1)
     at.selectbox[0].set_value("vertical edge").run()
     assert at.code[0].value == convolution.arithmetic(img, convolution.KERNELS["vertical edge"], 2, 1)
-    glossary = _texts(at)
+    # each entry is a heading with a fixed anchor (views.glossary.slug), so pages can link to it
+    from views.glossary import slug
+
+    entries = {h.value: h.proto.anchor for h in at.subheader}
     for term in ("Epoch", "Hyper-parameter", "Learning rate", "Training vs validation accuracy", "Overfitting",
                  "Callback", "ReduceLROnPlateau", "EarlyStopping", "Transfer learning", "MobileNetV2",
                  "Feature extraction", "CNN", "Convolution", "Data augmentation",
                  "Grad-CAM", "ROC / AUC", "Precision / recall", "Calibration / ECE", "Threshold", "Confusion matrix",
                  "Balanced accuracy", "Yaw", "TFLite", "BlazeFace / YuNet", "IoU", "NMS", "Tracking"):
-        assert f"**{term}" in glossary, term
+        (name,) = [n for n in entries if n.startswith(term)]
+        assert entries[name] == slug(name), term
+
+
+def test_pages_link_their_first_use_of_a_term_to_the_glossary(fm12k):
+    """Evaluation, Training, Photos and Failure analysis link terms to glossary anchors that exist."""
+    import re
+
+    from views.glossary import GLOSSARY, slug
+
+    anchors = {slug(name) for terms in GLOSSARY.values() for name in terms}
+    for page, expected in (("views/evaluation.py", {"threshold", "roc-auc", "balanced-accuracy"}),
+                           ("views/training.py", {"epoch", "reducelronplateau"}),
+                           ("views/photos.py", {"blazeface-yunet"}),
+                           ("views/failure_analysis.py", {"grad-cam"})):
+        at = open_page(page)
+        assert not at.exception
+        texts = _texts(at) + "\n".join(str(e.value) for e in at.get("markdown"))
+        linked = set(re.findall(r"\(/how_it_works#(glossary-[a-z0-9-]+)\)", texts))
+        assert linked and linked <= anchors, (page, linked - anchors)
+        assert {f"glossary-{e}" for e in expected} <= linked, (page, linked)
 
 
 def test_how_it_works_feature_maps_of_a_real_face(fm12k, shipped_model):

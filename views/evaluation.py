@@ -13,6 +13,7 @@ from maskdash import charts
 
 from maskdash.evaluation import shipped
 from maskdash.labels import INCORRECT, WITH_MASK, WITHOUT_MASK
+from views.glossary import term
 from views.common import pct, reports_hint, safe_report
 
 # The set that tells the story: real street photos the shipped model never learnt from.
@@ -24,8 +25,10 @@ def render_intro() -> None:
     st.markdown(
         "How well each model separates masked from unmasked faces on the sets it was evaluated on. "
         "The model outputs **p(with_mask)**; a face is called *with_mask* when it reaches the "
-        "threshold. Move the threshold and every figure below is recomputed from the per-face "
-        "predictions."
+        f"{term('Threshold', 'threshold')}. Move the threshold and every figure below is recomputed from the "
+        f"per-face predictions: {term('Balanced accuracy', 'balanced accuracy')}, "
+        f"{term('Precision / recall', 'precision and recall')}, {term('Confusion matrix', 'confusion matrices')}, "
+        f"{term('ROC / AUC', 'ROC curves and AUC')} and {term('Calibration / ECE', 'calibration')}."
     )
 
 

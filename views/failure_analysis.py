@@ -21,6 +21,7 @@ from maskdash.analysis.results import analysis_root, headlines, load_results, re
 from maskdash.analysis.yaw import YAW_METHOD
 from maskdash.evaluation import shipped
 from maskdash.imaging import ImageError
+from views.glossary import term
 from views.common import data_available, data_hint, pct, safe_report
 from views.failure_common import dashes, few_note, no_results, subsample_note, tables
 from views.gallery import face_of, mistakes_gallery
@@ -274,7 +275,7 @@ def gallery_pick(gallery: tuple[pd.DataFrame, str] | None, have_data: bool) -> n
 def why_tab(results: dict[str, dict], gallery: tuple[pd.DataFrame, str] | None, have_data: bool) -> None:
     st.subheader("Why did it say that? Grad-CAM")
     st.markdown(
-        "Grad-CAM weighs MobileNetV2's last 7×7 feature map by how much each channel pushes the "
+        f"{term('Grad-CAM')} weighs MobileNetV2's last 7×7 feature map by how much each channel pushes the "
         "model's call, then paints the result over the face: red is where the evidence for the "
         "call lies. A mask decision that looks at the background, the hair or the image border "
         "rather than mouth and nose is a shortcut."

@@ -31,6 +31,7 @@ from maskdash.inference.detection import DEFAULT_THRESHOLDS, DETECTORS, LABELS, 
 from maskdash.inference.draw import TEXT
 from maskdash.inference.pipeline import FramePipeline, PipelineConfig
 from maskdash.labels import UNCERTAIN, WITH_MASK, WITHOUT_MASK
+from views.glossary import term
 from views.common import get_classifier, get_detector
 
 # After views.common, which loads aiortc's SRTP library safely (TensorFlow may already be loaded).
@@ -200,7 +201,7 @@ def results_panel(state: live.LiveState, playing: bool, show_p: bool, sound: boo
             if snap.faces:
                 st.markdown(face_lines(snap, show_p), unsafe_allow_html=True)
             else:
-                st.caption("Step in front of the camera. BlazeFace short range finds faces at webcam "
+                st.caption(f"Step in front of the camera. {term('BlazeFace / YuNet', 'BlazeFace')} short range finds faces at webcam "
                            "distance; for faces farther away choose full range or YuNet under "
                            "**Detection settings**, below the video.")
             # The same meter as the read-out on the video (maskdash.inference.pipeline.SpeedMeter).

@@ -13,6 +13,7 @@ from maskdash.inference.draw import annotate_numbered
 from maskdash.inference.photos import (UPLOAD_TYPES, PhotoError, annotated_png, counts, display_copy, download_name,
                                        limits_text, plain_markdown, process_upload, view_copy)
 from maskdash.inference.results import Results, results_csv
+from views.glossary import term
 from views.common import get_classifier, get_detector, pct, safe_report
 
 def summary_line(c: dict) -> str:
@@ -24,7 +25,8 @@ def summary_line(c: dict) -> str:
 
 st.title("Photos")
 st.markdown(
-    "Upload photos (JPEG, PNG, WebP, BMP, GIF, TIFF). Each face is found by the detector, cropped "
+    "Upload photos (JPEG, PNG, WebP, BMP, GIF, TIFF). Each face is found by the detector "
+    f"({term('BlazeFace / YuNet', 'YuNet')}, over the photo and enlarged tiles of it), cropped "
     "and classified; you get the photo with numbered boxes (the number is the face's row in the "
     "table), a table of the faces and downloads. Green: mask, red: no mask. Files stay in this "
     "session's memory only."

@@ -13,15 +13,16 @@ import streamlit as st
 from maskdash import charts
 from maskdash.evaluation import shipped
 from maskdash.settings import display_path
+from views.glossary import term
 from views.common import pct, reports_hint, safe_report
 
 
 def render_intro() -> None:
     st.title("Training")
     st.markdown(
-        "Each model was trained for a number of **epochs** (full passes over the training images). "
-        "After every epoch it is scored on the *validation* images it never learns from; the gap "
-        "between training and validation curves shows overfitting. The dotted line is the "
+        f"Each model was trained for a number of **{term('Epoch', 'epochs')}** (full passes over the training "
+        "images). After every epoch it is scored on the *validation* images it never learns from; the gap "
+        f"between training and validation curves shows {term('Overfitting', 'overfitting')}. The dotted line is the "
         f"original system's reported validation accuracy ({100 * shipped.ORIGINAL_ACCURACY:.2f} %)."
     )
 
@@ -105,11 +106,11 @@ def schedule_caption(recipe: str, args: dict) -> str:
         budget = f" (its length fitted to a {args['minutes']}-minute budget)" if args.get("minutes") else ""
         head = int(args.get("head_epochs", 1))
         return (f"**{recipe}**: {head} head epoch{'s' if head != 1 else ''} at {lr:g}; then fine-tuning starts "
-                f"with a warm-up epoch at a quarter of {ft:g} and follows a **cosine decay** from {ft:g} "
+                f"with a warm-up epoch at a quarter of {ft:g} and follows a **{term('Cosine decay', 'cosine decay')}** from {ft:g} "
                 f"down to 1e-06 at the last epoch{budget}.") if lr and ft else f"**{recipe}**: cosine decay."
     start = f"starts at {lr:g}" if lr else "starts at its set rate"
     fine = f", fine-tuning at {ft:g}" if ft and recipe != "seed" else ""
-    return (f"**{recipe}**: {start}{fine}; **ReduceLROnPlateau** multiplies it by 0.3 after every 2 epochs "
+    return (f"**{recipe}**: {start}{fine}; **{term('ReduceLROnPlateau')}** multiplies it by 0.3 after every 2 epochs "
             "without a lower validation loss, and EarlyStopping ends the run after 3.")
 
 
