@@ -32,7 +32,7 @@ GREY = 128
 # (x, y, side) of the faces pasted on a 640×480 frame: 150–200 px, webcam-to-room distance.
 LAYOUT = [(20, 20, 200), (330, 30, 180), (60, 260, 170), (400, 250, 190)]
 # Of the 12 pasted faces (6 masked, 6 not), how many each detector must find. BlazeFace full
-# range is weak on masked faces at this size (notes/detectors.md: recall .60 masked at 192 px);
+# range is weak on masked faces at this size (measured: recall .60 masked at 192 px);
 # here it finds 7 (2 masked), the others all 12.
 MIN_FOUND = {"blazeface": 10, "blazeface-full": 6, "yunet": 11, "yunet-multiscale": 11}
 
