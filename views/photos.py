@@ -71,7 +71,7 @@ if det_note:
 
 # Results survive reruns (a download click, a highlighted face): keyed by the file and every
 # setting that changes them. The session keeps the picture at the page's drawing size only;
-# full-size downloads are drawn again from the upload, once per blur setting.
+# full-size downloads are drawn again from the upload when clicked.
 cache: dict = st.session_state.setdefault("photo_results", {})
 keys = [(f.file_id, f.name, detector.name, det_threshold, mask_threshold) for f in files]
 for stale in set(cache) - set(keys):
@@ -85,7 +85,7 @@ if todo:
         res = process_upload(f.name, f.getvalue(), detector, classifier, det_threshold, mask_threshold)
         if isinstance(res, Results):
             res.rgb = view_copy(res.rgb)
-        cache[key] = {"res": res, "png": {}}
+        cache[key] = {"res": res}
     bar.empty()
 
 entries = [(cache[k], f) for k, f in zip(keys, files)]
@@ -108,12 +108,12 @@ for err in bad:
     st.error(f"**{plain_markdown(err.name)}**: {err.message}", icon=":material/broken_image:")
 
 
-def full_size_png(entry: dict, upload) -> bytes:
-    """The annotated photo at its original resolution, drawn from the upload again (the session
-    keeps only the drawing-size copy)."""
-    if blur not in entry["png"]:
-        entry["png"][blur] = annotated_png(load_rgb(upload.getvalue()), entry["res"].faces, blur=blur)
-    return entry["png"][blur]
+def full_size_png(res: Results, upload, blur: bool):
+    """The annotated photo at its original resolution, as a callable the download button runs on
+    click: drawn from the upload again, so the session never holds full-size pictures (a 12 MP
+    PNG is ~20 MB, and Streamlit keeps a closed tab's session for a while)."""
+    faces = list(res.faces)
+    return lambda: annotated_png(load_rgb(upload.getvalue()), faces, blur=blur)
 
 
 def render_photo(i: int, entry: dict, upload) -> None:
@@ -158,7 +158,7 @@ def render_photo(i: int, entry: dict, upload) -> None:
                    "small faces and strongly turned heads are often missed (figures at the foot of the page).",
                    icon=":material/face:")
     st.download_button("Download the annotated image, full size" + (" (faces blurred)" if blur else ""),
-                       full_size_png(entry, upload), download_name(res.source, "_masks_blurred.png" if blur else "_masks.png"),
+                       full_size_png(res, upload, blur), download_name(res.source, "_masks_blurred.png" if blur else "_masks.png"),
                        "image/png", key=f"dl_{i}_{res.source}_{blur}", icon=":material/download:", on_click="ignore")
 
 
