@@ -138,3 +138,14 @@ def test_runtime_bench_measures_both_backends():
     for r in doc["backends"].values():
         assert r["single_ms_p50"] > 0 and r["batch_faces_per_s"] > 0
     assert "litert" in format_runtime(doc)
+
+
+def test_batches_of_any_size_give_each_face_its_own_answer_and_memory_stays_bounded(shipped_classifier):
+    """Batches are padded to 1, 2, 4, … 16 faces: outputs equal one-face calls, and only those sizes
+    keep an interpreter (one per size seen used to pile up ~7 MB a face for the server's life)."""
+    faces = np.random.default_rng(1).integers(0, 255, (37, 224, 224, 3), dtype=np.uint8)
+    one_by_one = np.concatenate([shipped_classifier.predict(faces[i:i + 1]) for i in range(len(faces))])
+    for n in (3, 12, 19, 37):
+        assert np.allclose(shipped_classifier.predict(faces[:n]), one_by_one[:n], atol=1e-5), n
+    runner = shipped_classifier._fn
+    assert set(runner._interpreters) <= {1, 2, 4, 8, 16}

@@ -10,8 +10,9 @@ from maskdash.evaluation import shipped
 from maskdash.imaging import load_rgb
 from maskdash.inference import detection
 from maskdash.inference.draw import annotate_numbered
-from maskdash.inference.photos import (UPLOAD_TYPES, PhotoError, annotated_png, counts, display_copy, download_name,
-                                       limits_text, plain_markdown, process_upload, view_copy)
+from maskdash.inference.photos import (UPLOAD_TYPES, PhotoError, annotated_png, counts, decode_view, display_copy,
+                                       download_name, encode_view, limits_text, plain_markdown, process_upload,
+                                       view_copy)
 from maskdash.inference.results import Results, results_csv
 from views.glossary import term
 from views.common import get_classifier, get_detector, pct, safe_report
@@ -83,9 +84,12 @@ if todo:
     for i, (f, key) in enumerate(todo):
         bar.progress(i / len(todo), text=f"Analysing {plain_markdown(f.name)} ({i + 1} of {len(todo)})")
         res = process_upload(f.name, f.getvalue(), detector, classifier, det_threshold, mask_threshold)
+        view = None
         if isinstance(res, Results):
-            res.rgb = view_copy(res.rgb)
-        cache[key] = {"res": res}
+            # kept compressed (~0.3 MB instead of ~6 MB for a 12 MP photo): Streamlit holds a closed
+            # tab's session for a while, so what a session keeps must stay small
+            view, res.rgb = encode_view(view_copy(res.rgb)), None
+        cache[key] = {"res": res, "view": view}
     bar.empty()
 
 entries = [(cache[k], f) for k, f in zip(keys, files)]
@@ -123,7 +127,8 @@ def render_photo(i: int, entry: dict, upload) -> None:
     for note in res.notes:
         st.info(note, icon=":material/info:")
     w, h = res.size
-    scale = res.rgb.shape[1] / w
+    view = decode_view(entry["view"])
+    scale = view.shape[1] / w
     highlight = None
     if res.faces:
         st.markdown(summary_line(counts([res])))
@@ -132,7 +137,7 @@ def render_photo(i: int, entry: dict, upload) -> None:
             "Highlight a face (or select its row in the table)", options, key=f"hl_{i}_{res.source}",
             format_func=lambda k: "none" if k is None else
             f"face {k} · {res.faces[k].label} · p(with_mask) {res.faces[k].p_mask:.2f}")
-    drawn, _ = annotate_numbered(res.rgb, res.faces, scale=scale, highlight=highlight)
+    drawn, _ = annotate_numbered(view, res.faces, scale=scale, highlight=highlight)
     st.image(display_copy(drawn), caption=f"{name} · {w}×{h} px · {len(res.faces)} face(s)", width="stretch")
     if res.faces:
         t = res.table()

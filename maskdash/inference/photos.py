@@ -109,6 +109,18 @@ def view_copy(rgb: np.ndarray) -> np.ndarray:
     return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=interp)
 
 
+def encode_view(rgb: np.ndarray) -> bytes:
+    """The page's drawing copy as high-quality JPEG bytes, the form a session keeps it in."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def decode_view(data: bytes) -> np.ndarray:
+    return cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
 def annotated_png(rgb: np.ndarray, faces, blur: bool = False) -> bytes:
     """The full-size annotated photo as PNG (faces numbered as in the table); `blur`: faces
     pixelated, boxes and labels kept."""
