@@ -78,3 +78,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
         if name in BROWSER_MODULES:
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture
+def media_managers(monkeypatch) -> list:
+    """The media file managers AppTest creates, so that a test can read the images and downloads
+    a page serves (tests/media.py)."""
+    import streamlit.testing.v1.app_test as app_test_module
+
+    made = []
+
+    class Recording(app_test_module.MediaFileManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(app_test_module, "MediaFileManager", Recording)
+    return made

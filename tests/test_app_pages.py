@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import streamlit
-import streamlit.testing.v1.app_test as app_test_module
 from streamlit.testing.v1 import AppTest
 
+from media import downloaded
 from maskdash.evaluation import shipped
 from maskdash.labels import CLASSES
 from maskdash.model import convolution
@@ -81,28 +81,6 @@ def _arr(value) -> np.ndarray:
         out = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
         return out.reshape([int(v) for v in str(value.get("shape", len(out))).split(",")])
     return np.asarray(value)
-
-
-@pytest.fixture
-def media_managers(monkeypatch) -> list:
-    """The media file managers AppTest creates, so that a test can fetch what a download button
-    serves (the bytes a user's click gets)."""
-    made = []
-
-    class Recording(app_test_module.MediaFileManager):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(app_test_module, "MediaFileManager", Recording)
-    return made
-
-
-def _downloaded(managers: list, button) -> bytes:
-    proto = button.proto
-    mgr = managers[-1]
-    url = mgr.execute_deferred(proto.deferred_file_id) if proto.deferred_file_id else proto.url
-    return mgr.read_file(url.rsplit("/", 1)[-1]).content
 
 
 # ---------------------------------------------------------------- the frame
@@ -274,13 +252,13 @@ def test_training_exports_the_shipped_model(media_managers, tmp_path):
     tflite = next(b for label, b in buttons.items() if label.startswith("model.tflite"))
     assert any(label.startswith("model.keras") for label in buttons)
     path = tmp_path / "downloaded.tflite"
-    path.write_bytes(_downloaded(media_managers, tflite))
+    path.write_bytes(downloaded(media_managers, tflite))
     clf = load_classifier(path, warm_up=0)  # checks the file: N×224×224×3 in, N×2 or N×3 out
     assert clf.input_size == 224 and clf.units == 2
     assert clf.probabilities(np.zeros((1, 224, 224, 3), np.uint8)).shape == (1, 2)
-    labels = _downloaded(media_managers, buttons["labels.txt"]).decode()
+    labels = downloaded(media_managers, buttons["labels.txt"]).decode()
     assert labels.splitlines() == list(CLASSES)
-    spec = json.loads(_downloaded(media_managers, buttons["input.json"]))
+    spec = json.loads(downloaded(media_managers, buttons["input.json"]))
     assert spec["input"]["shape"] == [1, 224, 224, 3] and spec["input"]["value_range"] == [0, 255]
     assert spec["input"]["color_order"] == "RGB" and spec["output"]["labels"] == labels.splitlines()
 

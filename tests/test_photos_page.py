@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from media import downloaded, served
 from maskdash.imaging import load_rgb, resize
 from maskdash.inference.photos import PhotoError, process_upload
 from maskdash.inference.results import SCENE_COLUMNS, Results, results_csv
@@ -322,32 +323,6 @@ def test_page_shows_file_names_as_plain_text(uploads, classifier):
 # ---------------------------------------------------------------- reading a crowd: numbers, highlight, blur, summary
 
 
-@pytest.fixture
-def media_managers(monkeypatch) -> list:
-    """The media file managers AppTest creates, to read the images and downloads a page serves."""
-    import streamlit.testing.v1.app_test as app_test_module
-
-    made = []
-
-    class Recording(app_test_module.MediaFileManager):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            made.append(self)
-
-    monkeypatch.setattr(app_test_module, "MediaFileManager", Recording)
-    return made
-
-
-def _served(managers: list, url: str) -> bytes:
-    return managers[-1].read_file(url.rsplit("/", 1)[-1].split("?")[0]).content
-
-
-def _downloaded(managers: list, button) -> bytes:
-    proto = button.proto
-    url = managers[-1].execute_deferred(proto.deferred_file_id) if proto.deferred_file_id else proto.url
-    return _served(managers, url)
-
-
 def _decoded(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
@@ -407,11 +382,11 @@ def test_selecting_a_face_highlights_it_on_the_photo(uploads, classifier, media_
     assert not at.exception, at.exception
     [pick] = [s for s in at.selectbox if s.label.startswith("Highlight a face")]
     assert pick.value is None and len(pick.options) == 3  # none, face 0, face 1
-    before = _decoded(_served(media_managers, at.main.image[0].value[0]))
+    before = _decoded(served(media_managers, at.main.image[0].value[0]))
     boxes = _boxes(at.dataframe[0].value)
     pick.set_value(1).run()
     assert not at.exception, at.exception
-    after = _decoded(_served(media_managers, at.main.image[0].value[0]))
+    after = _decoded(served(media_managers, at.main.image[0].value[0]))
     assert before.shape == after.shape
     s = view_scale(680, 480)
     assert after.shape[:2] == (round(480 * s), round(680 * s))
@@ -429,20 +404,20 @@ def test_blur_option_changes_the_face_pixels_of_the_download_only(uploads, class
     blur = at.sidebar.checkbox(key="photo_blur")
     assert blur.value is False  # off by default
     [button] = [b for b in at.get("download_button") if "annotated image" in b.proto.label]
-    plain = _decoded(_downloaded(media_managers, button))
+    plain = _decoded(downloaded(media_managers, button))
     boxes = _boxes(at.dataframe[0].value)
     blur.check().run()
     assert not at.exception, at.exception
     [button] = [b for b in at.get("download_button") if "annotated image" in b.proto.label]
     assert "blurred" in button.proto.label
-    blurred = _decoded(_downloaded(media_managers, button))
+    blurred = _decoded(downloaded(media_managers, button))
     assert plain.shape == blurred.shape == (480, 680, 3)  # full size
     inside = _inside(plain.shape, boxes)
     assert np.array_equal(plain[~inside], blurred[~inside])  # boxes, labels and the rest unchanged
     for x1, y1, x2, y2 in boxes:
         assert not np.array_equal(plain[y1 + 5:y2 - 5, x1 + 5:x2 - 5], blurred[y1 + 5:y2 - 5, x1 + 5:x2 - 5])
     csv = [b for b in at.get("download_button") if "CSV" in b.proto.label]
-    text = _downloaded(media_managers, csv[0]).decode()
+    text = downloaded(media_managers, csv[0]).decode()
     assert list(pd.read_csv(io.StringIO(text)).columns) == SCENE_COLUMNS  # no image data, blurred or not
 
 
