@@ -67,6 +67,9 @@ def train(args: TrainArgs) -> Path:
     import keras
 
     feed = None
+    if ckpt and _finished(state, args):  # stopped between its last checkpoint and its facts
+        print(f"{settings.display_path(run.dir)}: finished after epoch {state['epoch']}; "
+              "writing the run's records")
     if not _finished(state, args):
         from maskdash.model.network import build_model, load_model
 
