@@ -32,7 +32,7 @@ def _run_train(a: argparse.Namespace) -> int:
         lr=a.lr, head_epochs=a.head_epochs, fine_tune_lr=a.fine_tune_lr, cut=a.cut, schedule=a.schedule,
         init=a.init, base_weights=a.base_weights, dev_scenes=dev_scenes, dev_weight=a.dev_weight,
         limit=a.limit, seed=a.seed, views=a.views, cover_p=a.cover_p, distract_p=a.distract_p,
-        minutes=a.minutes, workers=a.workers,
+        minutes=a.minutes, workers=a.workers, classes=a.classes, extra_faces=a.extra_faces,
     ))
     print(f"best checkpoint: {settings.display_path(best)}")
     return 0
@@ -75,6 +75,11 @@ def _train_arguments(t: argparse.ArgumentParser, feed: bool) -> None:
                    "(online feed with a folder: default the dev scenes)")
     t.add_argument("--dev-weight", type=float, default=3.0,
                    help="loss weight of dev-scene faces (each class balanced), relative to data-set images")
+    t.add_argument("--classes", type=int, choices=(2, 3), default=2,
+                   help="robust: 3 adds mask_incorrect (a mask worn below the nose); seed stays 2")
+    t.add_argument("--extra-faces", help="cached feed: also learn from the train fold of these real faces "
+                   "(a folder with index.csv, e.g. ../shared/data/extra-faces); its val fold joins the "
+                   "checkpoint choice")
     t.add_argument("--limit", type=int, help="at most N images per class (quick runs)")
     t.add_argument("--seed", type=int, default=1234)
     t.add_argument("--views", type=int, help="cached feed: augmented copies of each training image")

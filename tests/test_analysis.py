@@ -193,7 +193,7 @@ def test_mistakes_table_tags_and_filters():
     preds = pd.DataFrame({
         "path": ["a.jpg", "a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"],
         "face": [0, 1, 0, 0, 0, 0],
-        "truth": ["with_mask", "without_mask", "mask_weared_incorrect", "without_mask", "with_mask", "without_mask"],
+        "truth": ["with_mask", "without_mask", "mask_incorrect", "without_mask", "with_mask", "without_mask"],
         "p_mask": [0.02, 0.95, 0.8, 0.4, 0.7, 0.6],
         "height": [20, 80, 50, 50, 50, 50],
     })

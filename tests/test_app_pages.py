@@ -375,7 +375,7 @@ def test_evaluation_shows_the_whole_pipeline_by_face_height():
     assert "Whole photo pipeline by face height" in [h.value for h in at.header]
     fig = _figure(at, "scenes_by_height")
     bars = {t["name"]: t for t in fig["data"]}
-    assert list(bars) == ["all faces", "with_mask", "without_mask", "mask_weared_incorrect"]
+    assert list(bars) == ["all faces", "with_mask", "without_mask", "mask_incorrect"]
     bins = [b["bin"] for b in scenes["by_height"]]
     assert bins == ["0-12", "12-16", "16-24", "24-32", "32-48", "48+"]
     assert [x.split("<br>")[0] for x in bars["all faces"]["x"]] == [f"{b} px" for b in bins]

@@ -106,8 +106,8 @@ def test_scene_evaluation_counts_add_up(yunet_pair, dev_scenes, shipped_classifi
 def test_right_label_rule():
     assert scene_eval.right_label("with_mask", "with_mask")
     assert not scene_eval.right_label("without_mask", "with_mask")
-    assert scene_eval.right_label("mask_weared_incorrect", "without_mask")
-    assert not scene_eval.right_label("mask_weared_incorrect", "with_mask")
+    assert scene_eval.right_label("mask_incorrect", "without_mask")
+    assert not scene_eval.right_label("mask_incorrect", "with_mask")
 
 
 def test_bench_photos_json_has_every_stage(yunet_pair, dev_scenes, capsys):

@@ -427,7 +427,7 @@ def _scenes_doc(shares: list[float | None], detector: str = "yunet-multiscale") 
              "found_share": 1.0, "per_class": {}} for b, s in zip(bins, shares)]
     return {"detector": detector, "images": 5, "min_iou": 0.4, "false_positives_per_image": 0.5,
             "all": {"n": 60, "found": 50, "found_share": 50 / 60, "right": 45, "right_share": 0.75},
-            "per_class": {"mask_weared_incorrect": {"n": 4, "right_share": 0.25}}, "by_height": rows}
+            "per_class": {"mask_incorrect": {"n": 4, "right_share": 0.25}}, "by_height": rows}
 
 
 def test_small_face_limit_pools_the_weak_bins_from_the_smallest_up():

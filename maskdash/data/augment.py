@@ -10,6 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from maskdash.data import camera
+
 SKIN_TONES = np.array(
     [[255, 224, 196], [241, 194, 165], [224, 172, 138], [198, 134, 96], [141, 85, 54], [94, 58, 38]],
     np.float32,
@@ -185,11 +187,16 @@ def _camera(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return degrade(img, rng)
 
 
+LOW_LIGHT_P = 0.15  # views through the dim-webcam camera model instead of the ordinary one
+
+
 def robust_augment(img: np.ndarray, rng: np.random.Generator, label: int) -> np.ndarray:
-    """`label` is 0 for with_mask, 1 for without_mask."""
+    """`label` is 0 for with_mask, 1 for without_mask, 2 for mask_incorrect."""
     img = geometry(img, rng)
     if label == 1 and rng.random() < 0.12:
         img = hand_over_mouth(img, rng)
+    if rng.random() < LOW_LIGHT_P:
+        return camera.low_light(img, rng)
     return _camera(img, rng)
 
 

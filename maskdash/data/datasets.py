@@ -204,3 +204,46 @@ def load_scene_faces(
             boxes.append(box)
     arr = np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8)
     return SceneFaces(arr, labels, paths, boxes, skipped)
+
+
+# ---------------------------------------------------------------- extra faces (three classes)
+
+EXTRA_FOLDS = ("train", "val", "holdout")
+
+
+@dataclass(frozen=True)
+class ExtraFace:
+    path: Path
+    label: str  # a CLASSES3 name
+    source: str  # the public set it was cut from
+    tags: tuple[str, ...]
+    fold: str
+
+
+def extra_fold(source: str, orig_path: str) -> str:
+    """Deterministic split of the extra faces by source photo (every face cut from one photo
+    lands in one fold): 60 % train, 20 % val (checkpoint choice), 20 % holdout (reported once)."""
+    u = hashlib.sha256(f"{source}/{orig_path}".encode()).digest()[0] / 256
+    return "holdout" if u < 0.2 else "val" if u < 0.4 else "train"
+
+
+def list_extra_faces(root: Path | str, folds: tuple[str, ...] = EXTRA_FOLDS) -> list[ExtraFace]:
+    """The crops listed in `root/index.csv` (path, class, source, orig_path, tags) in `folds`.
+    Rows naming a missing file are kept: loading reports them as skipped."""
+    import csv
+
+    root = Path(root)
+    index = root / "index.csv"
+    if not index.is_file():
+        raise FileNotFoundError(f"{root} has no index.csv (the extra-faces listing)")
+    out = []
+    with open(index, newline="") as f:
+        for row in csv.DictReader(f):
+            label = normalize_class(row.get("class", ""))
+            if label is None or not row.get("path"):
+                continue
+            fold = extra_fold(row.get("source", ""), row.get("orig_path") or row["path"])
+            if fold in folds:
+                tags = tuple(t for t in (row.get("tags") or "").split(";") if t)
+                out.append(ExtraFace(root / row["path"], label, row.get("source", ""), tags, fold))
+    return out

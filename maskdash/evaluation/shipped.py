@@ -16,7 +16,7 @@ import pandas as pd
 from maskdash import settings
 
 from maskdash.evaluation import evaluate
-from maskdash.labels import CLASSES
+from maskdash.labels import CLASSES, normalize_class
 
 RECIPES: tuple[str, str] = ("robust", "seed")  # robust is the shipped model
 RECIPE_TITLES = {
@@ -73,6 +73,8 @@ def _read_csv(path: Path, required: list[str]) -> pd.DataFrame | None:
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise ReportError(f"{path.name} of {path.parent.name} lacks columns: {', '.join(missing)}")
+    if "truth" in df:  # reports written before the three-class model name the dev scenes' spelling
+        df["truth"] = df["truth"].map(lambda t: normalize_class(str(t)) or t)
     return df
 
 
@@ -152,7 +154,7 @@ def test_accuracy(metrics: dict | None, set_name: str = "test") -> float | None:
 
 def binary_frame(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(is_with_mask, p_mask) for the rows whose truth is one of the two classes. Rows such as
-    dev scenes' "mask_weared_incorrect" have no binary truth and are left out."""
+    mask_incorrect have no binary truth and are left out."""
     keep = df["truth"].isin(CLASSES).to_numpy()
     y = (df["truth"].to_numpy()[keep] == CLASSES[0]).astype(np.int64)
     p = pd.to_numeric(df["p_mask"], errors="coerce").to_numpy(dtype=np.float64)[keep]

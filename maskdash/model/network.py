@@ -1,7 +1,8 @@
 """The classifier network: MobileNetV2 (ImageNet) transfer learning at 224×224.
 
 The model takes raw RGB in 0…255 (preprocessing lives inside it) and returns softmax
-probabilities over `labels.CLASSES`, so index 0 is p(with_mask)."""
+probabilities over `labels.CLASSES3` cut to its width (2: binary, 3: with mask_incorrect), so
+index 0 is p(with_mask)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,20 @@ from maskdash import settings
 settings.quiet_tensorflow()
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 from maskdash.imaging import INPUT_SIZE  # noqa: E402
 
 BASE_NAME = "mobilenetv2_1.00_224"
 RECIPES = ("seed", "robust")
 
 
-def build_model(recipe: str = "robust", base_weights: str | None = None) -> keras.Model:
-    """One factory by name. `seed` is the original (Flatten → Dense); `robust` pools and
-    regularises so that its top blocks can be fine-tuned."""
+def build_model(recipe: str = "robust", base_weights: str | None = None, classes: int = 2) -> keras.Model:
+    """One factory by name. `seed` is the original (Flatten → Dense, binary); `robust` pools and
+    regularises so that its top blocks can be fine-tuned, with 2 or 3 classes."""
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
+    if classes not in (2, 3) or (recipe == "seed" and classes != 2):
+        raise ValueError(f"the {recipe} recipe has {'2' if recipe == 'seed' else '2 or 3'} classes, not {classes}")
     weights = base_weights or settings.base_weights()
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name="rgb")
     x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")(inputs)
@@ -36,8 +40,26 @@ def build_model(recipe: str = "robust", base_weights: str | None = None) -> kera
     else:
         x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
         x = keras.layers.Dropout(0.3, name="dropout")(x)
-    outputs = keras.layers.Dense(2, activation="softmax", name="probs")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="probs")(x)
     return keras.Model(inputs, outputs, name=f"maskdash_{recipe}")
+
+
+def widen(model: keras.Model, classes: int) -> keras.Model:
+    """A binary model with a `classes`-way output layer: the two classes keep their weights, the
+    new one starts from the mean of theirs with a bias that makes it rare, so the widened model
+    first answers as the binary one did."""
+    dense = model.get_layer("probs")
+    kernel, bias = (np.asarray(w) for w in dense.get_weights())
+    if kernel.shape[1] == classes:
+        return model
+    if kernel.shape[1] != 2 or classes != 3:
+        raise ValueError(f"cannot widen a {kernel.shape[1]}-class model to {classes} classes")
+    x = dense.input
+    new = keras.layers.Dense(classes, activation="softmax", name="probs")
+    out = new(x)
+    new.set_weights([np.concatenate([kernel, kernel.mean(axis=1, keepdims=True)], axis=1),
+                     np.concatenate([bias, [bias.min() - 3.0]]).astype(bias.dtype)])
+    return keras.Model(model.inputs, out, name=model.name)
 
 
 def get_base(model: keras.Model) -> keras.Model:

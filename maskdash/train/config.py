@@ -67,6 +67,10 @@ class TrainArgs:
     # Dev-scene faces are the only real small, crowded, mixed-light faces we have, and 84 % of them
     # are masked: each class of them gets `dev_weight` × its balanced share of the loss.
     dev_weight: float = 3.0
+    classes: int = 2  # 3: with_mask, without_mask, mask_incorrect (robust only; seed stays binary)
+    # robust, cached feed: real faces cut from public photos (index.csv), split by photo; the train
+    # fold is learnt, the val fold joins the checkpoint choice, the holdout is only reported
+    extra_faces: str | None = None
     limit: int | None = None  # per class, for quick runs and tests
     seed: int = 1234
     views: int | None = None  # cached feed: augmented copies per training image
@@ -100,6 +104,11 @@ def resolve(args: TrainArgs) -> TrainArgs:
             args.head_epochs = 1
         if args.fine_tune_lr is None:
             args.fine_tune_lr = args.lr / 10
+    if args.classes not in (2, 3) or (args.recipe == "seed" and args.classes != 2):
+        raise ValueError(f"the {args.recipe} recipe has {'2' if args.recipe == 'seed' else '2 or 3'} "
+                         f"classes, not {args.classes}")
+    if args.extra_faces and args.feed != "cached":
+        raise ValueError("--extra-faces is read by the cached feed (the online feed reads a pack)")
     if args.schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {args.schedule!r}; choose from {', '.join(SCHEDULES)}")
     if args.augment not in AUGMENTS:

@@ -21,20 +21,24 @@ import numpy as np
 
 from maskdash import settings
 from maskdash.data import augment, datasets
-from maskdash.labels import CLASSES
+from maskdash.labels import CLASSES, classes_of
 from maskdash.train.config import TrainArgs
 from maskdash.train.run import READ_ERRORS, Run, note, save_npy, write_json
 
 
 def sample_weights(labels: np.ndarray, source: np.ndarray, dev_weight: float) -> np.ndarray:
-    """1 for data-set images; dev-scene faces of class c get dev_weight · n_dev / (2 · n_dev_c),
-    so both classes of real scene faces count equally however skewed the scenes are."""
+    """1 for data-set images (source 0); real faces from another source s (1: dev scenes, 2: extra
+    faces) of class c get dev_weight · n_s / (k · n_s_c), k the classes present in s, so every
+    class of real faces counts equally however skewed the source is."""
     w = np.ones(len(labels), np.float32)
-    dev = source == 1
-    for c in range(len(CLASSES)):
-        sel = dev & (labels == c)
-        if sel.any():
-            w[sel] = dev_weight * dev.sum() / (len(CLASSES) * sel.sum())
+    for s in np.unique(source):
+        if s == 0:
+            continue
+        real = source == s
+        present = np.unique(labels[real])
+        for c in present:
+            sel = real & (labels == c)
+            w[sel] = dev_weight * real.sum() / (len(present) * sel.sum())
     return w
 
 
@@ -49,8 +53,8 @@ def augment_one(name: str, img: np.ndarray, rng: np.random.Generator, label: int
     return augment.online_augment(img, rng, label, backgrounds, cover_p=cover_p, distract_p=distract_p)
 
 
-def one_hot(labels: np.ndarray) -> np.ndarray:
-    return np.eye(len(CLASSES), dtype=np.float32)[np.asarray(labels, np.int64)]
+def one_hot(labels: np.ndarray, classes: int = len(CLASSES)) -> np.ndarray:
+    return np.eye(classes, dtype=np.float32)[np.asarray(labels, np.int64)]
 
 
 def make_feed(args: TrainArgs, run: Run):
@@ -58,7 +62,7 @@ def make_feed(args: TrainArgs, run: Run):
 
 
 # ---- cached ---------------------------------------------------------------------------------
-CACHE_FILES = ("train_x", "train_y", "train_src", "val_x", "val_y")
+CACHE_FILES = ("train_x", "train_y", "train_src", "val_x", "val_y", "sval_x", "sval_y")
 TFLITE_FROM = 600  # views to compute from which TFLite (~4× faster per face than Keras on a CPU) pays
 
 
@@ -75,7 +79,8 @@ class CachedFeed:
         arrays = self._read_cache() or self._compute(bottom)
         self.x, self.y = arrays["train_x"], arrays["train_y"]
         self.x_val, self.y_val = arrays["val_x"], arrays["val_y"]
-        self.y_1h = one_hot(self.y)
+        self.x_sv, self.y_sv = arrays["sval_x"], np.asarray(arrays["sval_y"], np.int64)
+        self.y_1h = one_hot(self.y, self.args.classes)
         self.weights = sample_weights(np.asarray(self.y), arrays["train_src"], self.args.dev_weight)
         return top
 
@@ -83,7 +88,8 @@ class CachedFeed:
         """The arguments the cached features depend on."""
         a = self.args
         return {k: getattr(a, k) for k in ("data", "recipe", "cut", "augment", "views", "limit", "seed",
-                                           "dev_scenes", "train_split", "val_split", "base_weights", "init")}
+                                           "dev_scenes", "train_split", "val_split", "base_weights", "init",
+                                           "classes", "extra_faces")}
 
     def _read_cache(self) -> dict | None:
         cache, manifest_path = self.run.cache, self.run.cache / "manifest.json"
@@ -120,6 +126,7 @@ class CachedFeed:
         from maskdash.model.runtime import TFLiteRunner, to_tflite
 
         a, t0 = self.args, time.time()
+        classes = classes_of(a.classes)
         self.run.cache.mkdir(exist_ok=True)
         (self.run.cache / "manifest.json").unlink(missing_ok=True)  # incomplete until rewritten
         tr = datasets.load_samples(_limit(datasets.list_split(a.data, a.train_split), a.limit))
@@ -132,13 +139,26 @@ class CachedFeed:
             scenes = [s for s in scenes if datasets.scene_fold(s.image_path) == "train"]
             faces = datasets.load_scene_faces(scenes)
             skipped += bad + faces.skipped
-            keep = [i for i, lab in enumerate(faces.labels) if lab in CLASSES]
+            keep = [i for i, lab in enumerate(faces.labels) if lab in classes]
             if a.limit:
                 keep = keep[: a.limit]
             images = np.concatenate([images, faces.images[keep]])
-            labels = np.concatenate([labels, np.array([CLASSES.index(faces.labels[i]) for i in keep], labels.dtype)])
+            labels = np.concatenate([labels, np.array([classes.index(faces.labels[i]) for i in keep], labels.dtype)])
             source = np.concatenate([source, np.ones(len(keep), np.uint8)])
             print(f"+ {len(keep)} dev-scene faces (train fold)")
+        sval = datasets.LoadedImages(np.zeros((0, *images.shape[1:]), np.uint8), np.zeros(0, np.int64), [], [],
+                                     np.zeros(0))
+        if a.recipe == "robust" and a.extra_faces:
+            extra = {fold: _limit([datasets.Sample(f.path, classes.index(f.label), fold)
+                                   for f in datasets.list_extra_faces(a.extra_faces, (fold,)) if f.label in classes],
+                                  a.limit, len(classes)) for fold in ("train", "val")}
+            ex = datasets.load_samples(extra["train"])
+            sval = datasets.load_samples(extra["val"])
+            skipped += ex.skipped + sval.skipped
+            images = np.concatenate([images, ex.images])
+            labels = np.concatenate([labels, ex.labels.astype(labels.dtype)])
+            source = np.concatenate([source, np.full(len(ex.labels), 2, np.uint8)])
+            print(f"+ {len(ex.labels)} extra faces (train fold); {len(sval.labels)} in the val fold")
         self.run.write_skipped((s.path, s.reason) for s in skipped)
         if len(images) == 0 or len(va.images) == 0:
             raise SystemExit("no readable training or validation images")
@@ -163,12 +183,14 @@ class CachedFeed:
             views.append(extract(aug, f"features view {v + 1}/{a.views}"))
         arrays = {"train_x": np.concatenate(views), "train_y": np.tile(labels, a.views),
                   "train_src": np.tile(source, a.views), "val_x": extract(va.images, "features validation"),
-                  "val_y": va.labels}
+                  "val_y": va.labels, "sval_x": extract(sval.images, "features extra val") if len(sval.labels)
+                  else np.zeros((0, *views[0].shape[1:]), np.float16), "sval_y": sval.labels}
         for name, arr in arrays.items():
             save_npy(self.run.cache / f"{name}.npy", arr)
         self.feature_seconds = time.time() - t0
-        self.contents = {"train": len(labels), "scene_faces": int(source.sum()), "val": len(va.labels),
-                         "views": a.views}
+        self.contents = {"train": len(labels), "scene_faces": int((source == 1).sum()),
+                         "extra_faces": int((source == 2).sum()), "val": len(va.labels),
+                         "extra_val": len(sval.labels), "views": a.views}
         write_json(self.run.cache / "manifest.json", {  # last: its presence marks a complete cache
             "key": self._key(), "shapes": {k: list(v.shape) for k, v in arrays.items()},
             "contents": self.contents, "seconds": round(self.feature_seconds)})
@@ -181,18 +203,19 @@ class CachedFeed:
             yield self.x[idx].astype(np.float32), self.y_1h[idx], self.weights[idx]
 
     def validation(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(x_val, y_val, x_scene_val, y_scene_val): no scene_val faces on this feed."""
-        return self.x_val, np.asarray(self.y_val), self.x_val[:0], np.zeros(0, np.int64)
+        """(x_val, y_val, x_second_val, y_second_val): the second is the extra faces' val fold
+        (empty without them)."""
+        return self.x_val, np.asarray(self.y_val), self.x_sv, self.y_sv
 
     def close(self) -> None:
         pass
 
 
-def _limit(samples: list[datasets.Sample], limit: int | None) -> list[datasets.Sample]:
+def _limit(samples: list[datasets.Sample], limit: int | None, classes: int = len(CLASSES)) -> list[datasets.Sample]:
     if not limit:
         return samples
     out: list[datasets.Sample] = []
-    for label in range(len(CLASSES)):
+    for label in range(classes):
         out += [s for s in samples if s.label == label][:limit]
     return out
 
@@ -263,7 +286,7 @@ class OnlineFeed:
         self.contents = {"train": len(x_tr), "scene_faces": int(src_tr.sum()), "val": len(self.x_va),
                          "scene_val": len(self.x_sv), "backgrounds": len(pack.backgrounds)}
         print(", ".join(f"{k} {v}" for k, v in self.contents.items()))
-        self.y, self.y_1h = y_tr, one_hot(y_tr)
+        self.y, self.y_1h = y_tr, one_hot(y_tr, a.classes)
         self.weights = sample_weights(y_tr, src_tr, a.dev_weight)
         backgrounds, shape = pack.backgrounds, x_tr.shape
         self.shm = shared_memory.SharedMemory(create=True, size=max(1, x_tr.nbytes))

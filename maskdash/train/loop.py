@@ -71,10 +71,13 @@ def train(args: TrainArgs) -> Path:
         print(f"{settings.display_path(run.dir)}: finished after epoch {state['epoch']}; "
               "writing the run's records")
     if not _finished(state, args):
-        from maskdash.model.network import build_model, load_model
+        from maskdash.model.network import build_model, load_model, widen
 
         keras.utils.set_random_seed(args.seed)
-        model = load_model(args.init) if args.init else build_model(args.recipe, args.base_weights)
+        if args.init:
+            model = widen(load_model(args.init), args.classes)
+        else:
+            model = build_model(args.recipe, args.base_weights, args.classes)
         if ckpt:
             _assign(model.variables, ckpt.model, "model")
             print(f"resuming after epoch {state['epoch']}")
@@ -179,7 +182,7 @@ def _epochs(args: TrainArgs, run: Run, model, net, feed, state: dict, ckpt: Chec
         if len(y_sv):
             p_sv = _predict(net, x_sv)
             sv_loss = _class_balanced_loss(p_sv, y_sv)
-            sv_bacc = _finite(evaluate.metrics(y_sv, p_sv[:, 0])["balanced_accuracy"])
+            sv_bacc = _balanced_accuracy(p_sv, y_sv)
         selection = val_loss if sv_loss is None else (val_loss + sv_loss) / 2
         seconds = time.time() - t0
         if args.minutes and args.schedule == "cosine" and epoch == head_epochs + 2:
@@ -250,8 +253,11 @@ def _class_balanced_loss(p: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean([ce[y == c].mean() for c in np.unique(y)]))
 
 
-def _finite(x) -> float | None:
-    return float(x) if x is not None and math.isfinite(x) else None
+def _balanced_accuracy(p: np.ndarray, y: np.ndarray) -> float:
+    """Mean over the classes present of the share called that class (argmax): one figure for
+    two or three classes."""
+    pred = p.argmax(axis=1)
+    return float(np.mean([(pred[y == c] == c).mean() for c in np.unique(y)]))
 
 
 def _save_for_inference(model, path: Path) -> None:
