@@ -37,6 +37,11 @@ def dev_scenes_dir() -> Path:
     return data_dir() / "face-mask-detection-dev"
 
 
+def extra_faces_dir() -> Path:
+    """Real crops for the third class, hands, dim webcams and hard negatives (index.csv)."""
+    return data_dir() / "extra-faces"
+
+
 def base_weights() -> str:
     """ImageNet MobileNetV2 weights: `MASKDASH_BASE_WEIGHTS`, else the file in shared/, else
     Keras' own download ("imagenet")."""

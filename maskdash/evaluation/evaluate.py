@@ -1,5 +1,10 @@
 """Metrics and evaluation reports: accuracy, per-class precision/recall, ROC AUC, calibration
-error, confusion matrices, predictions CSVs, and the resolution and lighting probes."""
+error, confusion matrices, predictions CSVs, the resolution, lighting and dim-webcam probes, and
+the extra faces' holdout.
+
+Two views of every answer: the binary one (with_mask or not, from p_mask and the threshold: what
+`metrics` measures, for binary and three-class models alike) and, for a three-class model, the
+labels themselves (`three_class`: a confusion over with_mask / without_mask / mask_incorrect)."""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import numpy as np
 from maskdash.data import augment
 
 from maskdash.data import datasets
-from maskdash.labels import CLASSES, INCORRECT
+from maskdash.labels import CLASSES, CLASSES3, INCORRECT, WITH_MASK, WITHOUT_MASK, labels_for
 
 RESOLUTION_WIDTHS = (32, 48, 64, 96)
 LIGHTING_FACTORS = (0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)
@@ -86,6 +91,32 @@ def metrics(y_true: np.ndarray, p_mask: np.ndarray, threshold: float = 0.5) -> d
     return out
 
 
+def three_class(truth: np.ndarray, labels: np.ndarray) -> dict:
+    """The labels against the truths (names): a confusion over CLASSES3 (rows truth, columns
+    label), each truth class's recall and their mean over the classes present."""
+    truth, labels = np.asarray(truth).astype(str), np.asarray(labels).astype(str)
+    conf = [[int(((truth == t) & (labels == c)).sum()) for c in CLASSES3] for t in CLASSES3]
+    recall = {t: (conf[i][i] / sum(conf[i]) if sum(conf[i]) else None) for i, t in enumerate(CLASSES3)}
+    present = [r for r in recall.values() if r is not None]
+    return {"classes": list(CLASSES3), "confusion": conf, "recall": recall,
+            "balanced_accuracy": float(np.mean(present)) if present else None, "n": int(len(truth))}
+
+
+def scores(classifier, images: np.ndarray, batch: int = 64, progress: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """(p_mask, p_incorrect) of every face; p_incorrect is None for a binary model."""
+    from tqdm import tqdm
+
+    units = getattr(classifier, "units", 2)
+    out = [classifier.probabilities(images[i : i + batch])
+           for i in tqdm(range(0, len(images), batch), disable=not progress, desc="classifying")]
+    probs = np.concatenate(out) if out else np.zeros((0, units), np.float32)
+    return probs[:, 0].astype(np.float32), (probs[:, 2].astype(np.float32) if probs.shape[1] > 2 else None)
+
+
+def _p_incorrect(pinc: np.ndarray | None, i: int):
+    return "" if pinc is None else round(float(pinc[i]), 6)
+
+
 def format_metrics(name: str, m: dict) -> str:
     def pct(v):
         return "  –  " if v is None else f"{100 * v:6.2f}%"
@@ -109,15 +140,18 @@ def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
 
 
 def write_confusion(path: Path, conf: list[list[int]]) -> None:
+    """A 2×2 (binary view) or 3×3 (three-class labels) confusion, rows truth, columns label."""
+    names = CLASSES if len(conf) == 2 else CLASSES3
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["", *CLASSES])
-        for name, row in zip(CLASSES, conf):
+        w.writerow(["", *names])
+        for name, row in zip(names, conf):
             w.writerow([name, *row])
 
 
-CLS_COLUMNS = ["path", "truth", "label", "p_mask", "width"]
-SCENE_EVAL_COLUMNS = ["path", "face", "x1", "y1", "x2", "y2", "truth", "fold", "label", "p_mask", "height"]
+CLS_COLUMNS = ["path", "truth", "label", "p_mask", "width", "p_incorrect"]
+SCENE_EVAL_COLUMNS = ["path", "face", "x1", "y1", "x2", "y2", "truth", "fold", "label", "p_mask", "height", "p_incorrect"]
+EXTRA_COLUMNS = ["path", "truth", "source", "tags", "label", "p_mask", "p_incorrect"]
 
 
 def _rel(path: str, root: Path) -> str:
@@ -131,15 +165,16 @@ def _rel(path: str, root: Path) -> str:
 
 
 def evaluate_split(classifier, data_dir: Path, split: str, threshold: float = 0.5, progress: bool = True):
-    """→ (loaded images, p_mask, rows for predictions CSV, skipped)."""
+    """→ (loaded images, p_mask, rows for predictions CSV, p_incorrect or None)."""
     loaded = datasets.load_samples(datasets.list_split(data_dir, split), progress=progress)
-    p = classifier.predict_batched(loaded.images, progress=progress)
+    p, pinc = scores(classifier, loaded.images, progress=progress)
+    labels = labels_for(p, threshold, pinc)
     rows = [
-        {"path": _rel(path, Path(data_dir)), "truth": CLASSES[t], "label": CLASSES[0] if q >= threshold else CLASSES[1],
-         "p_mask": round(float(q), 6), "width": int(w)}
-        for path, t, q, w in zip(loaded.paths, loaded.labels, p, loaded.native_widths)
+        {"path": _rel(path, Path(data_dir)), "truth": CLASSES[t], "label": lab,
+         "p_mask": round(float(q), 6), "width": int(w), "p_incorrect": _p_incorrect(pinc, i)}
+        for i, (path, t, q, w, lab) in enumerate(zip(loaded.paths, loaded.labels, p, loaded.native_widths, labels))
     ]
-    return loaded, p, rows
+    return loaded, p, rows, pinc
 
 
 def sweep(classifier, images, transform, values, progress: bool = False, desc: str = "sweep") -> np.ndarray:
@@ -184,15 +219,16 @@ def evaluate_scenes(classifier, scenes_dir: Path, threshold: float = 0.5, progre
     """Face-level evaluation on ground-truth boxes → (metrics per subset, rows)."""
     scenes, _ = datasets.list_scenes(scenes_dir)
     faces = datasets.load_scene_faces(scenes, progress=progress)
-    p = classifier.predict_batched(faces.images, progress=progress)
+    p, pinc = scores(classifier, faces.images, progress=progress)
+    labels = labels_for(p, threshold, pinc)
     rows, face_index = [], {}
-    for path, box, truth, q in zip(faces.image_paths, faces.boxes, faces.labels, p):
+    for i, (path, box, truth, q) in enumerate(zip(faces.image_paths, faces.boxes, faces.labels, p)):
         k = face_index[path] = face_index.get(path, -1) + 1
         rows.append({
             "path": Path(path).name, "face": k, "x1": int(box.x1), "y1": int(box.y1), "x2": int(box.x2),
             "y2": int(box.y2), "truth": truth, "fold": datasets.scene_fold(path),
-            "label": CLASSES[0] if q >= threshold else CLASSES[1], "p_mask": round(float(q), 6),
-            "height": int(box.height),
+            "label": str(labels[i]), "p_mask": round(float(q), 6),
+            "height": int(box.height), "p_incorrect": _p_incorrect(pinc, i),
         })
     results = {}
     truth = np.array([r["truth"] for r in rows])
@@ -201,15 +237,84 @@ def evaluate_scenes(classifier, scenes_dir: Path, threshold: float = 0.5, progre
         two = sel & np.isin(truth, CLASSES)
         y = np.array([CLASSES.index(t) for t in truth[two]])
         results[name] = metrics(y, p[two], threshold)
+        if pinc is not None:
+            results[name]["three_class"] = three_class(truth[sel], labels[sel])
     heights = np.array([r["height"] for r in rows])
     results["dev_scenes_holdout_by_height"] = by_height(truth, p, heights, folds == "holdout", threshold)
-    inc = truth == INCORRECT
-    results["dev_scenes_incorrect"] = {
-        "n": int(inc.sum()),
-        "called_with_mask": float((p[inc] >= threshold).mean()) if inc.any() else None,
-        "mean_p_mask": float(p[inc].mean()) if inc.any() else None,
-    }
+    for key, sel in (("dev_scenes_incorrect", truth == INCORRECT),
+                     ("dev_scenes_holdout_incorrect", (truth == INCORRECT) & (folds == "holdout"))):
+        results[key] = {
+            "n": int(sel.sum()),
+            "called_with_mask": float((labels[sel] == WITH_MASK).mean()) if sel.any() else None,
+            "called_incorrect": float((labels[sel] == INCORRECT).mean()) if sel.any() and pinc is not None else None,
+            "mean_p_mask": float(p[sel].mean()) if sel.any() else None,
+        }
     return results, rows
+
+
+def _share(x: np.ndarray) -> float | None:
+    return float(np.mean(x)) if len(x) else None
+
+
+def evaluate_extra(classifier, extra_dir: Path, fold: str = "holdout", threshold: float = 0.5,
+                   progress: bool = True) -> tuple[dict, list[dict]]:
+    """The extra faces of one fold (real crops: masks below the nose, hands and objects at the
+    mouth, dim webcams, reviewed hard negatives) → (figures, rows). Quote the holdout fold only
+    once a model is chosen: it is never learnt from and never chooses a checkpoint."""
+    faces = datasets.list_extra_faces(extra_dir, (fold,))
+    loaded = datasets.load_samples([datasets.Sample(f.path, 0, fold) for f in faces], progress=progress)
+    by_path = {str(f.path): f for f in faces}
+    kept = [by_path[p] for p in loaded.paths]
+    p, pinc = scores(classifier, loaded.images, progress=progress)
+    labels = labels_for(p, threshold, pinc)
+    truth = np.array([f.label for f in kept])
+    tags = [set(f.tags) for f in kept]
+    rows = [{"path": _rel(str(f.path), Path(extra_dir)), "truth": f.label, "source": f.source,
+             "tags": ";".join(f.tags), "label": str(labels[i]), "p_mask": round(float(p[i]), 6),
+             "p_incorrect": _p_incorrect(pinc, i)} for i, f in enumerate(kept)]
+
+    def has(*names: str) -> np.ndarray:
+        return np.array([bool(t & set(names)) for t in tags], bool)
+
+    unmasked = truth == WITHOUT_MASK
+    covered = unmasked & has("hand_over_mouth", "object_over_mouth") & ~has("scarf_or_face_cover")
+    hands = unmasked & has("hand_over_mouth")
+    hard = unmasked & has("reviewed_hard_negative")
+    dim = has("dim_webcam")
+    two = np.isin(truth, CLASSES)
+    doc = {
+        "fold": fold, "n": int(len(truth)), "skipped": [vars(s) for s in loaded.skipped],
+        "binary": metrics(np.array([CLASSES.index(t) for t in truth[two]]), p[two], threshold),
+        "three_class": three_class(truth, labels),
+        "incorrect": {"n": int((truth == INCORRECT).sum()),
+                      "called_incorrect": _share(labels[truth == INCORRECT] == INCORRECT),
+                      "called_with_mask": _share(labels[truth == INCORRECT] == WITH_MASK)},
+        "hand_or_object_over_mouth": {"n": int(covered.sum()), "called_with_mask": _share(labels[covered] == WITH_MASK),
+                                      "hands": int(hands.sum()),
+                                      "hands_called_with_mask": _share(labels[hands] == WITH_MASK)},
+        "hard_negatives": {"n": int(hard.sum()), "kept_without_mask": _share(labels[hard] == WITHOUT_MASK),
+                           "called_with_mask": _share(labels[hard] == WITH_MASK)},
+        "dim_webcam": {c: {"n": int((dim & (truth == c)).sum()), "kept": _share(labels[dim & (truth == c)] == c)}
+                       for c in CLASSES3},
+    }
+    return doc, rows
+
+
+def dim_webcam_probe(classifier, images: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> dict:
+    """Face Mask 12K faces through the dim-webcam camera model (`data.camera.probe_view`) at each
+    darkness level: the share of each class that keeps its label (three-class labels for a
+    three-class model: an unmasked face called mask_incorrect has lost its label)."""
+    from maskdash.data import camera
+
+    out = {}
+    for level in camera.LEVELS:
+        views = np.stack([camera.probe_view(img, level, seed=i) for i, img in enumerate(images)])
+        p, pinc = scores(classifier, views)
+        got = labels_for(p, threshold, pinc)
+        truth = np.array(CLASSES)[np.asarray(labels, np.int64)]
+        out[level] = {c: _share(got[truth == c] == c) for c in CLASSES}
+        out[level]["n"] = int(len(truth))
+    return out
 
 
 def evaluate_scenes_detected(classifier, scenes_dir: Path, detector, fold: str = "holdout",
@@ -313,13 +418,18 @@ def evaluate_to_dir(classifier, data_dir: Path, split: str, out: Path, name: str
     """The `evaluate` command: metrics JSON + confusion + predictions for one split (and its
     de-duplicated subset when `dedup` lists the kept paths)."""
     name = name or split.lower()
-    loaded, p, rows = evaluate_split(classifier, data_dir, split, threshold, progress)
+    loaded, p, rows, pinc = evaluate_split(classifier, data_dir, split, threshold, progress)
     results = {name: metrics(loaded.labels, p, threshold)}
+    if pinc is not None:
+        results[name]["three_class"] = three_class([r["truth"] for r in rows], [r["label"] for r in rows])
     write_csv(out / f"predictions_{name}.csv", CLS_COLUMNS, rows)
     write_confusion(out / f"confusion_{name}.csv", results[name]["confusion"])
     if dedup is not None:
         keep = np.array([r["path"] in dedup for r in rows])
         results[f"{name}_dedup"] = metrics(loaded.labels[keep], p[keep], threshold)
+        if pinc is not None:
+            results[f"{name}_dedup"]["three_class"] = three_class(
+                [r["truth"] for r, k in zip(rows, keep) if k], [r["label"] for r, k in zip(rows, keep) if k])
         write_csv(out / f"predictions_{name}_dedup.csv", CLS_COLUMNS, [r for r, k in zip(rows, keep) if k])
         write_confusion(out / f"confusion_{name}_dedup.csv", results[f"{name}_dedup"]["confusion"])
     extra = {}
@@ -327,6 +437,7 @@ def evaluate_to_dir(classifier, data_dir: Path, split: str, out: Path, name: str
         extra["probes"] = {
             "resolution": resolution_probe(classifier, loaded.images, loaded.labels, threshold=threshold),
             "lighting": lighting_probe(classifier, loaded.images, loaded.labels, threshold=threshold),
+            "dim_webcam": dim_webcam_probe(classifier, loaded.images, loaded.labels, threshold=threshold),
         }
     doc = {"model": str(classifier.path), "data": str(data_dir), "split": split, "threshold": threshold,
            "sets": results, "skipped": [vars(s) for s in loaded.skipped], **extra}

@@ -45,7 +45,8 @@ def ship_run(run: Path, out: Path) -> dict:
 
 
 def build_report(model_dir: Path, data_dir: Path | None = None, scenes_dir: Path | None = None,
-                 audit_dir: Path | None = None, tflite: bool = False, progress: bool = True) -> dict:
+                 audit_dir: Path | None = None, tflite: bool = False, progress: bool = True,
+                 extra_dir: Path | None = None) -> dict:
     from maskdash.data.audit import dedup_test_paths, run_audit
 
     data_dir = Path(data_dir or settings.facemask12k_dir())
@@ -72,6 +73,7 @@ def build_report(model_dir: Path, data_dir: Path | None = None, scenes_dir: Path
             doc["sets"][key] = scene_results[key]
             evaluate.write_confusion(model_dir / f"confusion_{key}.csv", scene_results[key]["confusion"])
         doc["dev_scenes_incorrect"] = scene_results["dev_scenes_incorrect"]
+        doc["dev_scenes_holdout_incorrect"] = scene_results["dev_scenes_holdout_incorrect"]
         doc["dev_scenes_holdout_by_height"] = scene_results["dev_scenes_holdout_by_height"]
         from maskdash.inference.detection import default_photo_detector, make_detector
 
@@ -79,10 +81,21 @@ def build_report(model_dir: Path, data_dir: Path | None = None, scenes_dir: Path
         doc["dev_scenes_holdout_detected"] = evaluate.evaluate_scenes_detected(clf, scenes_dir, detector, progress=progress)
         evaluate.write_csv(model_dir / "predictions_dev_scenes.csv", evaluate.SCENE_EVAL_COLUMNS, rows)
 
+    extra_dir = Path(extra_dir or settings.extra_faces_dir())
+    if (extra_dir / "index.csv").is_file():
+        doc["extra_faces_holdout"], rows = evaluate.evaluate_extra(clf, extra_dir, "holdout", progress=progress)
+        evaluate.write_csv(model_dir / "predictions_extra_holdout.csv", evaluate.EXTRA_COLUMNS, rows)
+    for name, m in doc["sets"].items():  # the labels' own confusion beside the binary one
+        if "three_class" in m:
+            evaluate.write_confusion(model_dir / f"confusion3_{name}.csv", m["three_class"]["confusion"])
+    if "extra_faces_holdout" in doc:
+        evaluate.write_confusion(model_dir / "confusion3_extra_holdout.csv",
+                                 doc["extra_faces_holdout"]["three_class"]["confusion"])
+
     args = json.loads((model_dir / "args.json").read_text()) if (model_dir / "args.json").exists() else {}
     doc["recipe"] = recognise(args)[0] if args else model_dir.name
     doc["model"] = str(keras_path.relative_to(settings.PROJECT_ROOT)) if keras_path.is_relative_to(settings.PROJECT_ROOT) else str(keras_path)
-    doc["data"] = "facemask12k (Train/Validation/Test) + face-mask-detection-dev"
+    doc["data"] = "facemask12k (Train/Validation/Test) + face-mask-detection-dev + extra-faces (holdout fold)"
     doc["generated"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     doc.pop("split", None)
     doc.pop("skipped", None)
@@ -92,7 +105,7 @@ def build_report(model_dir: Path, data_dir: Path | None = None, scenes_dir: Path
         (model_dir / "model.tflite").write_bytes(blob)
         fast = load_classifier(model_dir / "model.tflite")
         loaded = evaluate.data.load_samples(evaluate.data.list_split(data_dir, "Test"), progress=False)
-        p16 = fast.predict_batched(loaded.images)
+        p16 = evaluate.scores(fast, loaded.images)[0]
         ref = np.array([r for r in _read_p(model_dir / "predictions_test.csv")])
         m16 = evaluate.metrics(loaded.labels, p16)
         doc["tflite"] = {
@@ -126,11 +139,25 @@ def summary_lines(doc: dict) -> list[str]:
     if "dev_scenes_incorrect" in doc:
         inc = doc["dev_scenes_incorrect"]
         lines.append(f"dev scenes, mask worn incorrectly: n={inc['n']}, called with_mask {100 * (inc['called_with_mask'] or 0):.1f}%")
+    for name in ("dev_scenes_holdout", "test"):
+        t = doc["sets"].get(name, {}).get("three_class")
+        if t:
+            lines.append(f"{name} three-class recall: " + ", ".join(
+                f"{c} {_pct(r)}" for c, r in t["recall"].items() if r is not None))
+    x = doc.get("extra_faces_holdout")
+    if x:
+        r = x["three_class"]["recall"]
+        lines.append(f"extra faces holdout (n={x['n']}): " + ", ".join(f"{c} kept {_pct(v)}" for c, v in r.items()))
+        lines.append(f"  hands/objects over the mouth called with_mask {_pct(x['hand_or_object_over_mouth']['called_with_mask'])}"
+                     f" (n={x['hand_or_object_over_mouth']['n']}); hard negatives kept without_mask "
+                     f"{_pct(x['hard_negatives']['kept_without_mask'])} (n={x['hard_negatives']['n']})")
     probes = doc.get("probes", {})
     for w, r in probes.get("resolution", {}).items():
         lines.append(f"resolution probe {w:>3} px: keeps with_mask {100 * r['with_mask']:.1f}%, without_mask {100 * r['without_mask']:.1f}%")
     for f, r in probes.get("lighting", {}).items():
         lines.append(f"lighting probe ×{f}: accuracy {100 * r['accuracy']:.2f}%")
+    for level, r in probes.get("dim_webcam", {}).items():
+        lines.append(f"dim-webcam probe {level}: keeps with_mask {_pct(r['with_mask'])}, without_mask {_pct(r['without_mask'])}")
     if "tflite" in doc:
         t = doc["tflite"]
         lines.append(f"TFLite {t['quantization']} ({t['size_mb']} MB): Test accuracy {100 * t['test_accuracy']:.2f}%, agreement {100 * t['agreement']:.2f}%")
@@ -216,6 +243,38 @@ def scenes_card_lines(model_dir: Path, fold: str = "holdout") -> list[str]:
     return L
 
 
+def three_class_card_lines(doc: dict) -> list[str]:
+    """The labels' own figures (three-class models): the dev holdout's 3×3 recall and the extra
+    faces' holdout groups."""
+    L: list[str] = []
+    hold = doc.get("sets", {}).get("dev_scenes_holdout", {}).get("three_class")
+    if hold:
+        r = hold["recall"]
+        L += ["", "### Three classes", "", "Share of each truth class given its own label (rows of the 3×3 "
+              "confusion, `confusion3_*.csv`).", "", "| set | n | with_mask | without_mask | mask_incorrect |",
+              "|---|---|---|---|---|"]
+        rows = [("dev scenes holdout", hold)]
+        if doc.get("extra_faces_holdout"):
+            rows.append(("extra faces holdout", doc["extra_faces_holdout"]["three_class"]))
+        for name, t in rows:
+            conf = dict(zip(t["classes"], t["confusion"]))
+            n = {c: sum(conf[c]) for c in t["classes"]}
+            L.append(f"| {name} | {t['n']} | " + " | ".join(
+                f"{_pct(t['recall'][c])} (n {n[c]})" for c in ("with_mask", "without_mask", "mask_incorrect")) + " |")
+    x = doc.get("extra_faces_holdout")
+    if x:
+        h, hn, inc = x["hand_or_object_over_mouth"], x["hard_negatives"], x["incorrect"]
+        L += ["", f"Extra faces' holdout fold (real crops, split by source photo, never trained on; n = {x['n']}):",
+              f"- masks worn below the nose: `mask_incorrect` {_pct(inc['called_incorrect'])}, `with_mask` "
+              f"{_pct(inc['called_with_mask'])} (n = {inc['n']})",
+              f"- hands or objects over an unmasked mouth: called `with_mask` {_pct(h['called_with_mask'])} "
+              f"(n = {h['n']}; hands alone {_pct(h['hands_called_with_mask'])} of {h['hands']})",
+              f"- reviewed hard negatives: kept `without_mask` {_pct(hn['kept_without_mask'])} (n = {hn['n']})",
+              "- dim webcam faces: " + ", ".join(f"{c} kept {_pct(v['kept'])} (n = {v['n']})"
+                                                  for c, v in x["dim_webcam"].items() if v["n"])]
+    return L
+
+
 def write_model_card(model_dir: Path) -> Path:
     """MODEL_CARD.md from the files beside it, so that every figure in it comes from a command."""
     doc = json.loads((model_dir / "metrics.json").read_text())
@@ -230,14 +289,20 @@ def write_model_card(model_dir: Path) -> Path:
         skipped = max(0, len((model_dir / "skipped.csv").read_text().splitlines()) - 1)
     recipe = doc.get("recipe", model_dir.name)
     feed = recognise(args)[1]
+    classes = int(args.get("classes") or 2)
+    what = ("Three-class face classifier: `with_mask`, `without_mask`, `mask_incorrect` (a mask worn below "
+            "the nose or on the chin) for one face crop" if classes == 3 else
+            "Binary face classifier: `with_mask` vs `without_mask` for one face crop")
+    output = ("Output: softmax (p_mask, p_without, p_incorrect). The label: `with_mask` when p_mask ≥ the "
+              "threshold, else the likelier of the other two; the binary view (compliant = `with_mask`) "
+              "is what the accuracy tables measure" if classes == 3 else "Output: p(with_mask)")
     L = [f"# Model card: MaskDash `{recipe}`", "",
-         "Binary face classifier: `with_mask` vs `without_mask` for one face crop (224×224 RGB, "
-         "a square box with a 20 % margin around the detected face). Output: p(with_mask).", "",
+         f"{what} (224×224 RGB, a square box with a 20 % margin around the detected face). {output}.", "",
          "## Recipe", "", _recipe_text(recipe, feed), "", "## Training data and arguments", ""]
     shown = ("feed", "data", "train_split", "val_split", "epochs", "views", "batch_size", "lr", "base_weights", "seed")
     if recipe != "seed":  # the seed recipe has no fine-tuning stage and no scene faces
         shown += ("head_epochs", "fine_tune_lr", "dev_scenes", "dev_weight", "init", "cut", "cover_p",
-                  "distract_p", "schedule", "minutes")
+                  "distract_p", "schedule", "minutes", "classes", "extra_faces")
     for k in shown:
         if k in args and args[k] is not None:
             L.append(f"- `{k}`: {args[k]}")
@@ -287,7 +352,9 @@ def write_model_card(model_dir: Path) -> Path:
     if doc.get("dev_scenes_incorrect"):
         inc = doc["dev_scenes_incorrect"]
         L += ["", f"Masks worn incorrectly in the dev scenes (n = {inc['n']}): called `with_mask` "
-              f"{_pct(inc['called_with_mask'])} of the time."]
+              f"{_pct(inc['called_with_mask'])} of the time"
+              + (f", `mask_incorrect` {_pct(inc['called_incorrect'])}." if inc.get("called_incorrect") is not None else ".")]
+    L += three_class_card_lines(doc)
     probes = doc.get("probes", {})
     if probes:
         L += ["", "## Probes (Face Mask 12K Test)", "", "Resolution: each face shrunk to W px wide and enlarged back; share keeping its label.", "",
@@ -297,6 +364,14 @@ def write_model_card(model_dir: Path) -> Path:
         L += ["", "Lighting: brightness × factor.", "", "| factor | accuracy |", "|---|---|"]
         for fct, r in probes.get("lighting", {}).items():
             L.append(f"| ×{fct} | {_pct(r['accuracy'])} |")
+        if probes.get("dim_webcam"):
+            L += ["", "Dim webcam: each face through the camera model of `maskdash/data/camera.py` (a 64 px face, "
+                  "shot and read noise at the webcam's gain, a lamp's colour cast, motion blur, JPEG q35); share "
+                  "keeping its own label.", "", "| level (light) | with_mask | without_mask |", "|---|---|---|"]
+            from maskdash.data.camera import LEVELS
+
+            for level, r in probes["dim_webcam"].items():
+                L.append(f"| {level} (×{LEVELS.get(level, '?')}) | {_pct(r['with_mask'])} | {_pct(r['without_mask'])} |")
     if "tflite" in doc:
         t = doc["tflite"]
         L += ["", "## Export", "", f"`{t['file']}`: TFLite {t['quantization']}, {t['size_mb']} MB; Test accuracy "
