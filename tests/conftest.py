@@ -40,6 +40,13 @@ def dev_scenes() -> Path:
 
 
 @pytest.fixture(scope="session")
+def extra_faces() -> Path:
+    root = settings.extra_faces_dir()
+    need((root / "index.csv").is_file(), f"extra faces not found at {root} (set MASKDASH_DATA)")
+    return root
+
+
+@pytest.fixture(scope="session")
 def base_weights() -> str:
     w = settings.base_weights()
     need(w != "imagenet", "local MobileNetV2 ImageNet weights not found (set MASKDASH_BASE_WEIGHTS)")

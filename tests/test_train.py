@@ -61,6 +61,40 @@ def test_dev_scene_faces_weigh_each_class_equally():
     assert w[[2, 4]].sum() == w[3]  # each dev class carries the same total weight
 
 
+def test_three_classes_learn_extra_faces_from_their_train_fold_only(tmp_path, fm12k, extra_faces, shipped_model):
+    """A binary model widened to three classes learns the extra faces' train fold and chooses its
+    checkpoint on their val fold as well; the holdout fold is never read."""
+    from maskdash.data import datasets
+
+    run = tmp_path / "three"
+    best = train(TrainArgs(data=str(fm12k), recipe="robust", out=str(run), init=str(shipped_model.with_suffix(".keras")),
+                           classes=3, extra_faces=str(extra_faces), limit=3, views=1, epochs=1, batch_size=8))
+    contents = json.loads((run / "args.json").read_text())["contents"]
+    assert contents["extra_faces"] == 9 and contents["extra_val"] == 9  # 3 per class, three classes
+    with open(run / "skipped.csv") as f:
+        assert len(f.read().splitlines()) == 1  # a header, nothing skipped
+    holdout = {str(f.path) for f in datasets.list_extra_faces(extra_faces, ("holdout",))}
+    used = {str(f.path) for f in datasets.list_extra_faces(extra_faces, ("train", "val"))}
+    assert not holdout & used
+    with open(run / "history.csv") as f:
+        row = next(csv.DictReader(f))
+    assert row["scene_val_loss"] and float(row["scene_val_balanced_accuracy"]) >= 0  # the val fold chose
+    clf = load_classifier(best, engine="keras")
+    assert clf.units == 3 and clf.probabilities(np.zeros((2, 224, 224, 3), np.uint8)).shape == (2, 3)
+
+
+def test_three_class_sample_weights_balance_each_real_source():
+    from maskdash.train.feeds import sample_weights
+
+    labels = np.array([0, 1, 0, 0, 2, 1, 1, 1])
+    source = np.array([0, 0, 2, 2, 2, 2, 1, 1])
+    w = sample_weights(labels, source, dev_weight=1.0)
+    extra = source == 2
+    totals = [w[extra & (labels == c)].sum() for c in (0, 1, 2)]
+    assert np.allclose(totals, totals[0])  # each class of the extra faces carries the same weight
+    assert np.allclose(w[source == 1], 1.0)  # one class in the dev faces: its own share
+
+
 def _tiny(run, fm12k, base_weights, **kw) -> TrainArgs:
     return TrainArgs(data=str(fm12k), recipe="robust", out=str(run), base_weights=base_weights,
                      limit=4, views=1, head_epochs=1, batch_size=4, **kw)
