@@ -168,28 +168,34 @@ def fabric_from_masked(face: np.ndarray, lm: np.ndarray | None = None) -> np.nda
     if lm is None:
         return None
     fr = _Frame(lm)
-    s = TEXTURE_SIZE
-    u = np.linspace(-0.62, 0.62, s)
-    v = np.linspace(0.0, 1.0, s)
-    uu, vv = np.meshgrid(u, v)
-    a = fr.a_mid + uu * np.where(uu < 0, fr.a_mid - fr.a_right, fr.a_left - fr.a_mid)
-    b_top = 0.25 * fr.b_mouth
-    b = b_top + vv * (fr.b_chin - 0.1 * fr.iod - b_top)
-    xy = fr.to_image(a, b).astype(np.float32)
     h, w = face.shape[:2]
-    if xy[..., 0].min() < -2 or xy[..., 0].max() > w + 1 or xy[..., 1].max() > h + 6:
-        return None  # the region leaves the crop
+    s = TEXTURE_SIZE
+    uu, vv = np.meshgrid(np.linspace(-1, 1, s), np.linspace(0.0, 1.0, s))
+    b_top = 0.3 * fr.b_mouth
+    # Tight crops often cut the chin (or a cheek): shrink the region until it lies in the crop.
+    for spread, reach in ((0.6, 0.5), (0.55, 0.35), (0.5, 0.2), (0.42, 0.05)):
+        a = fr.a_mid + spread * uu * np.where(uu < 0, fr.a_mid - fr.a_right, fr.a_left - fr.a_mid)
+        b = b_top + vv * (fr.b_mouth + reach * (fr.b_chin - fr.b_mouth) - b_top)
+        xy = fr.to_image(a, b).astype(np.float32)
+        if xy[..., 0].min() >= -1 and xy[..., 0].max() <= w and xy[..., 1].min() >= -1 and xy[..., 1].max() <= h:
+            break
+    else:
+        return None
     tex = cv2.remap(face, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    # Reject skin: the fabric's colour must differ from the skin around the eyes.
-    ea, eb = fr.local(lm[:2])
-    skin_pts = fr.to_image(np.linspace(ea.min(), ea.max(), 7), np.full(7, fr.b_eye * 0.55))
-    sx = np.clip(skin_pts[:, 0].round().astype(int), 0, w - 1)
-    sy = np.clip(skin_pts[:, 1].round().astype(int), 0, h - 1)
+    # Reject skin (a mask too small, a hand, landmarks off): the skin's colour is read on the
+    # forehead and between the eyes, which a worn mask leaves free.
+    ea = fr.local(lm[:2])[0]
+    pts = np.concatenate([
+        fr.to_image(np.linspace(ea.min(), ea.max(), 7), np.full(7, fr.b_eye - 0.4 * fr.iod)),
+        fr.to_image(fr.a_mid + np.linspace(-0.12, 0.12, 5) * fr.iod, np.full(5, fr.b_eye)),
+    ])
+    sx = np.clip(pts[:, 0].round().astype(int), 0, w - 1)
+    sy = np.clip(pts[:, 1].round().astype(int), 0, h - 1)
     lab_face = cv2.cvtColor(face, cv2.COLOR_RGB2LAB).astype(np.float32)
     skin = np.median(lab_face[sy, sx], axis=0)
     lab_tex = cv2.cvtColor(tex, cv2.COLOR_RGB2LAB).astype(np.float32).reshape(-1, 3)
-    fabric = np.median(lab_tex, axis=0)
-    if np.linalg.norm((fabric - skin) * [0.6, 1, 1]) < 14:
+    dist = np.linalg.norm((lab_tex - skin) * [0.5, 1, 1], axis=1)
+    if np.median(dist) < 14 or (dist < 10).mean() > 0.25:
         return None
     return tex
 
@@ -346,7 +352,6 @@ def build_incorrect(
             textures.append(t)
     images, sources, tags = [], [], []
     fi = 0
-    misses = 0
     while len(images) < n:
         if fi >= 3 * len(faces) + 3 * n:
             raise RuntimeError(f"only {len(images)} of {n} faces could be made from {root}")
@@ -355,7 +360,6 @@ def build_incorrect(
         face, native = _load(path)
         lm = landmarks(face)
         if lm is None:
-            misses += 1
             continue
         item_rng = np.random.default_rng([seed, fi])
         if item_rng.random() < PLAIN_SHARE:
