@@ -33,6 +33,7 @@ def _run_train(a: argparse.Namespace) -> int:
         init=a.init, base_weights=a.base_weights, dev_scenes=dev_scenes, dev_weight=a.dev_weight,
         limit=a.limit, seed=a.seed, views=a.views, cover_p=a.cover_p, distract_p=a.distract_p,
         minutes=a.minutes, workers=a.workers, classes=a.classes, extra_faces=a.extra_faces,
+        synth_incorrect=a.synth_incorrect,
     ))
     print(f"best checkpoint: {settings.display_path(best)}")
     return 0
@@ -80,6 +81,8 @@ def _train_arguments(t: argparse.ArgumentParser, feed: bool) -> None:
     t.add_argument("--extra-faces", help="cached feed: also learn from the train fold of these real faces "
                    "(a folder with index.csv, e.g. ../shared/data/extra-faces); its val fold joins the "
                    "checkpoint choice")
+    t.add_argument("--synth-incorrect", type=int, default=0,
+                   help="cached feed, --classes 3: also learn N Train faces given a mask slid below the nose")
     t.add_argument("--limit", type=int, help="at most N images per class (quick runs)")
     t.add_argument("--seed", type=int, default=1234)
     t.add_argument("--views", type=int, help="cached feed: augmented copies of each training image")

@@ -71,6 +71,9 @@ class TrainArgs:
     # robust, cached feed: real faces cut from public photos (index.csv), split by photo; the train
     # fold is learnt, the val fold joins the checkpoint choice, the holdout is only reported
     extra_faces: str | None = None
+    # robust, cached feed, three classes: this many Train faces given a mask slid below the nose
+    # (maskdash.data.synth: real Train fabric on Train faces), learnt as data-set images
+    synth_incorrect: int = 0
     limit: int | None = None  # per class, for quick runs and tests
     seed: int = 1234
     views: int | None = None  # cached feed: augmented copies per training image
@@ -107,6 +110,8 @@ def resolve(args: TrainArgs) -> TrainArgs:
     if args.classes not in (2, 3) or (args.recipe == "seed" and args.classes != 2):
         raise ValueError(f"the {args.recipe} recipe has {'2' if args.recipe == 'seed' else '2 or 3'} "
                          f"classes, not {args.classes}")
+    if args.synth_incorrect and args.classes != 3:
+        raise ValueError("--synth-incorrect makes mask_incorrect faces: it needs --classes 3")
     if args.extra_faces and args.feed != "cached":
         raise ValueError("--extra-faces is read by the cached feed (the online feed reads a pack)")
     if args.schedule not in SCHEDULES:

@@ -21,7 +21,7 @@ import numpy as np
 
 from maskdash import settings
 from maskdash.data import augment, datasets
-from maskdash.labels import CLASSES, classes_of
+from maskdash.labels import CLASSES, INCORRECT, classes_of
 from maskdash.train.config import TrainArgs
 from maskdash.train.run import READ_ERRORS, Run, note, save_npy, write_json
 
@@ -89,7 +89,7 @@ class CachedFeed:
         a = self.args
         return {k: getattr(a, k) for k in ("data", "recipe", "cut", "augment", "views", "limit", "seed",
                                            "dev_scenes", "train_split", "val_split", "base_weights", "init",
-                                           "classes", "extra_faces")}
+                                           "classes", "extra_faces", "synth_incorrect")}
 
     def _read_cache(self) -> dict | None:
         cache, manifest_path = self.run.cache, self.run.cache / "manifest.json"
@@ -146,6 +146,14 @@ class CachedFeed:
             labels = np.concatenate([labels, np.array([classes.index(faces.labels[i]) for i in keep], labels.dtype)])
             source = np.concatenate([source, np.ones(len(keep), np.uint8)])
             print(f"+ {len(keep)} dev-scene faces (train fold)")
+        if a.synth_incorrect and a.classes == 3:
+            from maskdash.data.synth import build_incorrect
+
+            made, _ = build_incorrect(a.data, a.synth_incorrect, a.seed)
+            images = np.concatenate([images, made])
+            labels = np.concatenate([labels, np.full(len(made), classes.index(INCORRECT), labels.dtype)])
+            source = np.concatenate([source, np.zeros(len(made), np.uint8)])  # weighed as data-set images
+            print(f"+ {len(made)} Train faces given a mask below the nose")
         sval = datasets.LoadedImages(np.zeros((0, *images.shape[1:]), np.uint8), np.zeros(0, np.int64), [], [],
                                      np.zeros(0))
         if a.recipe == "robust" and a.extra_faces:
@@ -189,6 +197,7 @@ class CachedFeed:
             save_npy(self.run.cache / f"{name}.npy", arr)
         self.feature_seconds = time.time() - t0
         self.contents = {"train": len(labels), "scene_faces": int((source == 1).sum()),
+                         "synth_incorrect": int(a.synth_incorrect or 0),
                          "extra_faces": int((source == 2).sum()), "val": len(va.labels),
                          "extra_val": len(sval.labels), "views": a.views}
         write_json(self.run.cache / "manifest.json", {  # last: its presence marks a complete cache
