@@ -34,6 +34,14 @@ def label_for(p_mask: float, threshold: float = DEFAULT_THRESHOLD, p_incorrect: 
     three-class model's face is mask_incorrect when that is likelier than no mask at all."""
     if p_mask >= threshold:
         return WITH_MASK
+    return unmasked_label(p_mask, p_incorrect)
+
+
+def unmasked_label(p_mask: float, p_incorrect: float | None = None) -> str:
+    """The second half of the rule, for a face already judged not to wear its mask properly (the
+    live tracker decides that half with hysteresis): mask_incorrect when p_incorrect is likelier
+    than no mask at all (p_without = 1 − p_mask − p_incorrect), else without_mask. A binary
+    model's p_incorrect (None or NaN) always gives without_mask."""
     if p_incorrect is not None and p_incorrect == p_incorrect and p_incorrect > 1.0 - p_mask - p_incorrect:
         return INCORRECT
     return WITHOUT_MASK

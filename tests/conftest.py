@@ -102,3 +102,46 @@ def media_managers(monkeypatch) -> list:
 
     monkeypatch.setattr(app_test_module, "MediaFileManager", Recording)
     return made
+
+
+# -- a real three-class model, made from the shipped binary one ------------------------------------
+# `network.widen` gives the shipped model a third output (mask_incorrect); its weights are then set
+# so that the model answers predictably: the new class is the without_mask unit with a bias e
+# higher, so a face the binary model finds masked stays with_mask (p_mask still near 1) and a face it
+# finds unmasked becomes mask_incorrect (p_incorrect = e·p_without). A real Keras model run by the
+# real runtime, whose answers a test can foresee — as a mask worn below the nose would be.
+BELOW_NOSE_BIAS = 1.0
+
+
+@pytest.fixture(scope="session")
+def below_nose_keras():
+    import numpy as np
+
+    from maskdash.model.network import load_model, widen
+
+    model = widen(load_model(settings.shipped_model_dir() / "model.keras"), 3)
+    dense = model.get_layer("probs")
+    kernel, bias = (np.asarray(w) for w in dense.get_weights())
+    kernel[:, 2], bias[2] = kernel[:, 1], bias[1] + BELOW_NOSE_BIAS
+    dense.set_weights([kernel, bias])
+    return model
+
+
+@pytest.fixture(scope="session")
+def below_nose_classifier(below_nose_keras):
+    """The three-class model as a MaskClassifier (run by Keras: no conversion, for speed)."""
+    from maskdash.model.runtime import from_keras_model
+
+    clf = from_keras_model(below_nose_keras, "below_nose.keras", engine="keras")
+    assert clf.units == 3
+    return clf
+
+
+@pytest.fixture(scope="session")
+def below_nose_tflite(below_nose_keras, tmp_path_factory) -> Path:
+    """The three-class model as a .tflite file (for the command line and the pages: MASKDASH_MODEL)."""
+    from maskdash.model.runtime import to_tflite
+
+    path = tmp_path_factory.mktemp("three_class") / "below_nose.tflite"
+    path.write_bytes(to_tflite(below_nose_keras, "none"))
+    return path

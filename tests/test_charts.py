@@ -83,6 +83,20 @@ def test_confusion_counts_and_row_normalised():
     assert norm.layout.yaxis.autorange == "reversed"  # truth rows read top-down
 
 
+def test_confusion_of_three_classes_is_three_by_three():
+    # rows truth, columns prediction, in CLASSES3 order: with_mask, without_mask, mask_incorrect
+    cm = [[90, 2, 8], [1, 95, 4], [20, 10, 30]]
+    fig = charts.confusion(cm, normalize=True)
+    z = np.asarray(fig.data[0].z)
+    assert z.shape == (3, 3) and np.allclose(z.sum(axis=1), 1.0)
+    assert list(fig.data[0].x) == list(fig.data[0].y) == ["with_mask", "without_mask", "mask_incorrect"]
+    assert z[2, 0] == pytest.approx(20 / 60)  # truth mask_incorrect, predicted with_mask
+    assert charts.confusion(cm).data[0].text[2][2] == "30"
+    assert list(charts.confusion([[1, 2], [3, 4]]).data[0].x) == ["with_mask", "without_mask"]  # binary stays 2×2
+    with pytest.raises(ValueError):
+        charts.confusion(cm, labels=["with_mask", "without_mask"])
+
+
 def test_confusion_with_an_empty_row_has_no_nan():
     z = np.asarray(charts.confusion([[0, 0], [3, 7]], normalize=True).data[0].z)
     assert np.isfinite(z).all() and z[0].sum() == 0

@@ -9,7 +9,7 @@ import pytest
 
 from maskdash.inference.draw import COLORS, HIGHLIGHT, annotate_numbered, blur_faces
 from maskdash.inference.results import Face
-from maskdash.labels import WITH_MASK, WITHOUT_MASK
+from maskdash.labels import INCORRECT, UNCERTAIN, WITH_MASK, WITHOUT_MASK
 
 
 def _touches(rect, box) -> bool:
@@ -66,6 +66,19 @@ def test_small_faces_get_their_number_only_large_ones_their_verdict(photo):
     _, tags = annotate_numbered(photo, [small, large])
     assert tags[0].text == "0"
     assert tags[1].text == "1 no mask 0.10"
+
+
+def test_a_mask_below_the_nose_has_its_own_colour_and_words(photo):
+    from maskdash.inference.draw import annotate
+
+    colours = {COLORS[c] for c in (WITH_MASK, WITHOUT_MASK, INCORRECT, UNCERTAIN)}
+    assert len(colours) == 4  # orange, apart from green, red and the yellow of 'uncertain'
+    face = Face((200, 100, 340, 260), 0.9, p_mask=0.2, label=INCORRECT, p_incorrect=0.7)
+    drawn, tags = annotate_numbered(photo, [face])
+    assert tags[0].text == "0 mask below nose 0.20"
+    assert tuple(drawn[180, 200]) == COLORS[INCORRECT]  # the box's left edge
+    live = annotate(photo, [face], bgr=True)
+    assert tuple(live[180, 200]) == COLORS[INCORRECT][::-1]
 
 
 def test_scale_draws_boxes_of_the_original_on_a_display_copy(photo):

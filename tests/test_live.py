@@ -64,6 +64,21 @@ def test_steady_verdict_and_its_text():
     assert "Not everyone" in live.verdict_text("without_mask", 2)
 
 
+def test_a_mask_below_the_nose_is_said_plainly_and_is_not_compliant():
+    assert live.steady_verdict([face(1, "mask_incorrect")]) == "mask_incorrect"
+    assert live.steady_verdict([face(1, "with_mask"), face(2, "mask_incorrect")]) == "mask_incorrect"
+    # no mask at all is the worse of the two
+    assert live.steady_verdict([face(1, "without_mask"), face(2, "mask_incorrect")]) == "without_mask"
+    assert live.verdict_text("mask_incorrect", 1) == "⚠️ Mask worn below the nose — not compliant"
+    assert "below the nose" in live.verdict_text("mask_incorrect", 3)
+    assert "not compliant" in live.verdict_text("mask_incorrect", 3)
+    assert live.face_verdict("mask_incorrect") == "mask worn below the nose — not compliant"
+    assert live.face_verdict("with_mask") == "mask"
+    alert = monitor.Alert(1, 0.0, 1, 7, 0.2, "mask_incorrect")
+    assert live.alert_text(alert).startswith("**Mask worn below the nose at the door** (face 7")
+    assert live.alert_text(monitor.Alert(2, 0.0, 1, 8, 0.1)).startswith("**Unmasked person at the door**")
+
+
 def test_door_monitor_keeps_one_minute_of_seconds():
     mon = monitor.MinuteSeries(window_s=60)
     for t in np.arange(1000.0, 1010.0, 0.25):  # 10 s, one person masked, then a second unmasked

@@ -13,7 +13,7 @@ import pytest
 from maskdash import charts
 from maskdash.inference import monitor
 from maskdash.inference.results import Face
-from maskdash.labels import UNCERTAIN, WITH_MASK, WITHOUT_MASK
+from maskdash.labels import INCORRECT, UNCERTAIN, WITH_MASK, WITHOUT_MASK
 
 
 def face(track_id: int, label: str, p: float = 0.5) -> Face:
@@ -32,6 +32,18 @@ def test_alert_fires_for_a_steady_unmasked_face_not_a_masked_one():
     assert [i for i, frame in enumerate(out) if frame] == [4]  # on the 5th unmasked frame, once
     assert len(fired) == 1 and fired[0].track_id == 1 and fired[0].id == 1
     assert fired[0].stream == 1 and fired[0].p_mask == pytest.approx(0.1) and fired[0].time == pytest.approx(100.4)
+
+
+def test_a_mask_below_the_nose_alerts_as_not_compliant():
+    rule = monitor.DoorAlerts(frames=4, cooldown_s=30)
+    out = feed(rule, [[face(1, INCORRECT, 0.2), face(2, WITH_MASK, 0.9)]] * 5)
+    fired = [a for frame in out for a in frame]
+    assert [i for i, frame in enumerate(out) if frame] == [3]
+    assert fired[0].track_id == 1 and fired[0].verdict == INCORRECT
+    # no mask and a mask below the nose, in any mix, make one run of not-compliant frames
+    mixed = [[face(3, WITHOUT_MASK)], [face(3, INCORRECT)], [face(3, WITHOUT_MASK)], [face(3, INCORRECT)]]
+    assert [bool(a) for a in feed(monitor.DoorAlerts(frames=4), mixed)] == [False] * 3 + [True]
+    assert not monitor.not_compliant(UNCERTAIN) and not monitor.not_compliant(WITH_MASK)
 
 
 def test_alert_needs_the_frames_in_a_row():

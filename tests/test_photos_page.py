@@ -469,3 +469,41 @@ def test_scenes_by_height_has_a_row_per_bin_and_class():
     assert list(table.columns) == ["bin", "class", "n", "found", "right"]
     assert len(table) == len(doc["by_height"]) * 4
     assert table.groupby("bin", sort=False)["n"].first().sum() == doc["all"]["n"]  # "all faces" rows
+
+
+# ---------------------------------------------------------------- a three-class model
+
+
+def test_page_shows_a_mask_below_the_nose_and_the_compliance_view(uploads, below_nose_tflite, monkeypatch,
+                                                                  media_managers):
+    """With a three-class model (MASKDASH_MODEL): the table has p_incorrect, the counts a 'mask
+    below nose', and the Answers choice switches table and summaries to compliant / not compliant."""
+    monkeypatch.setenv("MASKDASH_MODEL", str(below_nose_tflite))
+    at = _photos_page([("faces.jpg", uploads["faces.jpg"])])
+    assert not at.exception, at.exception
+    [table] = [d.value for d in at.dataframe]
+    assert list(table.columns) == ["face", "label", "p_mask", "p_incorrect", "detector score", "box (x1, y1, x2, y2)"]
+    assert sorted(table["label"]) == ["mask_incorrect", "with_mask"]
+    below = table[table["label"] == "mask_incorrect"].iloc[0]
+    assert below["p_incorrect"] > 1 - below["p_mask"] - below["p_incorrect"]  # the one rule
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["With mask"], metrics["Without mask"], metrics["Mask below nose"]) == ("1", "0", "1")
+    assert metrics["Share masked"] == "50 %"
+    assert any(m.value == "**2 face(s)**: 1 with mask, 0 without, 1 with the mask below the nose · 50 % masked"
+               for m in at.markdown)
+    [csv_button] = [b for b in at.get("download_button") if "CSV" in b.proto.label]
+    rows = pd.read_csv(io.StringIO(downloaded(media_managers, csv_button).decode()))
+    assert list(rows.columns) == SCENE_COLUMNS and rows["p_incorrect"].notna().all()
+
+    answers = at.sidebar.radio(key="photo_answers")
+    assert answers.value == "three classes"  # the default
+    answers.set_value("compliant / not compliant").run()
+    assert not at.exception, at.exception
+    [view] = [d.value for d in at.dataframe]
+    assert list(view.columns) == ["face", "compliance", "p_mask", "p_incorrect", "detector score", "box (x1, y1, x2, y2)"]
+    expected = {f: "compliant" if label == "with_mask" else "not compliant" for f, label in zip(table["face"], table["label"])}
+    assert dict(zip(view["face"], view["compliance"])) == expected
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Compliant"], metrics["Not compliant"], metrics["Share compliant"]) == ("1", "1", "50 %")
+    assert "With mask" not in metrics and "Mask below nose" not in metrics
+    assert any(m.value == "**2 face(s)**: 1 compliant, 1 not compliant · 50 % compliant" for m in at.markdown)

@@ -28,9 +28,8 @@ import streamlit as st
 from maskdash import charts
 from maskdash.inference import live, monitor
 from maskdash.inference.detection import DEFAULT_THRESHOLDS, DETECTORS, LABELS, DetectorUnavailable
-from maskdash.inference.draw import TEXT
 from maskdash.inference.pipeline import FramePipeline, PipelineConfig
-from maskdash.labels import UNCERTAIN, WITH_MASK, WITHOUT_MASK
+from maskdash.labels import INCORRECT, UNCERTAIN, WITH_MASK, WITHOUT_MASK
 from views.glossary import term
 from views.common import get_classifier, get_detector
 
@@ -40,7 +39,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer  # noqa: E402  isort: s
 REFRESH_S = 1.0  # how often the verdict, the face list and the chart refresh while playing
 STATE_KEY = "live_state"  # this browser session's LiveState (pipeline + results) in session_state
 WEBRTC_KEY = "live_camera"
-ICONS = {WITH_MASK: "😷", WITHOUT_MASK: "😃", UNCERTAIN: "🤔"}
+ICONS = {WITH_MASK: "😷", WITHOUT_MASK: "😃", INCORRECT: "⚠️", UNCERTAIN: "🤔"}
 ALERT_SHOWN_S = 10.0  # how long the alert banner stays after the alert
 PLAYED_KEY = "live_alert_played"  # id of the latest alert whose sound was played
 SHORT_LABELS = {"blazeface": "BlazeFace short range", "blazeface-full": "BlazeFace full range", "yunet": "YuNet"}
@@ -79,7 +78,8 @@ def alert_controls() -> dict:
     with st.expander("Door alerts", icon=":material/notifications:"):
         left, right = st.columns(2)
         frames = left.slider("Alert after (frames)", 1, 90, monitor.ALERT_FRAMES, key="live_alert_frames",
-                             help="An unmasked verdict must hold this many frames in a row before it alerts.")
+                             help="A not-compliant verdict (no mask, or a mask below the nose) must hold this "
+                                  "many frames in a row before it alerts.")
         cooldown = right.slider("Cooldown per person (s)", 0, 300, int(monitor.ALERT_COOLDOWN_S), 5,
                                 key="live_alert_cooldown", help="The same person alerts again at most this often.")
         sound = left.toggle("Sound", False, key="live_alert_sound",
@@ -153,8 +153,7 @@ def alert_banner(alert: monitor.Alert | None, sound: bool) -> None:
     """A recent alert as a banner; its beep is played once (on the run that first shows it)."""
     if alert is None or time.time() - alert.time > ALERT_SHOWN_S:
         return
-    st.error(f"**Unmasked person at the door** (face {alert.track_id}, p(mask) {alert.p_mask:.2f}).",
-             icon=":material/campaign:")
+    st.error(f"{live.alert_text(alert)}.", icon=":material/campaign:")
     if sound and alert.id > st.session_state.get(PLAYED_KEY, 0):
         st.audio(beep(), format="audio/wav", autoplay=True)
     st.session_state[PLAYED_KEY] = max(alert.id, st.session_state.get(PLAYED_KEY, 0))
@@ -168,8 +167,10 @@ def beep() -> bytes:
 def face_lines(snap: live.LiveSnapshot, show_p: bool) -> str:
     lines = []
     for f in sorted(snap.faces, key=lambda f: f.box[0]):
-        label = TEXT.get(f.label, f.label)
+        label = live.face_verdict(f.label)
         p = "" if not show_p or math.isnan(f.p_smooth) else f" · p(mask) {f.p_smooth:.2f}"
+        if show_p and not math.isnan(f.p_incorrect_smooth):
+            p += f" · p(below nose) {f.p_incorrect_smooth:.2f}"
         lines.append(f"- {ICONS.get(f.label, '')} **Face {f.track_id}**: {label}{p} "
                      f"<span style='color:gray'>(seen {f.frames_seen} frames)</span>")
     return "\n".join(lines)

@@ -3,34 +3,26 @@ a summary per photo and for the batch, downloads."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from maskdash.evaluation import shipped
 from maskdash.imaging import load_rgb
 from maskdash.inference import detection
 from maskdash.inference.draw import annotate_numbered
-from maskdash.inference.photos import (UPLOAD_TYPES, PhotoError, annotated_png, counts, decode_view, display_copy,
-                                       download_name, encode_view, limits_text, plain_markdown, process_upload,
-                                       view_copy)
+from maskdash.inference.photos import (ANSWERS, UPLOAD_TYPES, PhotoError, annotated_png, answer, counts, decode_view,
+                                       display_copy, download_name, encode_view, face_table, limits_text,
+                                       plain_markdown, process_upload, summary_line, summary_metrics, view_copy)
 from maskdash.inference.results import Results, results_csv
 from views.glossary import term
-from views.common import get_classifier, get_detector, pct, safe_report
-
-def summary_line(c: dict) -> str:
-    parts = [f"{c['with_mask']} with mask", f"{c['without_mask']} without"]
-    if c["incorrect"]:
-        parts.append(f"{c['incorrect']} worn incorrectly")
-    return f"**{c['faces']} face(s)**: " + ", ".join(parts) + f" · {pct(c['share_masked'], 0)} masked"
-
+from views.common import get_classifier, get_detector, safe_report
 
 st.title("Photos")
 st.markdown(
     "Upload photos (JPEG, PNG, WebP, BMP, GIF, TIFF). Each face is found by the detector "
     f"({term('BlazeFace / YuNet', 'YuNet')}, over the photo and enlarged tiles of it), cropped "
     "and classified; you get the photo with numbered boxes (the number is the face's row in the "
-    "table), a table of the faces and downloads. Green: mask, red: no mask. Files stay in this "
-    "session's memory only."
+    "table), a table of the faces and downloads. Green: mask, red: no mask, orange: a mask worn "
+    "below the nose (a three-class model). Files stay in this session's memory only."
 )
 
 with st.sidebar:
@@ -46,6 +38,9 @@ with st.sidebar:
                               help="Lower finds more faces (and more false ones). Masked faces score lower "
                                    "than bare ones on every detector.")
     mask_threshold = st.slider("Mask threshold: with_mask when p(with_mask) ≥", 0.05, 0.95, 0.5, 0.05)
+    answers = st.radio("Answers", ANSWERS, index=0, key="photo_answers",
+                       help="Three classes: with mask, without, mask below the nose (when the model knows "
+                            "it). Compliant / not compliant: only a mask worn over the nose is compliant.")
     blur = st.checkbox("Blur the faces in the downloaded images", value=False, key="photo_blur",
                        help="Each face is pixelated in the annotated downloads; boxes, numbers and labels are "
                             "kept. Faces the detector missed are not blurred. The CSV never holds image data.")
@@ -97,14 +92,11 @@ good = [e["res"] for e, _ in entries if isinstance(e["res"], Results)]
 bad = [e["res"] for e, _ in entries if isinstance(e["res"], PhotoError)]
 batch = counts(good)
 
-cols = st.columns(6 if batch["incorrect"] else 5)
+figures = summary_metrics(batch, answers)
+cols = st.columns(1 + len(figures))
 cols[0].metric("Photos analysed", f"{len(good)} of {len(entries)}")
-cols[1].metric("Faces found", batch["faces"])
-cols[2].metric("With mask", batch["with_mask"])
-cols[3].metric("Without mask", batch["without_mask"])
-if batch["incorrect"]:
-    cols[4].metric("Worn incorrectly", batch["incorrect"])
-cols[-1].metric("Share masked", pct(batch["share_masked"], 0), help="With mask among all faces found.")
+for col, (label, value, help_text) in zip(cols[1:], figures):
+    col.metric(label, value, help=help_text)
 if good:
     st.download_button("Download the faces of all photos (CSV)", results_csv(good), "maskdash_faces.csv",
                        "text/csv", icon=":material/download:", on_click="ignore")
@@ -131,20 +123,16 @@ def render_photo(i: int, entry: dict, upload) -> None:
     scale = view.shape[1] / w
     highlight = None
     if res.faces:
-        st.markdown(summary_line(counts([res])))
+        st.markdown(summary_line(counts([res]), answers))
         options = [None, *range(len(res.faces))]
         highlight = st.selectbox(
             "Highlight a face (or select its row in the table)", options, key=f"hl_{i}_{res.source}",
             format_func=lambda k: "none" if k is None else
-            f"face {k} · {res.faces[k].label} · p(with_mask) {res.faces[k].p_mask:.2f}")
+            f"face {k} · {answer(res.faces[k].label, answers)} · p(with_mask) {res.faces[k].p_mask:.2f}")
     drawn, _ = annotate_numbered(view, res.faces, scale=scale, highlight=highlight)
     st.image(display_copy(drawn), caption=f"{name} · {w}×{h} px · {len(res.faces)} face(s)", width="stretch")
     if res.faces:
-        t = res.table()
-        table = pd.DataFrame({
-            "face": t["face"], "label": t["label"], "p_mask": t["p_mask"], "detector score": t["det_score"],
-            "box (x1, y1, x2, y2)": [f"{a}, {b}, {c}, {d}" for a, b, c, d in zip(t["x1"], t["y1"], t["x2"], t["y2"])],
-        })
+        table = face_table(res, answers)
         table_key = f"faces_{i}_{res.source}"
 
         def pick_row(table_key=table_key, select_key=f"hl_{i}_{res.source}") -> None:
@@ -156,6 +144,9 @@ def render_photo(i: int, entry: dict, upload) -> None:
                      key=table_key, on_select=pick_row, selection_mode="single-row",
                      column_config={"p_mask": st.column_config.ProgressColumn(
                          "p(with_mask)", min_value=0.0, max_value=1.0, format="%.3f"),
+                         "p_incorrect": st.column_config.ProgressColumn(
+                         "p(mask_incorrect)", min_value=0.0, max_value=1.0, format="%.3f",
+                         help="p(mask below the nose), from a three-class model"),
                          "face": st.column_config.NumberColumn(width="small"),
                          "detector score": st.column_config.NumberColumn(format="%.3f")})
     else:

@@ -9,12 +9,12 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from maskdash.labels import UNCERTAIN, WITH_MASK, WITHOUT_MASK
+from maskdash.labels import INCORRECT, UNCERTAIN, WITH_MASK, WITHOUT_MASK
 
 
 # -- live
 # The overlay's colours (maskdash.inference.draw.COLORS), so a person's bar matches their box.
-VERDICT_COLORS = {WITH_MASK: "#2ecc71", WITHOUT_MASK: "#e74c3c", UNCERTAIN: "#f1c40f"}
+VERDICT_COLORS = {WITH_MASK: "#2ecc71", WITHOUT_MASK: "#e74c3c", INCORRECT: "#ff8c00", UNCERTAIN: "#f1c40f"}
 
 
 def door_chart(rows: Sequence[Mapping], height: int = 300) -> go.Figure:

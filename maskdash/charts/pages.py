@@ -9,8 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from maskdash.labels import INCORRECT, WITH_MASK, WITHOUT_MASK
-from maskdash.charts.base import CLASS_LABELS, _layout, run_color
+from maskdash.labels import INCORRECT, WITH_MASK, WITHOUT_MASK, classes_of
+from maskdash.charts.base import _layout, run_color
 
 
 # -- Training
@@ -90,10 +90,16 @@ def epoch_time(histories: Mapping[str, pd.DataFrame]) -> go.Figure:
 
 
 def confusion(matrix: Sequence[Sequence[float]], normalize: bool = False, title: str = "",
-              labels: Sequence[str] = CLASS_LABELS) -> go.Figure:
-    """2×2 (or n×n) confusion matrix, rows = truth, columns = predicted. `normalize` divides
-    each row by its total, so the diagonal shows each class's recall."""
+              labels: Sequence[str] | None = None) -> go.Figure:
+    """2×2 (binary) or 3×3 (with mask_incorrect) confusion matrix, rows = truth, columns =
+    predicted. `labels` default to the classes of a model of that width (`labels.classes_of`).
+    `normalize` divides each row by its total, so the diagonal shows each class's recall."""
     m = np.asarray(matrix, dtype=np.float64)
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"a confusion matrix is square, got shape {m.shape}")
+    labels = list(classes_of(m.shape[0]) if labels is None else labels)
+    if len(labels) != m.shape[0]:
+        raise ValueError(f"{len(labels)} class names for a {m.shape[0]}×{m.shape[0]} confusion matrix")
     if normalize:
         totals = m.sum(axis=1, keepdims=True)
         m = np.divide(m, totals, out=np.zeros_like(m), where=totals > 0)
@@ -107,7 +113,7 @@ def confusion(matrix: Sequence[Sequence[float]], normalize: bool = False, title:
     ))
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, title or ("Confusion (row share)" if normalize else "Confusion (counts)"),
-                   "predicted", "truth", height=330)
+                   "predicted", "truth", height=330 + 60 * (len(labels) - 2))
 
 
 # Run styles beyond colour, so that curves lying on top of each other stay distinguishable.

@@ -44,7 +44,7 @@ def time_photo(data: bytes, detector, classifier) -> dict:
     """Seconds per stage for one photo, plus the face count and the photo's size."""
     from maskdash.imaging import load_rgb
     from maskdash.inference.draw import annotate
-    from maskdash.inference.faces import crop_all
+    from maskdash.inference.faces import class_probabilities, crop_all
     from maskdash.inference.results import pixel_box
     from maskdash.labels import label_for
 
@@ -55,10 +55,10 @@ def time_photo(data: bytes, detector, classifier) -> dict:
     t2 = time.perf_counter()
     crops = crop_all(rgb, [d.box for d in dets])
     t3 = time.perf_counter()
-    probs = classifier.predict(crops) if len(crops) else np.zeros((0,), np.float32)
+    p_mask, p_inc = class_probabilities(classifier, crops)
     t4 = time.perf_counter()
-    faces = [replace(d, box=pixel_box(d.box), p_mask=float(p), label=label_for(float(p)))
-             for d, p in zip(dets, probs)]
+    faces = [replace(d, box=pixel_box(d.box), p_mask=float(p), p_incorrect=float(q), label=label_for(float(p), p_incorrect=float(q)))
+             for d, p, q in zip(dets, p_mask, p_inc)]
     annotate(rgb, faces)
     t5 = time.perf_counter()
     t = dict(zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)))

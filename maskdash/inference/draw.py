@@ -7,11 +7,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from maskdash.labels import UNCERTAIN, WITH_MASK, WITHOUT_MASK
+from maskdash.labels import INCORRECT, UNCERTAIN, WITH_MASK, WITHOUT_MASK
 
-# RGB; `annotate(..., bgr=True)` swaps them for OpenCV frames.
-COLORS = {WITH_MASK: (46, 204, 113), WITHOUT_MASK: (231, 76, 60), UNCERTAIN: (241, 196, 15)}
-TEXT = {WITH_MASK: "mask", WITHOUT_MASK: "no mask", UNCERTAIN: "?"}
+# RGB; `annotate(..., bgr=True)` swaps them for OpenCV frames. A mask below the nose is orange:
+# between the green of a proper mask and the red of none, and apart from the yellow of 'uncertain'.
+COLORS = {WITH_MASK: (46, 204, 113), WITHOUT_MASK: (231, 76, 60), INCORRECT: (255, 140, 0),
+          UNCERTAIN: (241, 196, 15)}
+TEXT = {WITH_MASK: "mask", WITHOUT_MASK: "no mask", INCORRECT: "mask below nose", UNCERTAIN: "?"}
 
 
 def annotate(image: np.ndarray, faces, show_prob: bool = True, bgr: bool = False, copy: bool = True) -> np.ndarray:

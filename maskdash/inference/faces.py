@@ -12,7 +12,7 @@ import numpy as np
 
 from maskdash.imaging import INPUT_SIZE, crop_face, to_input
 from maskdash.inference.results import Face, Results, pixel_box
-from maskdash.labels import CROP_MARGIN, DEFAULT_THRESHOLD, label_for
+from maskdash.labels import CROP_MARGIN, DEFAULT_THRESHOLD, INCORRECT_INDEX, MASK_INDEX, label_for
 
 # A picture given as one face (`predict --crops`) must look like one: the classifier gives any
 # input a confident answer (a 1×1 px image, an all-black or a transparent one all came out
@@ -28,13 +28,25 @@ def crop_all(rgb: np.ndarray, boxes: list[tuple[float, float, float, float]], ma
     return np.stack([crop_face(rgb, b, margin) for b in boxes])
 
 
+def class_probabilities(classifier, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(p_mask, p_incorrect) of each crop from one classifier call: p_incorrect is NaN for a binary
+    model (`classifier.units` 2), the model's mask_incorrect output for a three-class one."""
+    probs = classifier.probabilities(crops) if len(crops) else np.zeros((0, classifier.units), np.float32)
+    p_mask = probs[:, MASK_INDEX].astype(np.float64)
+    if probs.shape[1] > INCORRECT_INDEX:
+        return p_mask, probs[:, INCORRECT_INDEX].astype(np.float64)
+    return p_mask, np.full(len(probs), np.nan)
+
+
 def classify_detections(rgb: np.ndarray, detections: list[Face], classifier,
                         mask_threshold: float = DEFAULT_THRESHOLD) -> list[Face]:
-    """The detected faces with p_mask and label filled in (new records, boxes in whole pixels)."""
+    """The detected faces with p_mask, p_incorrect and label filled in (new records, boxes in
+    whole pixels)."""
     crops = crop_all(rgb, [d.box for d in detections])
-    probs = classifier.predict(crops) if len(crops) else np.zeros((0,), np.float32)
-    return [replace(d, box=pixel_box(d.box), p_mask=float(p), label=label_for(float(p), mask_threshold))
-            for d, p in zip(detections, probs)]
+    p_mask, p_inc = class_probabilities(classifier, crops)
+    return [replace(d, box=pixel_box(d.box), p_mask=float(p), p_incorrect=float(q),
+                    label=label_for(float(p), mask_threshold, float(q)))
+            for d, p, q in zip(detections, p_mask, p_inc)]
 
 
 def analyse(rgb: np.ndarray, source: str, detector, classifier, det_threshold: float | None = None,
@@ -64,8 +76,9 @@ def classify_crop(rgb: np.ndarray, source: str, classifier, mask_threshold: floa
     """A picture that is one face (`predict --crops`): Results with one Face spanning it.
     Check it with `crop_problem` first."""
     start = time.perf_counter()
-    p = float(classifier.predict(to_input(rgb)[None])[0])
+    p_mask, p_inc = class_probabilities(classifier, to_input(rgb)[None])
+    p, q = float(p_mask[0]), float(p_inc[0])
     h, w = rgb.shape[:2]
-    face = Face((0, 0, w, h), float("nan"), p_mask=p, label=label_for(p, mask_threshold))
+    face = Face((0, 0, w, h), float("nan"), p_mask=p, p_incorrect=q, label=label_for(p, mask_threshold, q))
     total = (time.perf_counter() - start) * 1000
     return Results([face], (w, h), source, {"classify": total, "total": total}, rgb=rgb, classified=1)

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from maskdash.inference.monitor import Alert, DoorAlerts, MinuteSeries, SessionLog, log_csv
+from maskdash.inference.draw import TEXT
 from maskdash.inference.pipeline import Speed
 from maskdash.inference.results import Face, Results
-from maskdash.labels import UNCERTAIN, WITH_MASK, WITHOUT_MASK
+from maskdash.labels import INCORRECT, UNCERTAIN, WITH_MASK, WITHOUT_MASK
 
 ICE_ENV = "MASKDASH_ICE_SERVERS"
 RESULTS_ENV = "MASKDASH_RESULTS_FILE"  # the page writes its latest results there (tests, monitoring)
@@ -37,7 +38,14 @@ STALE_AFTER_S = 3.0  # no frame for this long while "playing": the stream has st
 VERDICT_TEXT = {
     WITH_MASK: "😷 You are wearing a mask",
     WITHOUT_MASK: "😃 You are not wearing a mask",
+    INCORRECT: "⚠️ Mask worn below the nose — not compliant",
     UNCERTAIN: "🤔 Looking…",
+}
+# The same verdicts for several faces in view (the worst one decides, see steady_verdict).
+GROUP_TEXT = {
+    WITH_MASK: "😷 Everyone in view is wearing a mask",
+    WITHOUT_MASK: "😃 Not everyone in view is wearing a mask",
+    INCORRECT: "⚠️ Someone in view wears the mask below the nose — not compliant",
 }
 
 
@@ -108,22 +116,37 @@ def rtc_configuration(servers: list[dict]) -> dict:
 # -- verdicts -------------------------------------------------------------------------------------
 def steady_verdict(faces) -> str | None:
     """The overall verdict from the smoothed tracks (each Face's label): None with no face in
-    view; 'without_mask' when any decided face is unmasked; 'with_mask' when every decided face
-    is masked; 'uncertain' while no face has been seen long enough."""
+    view; 'without_mask' when any decided face is unmasked; else 'mask_incorrect' when any wears
+    the mask below the nose; 'with_mask' when every decided face is masked properly; 'uncertain'
+    while no face has been seen long enough."""
     if not faces:
         return None
     decided = [f.label for f in faces if f.label != UNCERTAIN]
     if not decided:
         return UNCERTAIN
-    return WITHOUT_MASK if WITHOUT_MASK in decided else WITH_MASK
+    for worst in (WITHOUT_MASK, INCORRECT):
+        if worst in decided:
+            return worst
+    return WITH_MASK
+
+
+def face_verdict(label: str) -> str:
+    """One face's verdict in words for the list beside the video."""
+    return {INCORRECT: "mask worn below the nose — not compliant"}.get(label, TEXT.get(label, label))
+
+
+def alert_text(alert: Alert) -> str:
+    """The door alert's banner (Markdown): what is wrong, which face, its p(mask)."""
+    what = "Mask worn below the nose at the door" if alert.verdict == INCORRECT else "Unmasked person at the door"
+    return f"**{what}** (face {alert.track_id}, p(mask) {alert.p_mask:.2f})"
 
 
 def verdict_text(verdict: str | None, n_faces: int) -> str:
     if verdict is None:
         return "🙈 No face in view"
     if n_faces <= 1 or verdict == UNCERTAIN:
-        return VERDICT_TEXT[verdict]
-    return "😷 Everyone in view is wearing a mask" if verdict == WITH_MASK else "😃 Not everyone in view is wearing a mask"
+        return VERDICT_TEXT.get(verdict, verdict)
+    return GROUP_TEXT.get(verdict, verdict)
 
 
 # -- the hand-off between the video thread and the page ---------------------------------------------
@@ -161,7 +184,8 @@ class LiveSnapshot:
             "faces": [f.to_json() for f in self.faces],
             "totals": self.totals, "people": self.people,
             "alert": None if self.alert is None else {"id": self.alert.id, "time": self.alert.time,
-                                                      "track_id": self.alert.track_id},
+                                                      "track_id": self.alert.track_id,
+                                                      "verdict": self.alert.verdict},
         }
 
 

@@ -1,7 +1,7 @@
 """The door monitor behind the Live page, pure and without Streamlit: the last minute second by
-second (`MinuteSeries`), an alert when an unmasked face stays in view (`DoorAlerts`), and a log of
-every person seen in the session (`SessionLog`, downloadable as CSV). Each is fed the tracked
-faces of every frame (maskdash.inference.results.Face, one track id per person and stream).
+second (`MinuteSeries`), an alert when an unmasked face — or one with the mask below the nose —
+stays in view (`DoorAlerts`), and a log of every person seen in the session (`SessionLog`,
+downloadable as CSV). Each is fed the tracked faces of every frame (maskdash.inference.results.Face, one track id per person and stream).
 
 None of them is thread-safe on its own: LiveState (maskdash.inference.live) feeds them from the
 video thread and copies their figures out for the page under its one lock."""
@@ -17,7 +17,7 @@ from datetime import datetime
 
 import numpy as np
 
-from maskdash.labels import UNCERTAIN, WITH_MASK, WITHOUT_MASK
+from maskdash.labels import NOT_COMPLIANT, UNCERTAIN, WITH_MASK, WITHOUT_MASK, compliance
 
 MONITOR_WINDOW_S = 60  # the per-second chart spans the last minute
 ALERT_FRAMES = 15  # frames in a row an unmasked verdict must hold before it alerts (~0.5 s at 30 frames/s)
@@ -90,17 +90,19 @@ class Alert:
     stream: int
     track_id: int | None
     p_mask: float  # the face's smoothed p(mask) when the alert fired
+    verdict: str = WITHOUT_MASK  # the face's verdict then: without_mask or mask_incorrect
 
 
 @dataclass
 class _Watch:
-    run: int = 0  # frames in a row with an unmasked verdict
+    run: int = 0  # frames in a row with a not-compliant verdict (no mask, or a mask below the nose)
     last_alert: float = -math.inf
     last_seen: float = 0.0
 
 
 class DoorAlerts:
-    """An alert when a face's verdict has been 'without_mask' for `frames` frames in a row (the
+    """An alert when a face's verdict has been not compliant — 'without_mask' or 'mask_incorrect'
+    (a mask below the nose), in any mix — for `frames` frames in a row (the
     tracker's verdict is already smoothed; this asks that it also holds), at most once per
     `cooldown_s` for the same person (track), so someone lingering in the door is not announced
     on every frame. A masked or undecided frame resets the count; frames where the face is out of
@@ -122,17 +124,22 @@ class DoorAlerts:
         for f in faces:
             w = self._watch.setdefault((stream, f.track_id), _Watch())
             w.last_seen = now
-            w.run = w.run + 1 if f.label == WITHOUT_MASK else 0
+            w.run = w.run + 1 if not_compliant(f.label) else 0
             if w.run >= self.frames and now - w.last_alert >= self.cooldown_s:
                 w.last_alert = now
                 p = f.p_smooth if not math.isnan(f.p_smooth) else f.p_mask
-                alerts.append(Alert(self._next_id, now, stream, f.track_id, float(p)))
+                alerts.append(Alert(self._next_id, now, stream, f.track_id, float(p), f.label))
                 self._next_id += 1
         # Forget people long gone (their cooldown is over), so the dict stays small.
         stale = now - max(self.cooldown_s, 1.0) - MONITOR_WINDOW_S
         for key in [k for k, w in self._watch.items() if w.last_seen < stale]:
             del self._watch[key]
         return alerts
+
+
+def not_compliant(label: str) -> bool:
+    """A decided verdict that breaks the rule: no mask, or a mask worn below the nose."""
+    return label != UNCERTAIN and compliance(label) == NOT_COMPLIANT
 
 
 def beep_wav(freq_hz: float = 880.0, seconds: float = 0.25, repeats: int = 2, rate: int = 16_000) -> bytes:

@@ -20,7 +20,7 @@ from maskdash.imaging import ImageError, load_rgb, resize
 from maskdash.inference.draw import annotate_numbered
 from maskdash.inference.faces import analyse
 from maskdash.inference.results import Results
-from maskdash.labels import INCORRECT, WITH_MASK, WITHOUT_MASK
+from maskdash.labels import COMPLIANT, INCORRECT, NOT_COMPLIANT, WITH_MASK, WITHOUT_MASK, compliance
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,10 @@ DISPLAY_PAD = 240  # light grey padding around such a strip
 # Photos smaller than this are enlarged before drawing, so that the numbers stay sharp when the
 # page shows the photo at its full width.
 VIEW_MIN_SIDE = 1280
+# How the page answers: the model's classes, or the two-answer view (only a mask worn properly
+# is compliant; no mask and a mask below the nose are not).
+THREE_CLASSES, COMPLIANCE = "three classes", "compliant / not compliant"
+ANSWERS = (THREE_CLASSES, COMPLIANCE)
 
 
 @dataclass
@@ -129,14 +133,69 @@ def annotated_png(rgb: np.ndarray, faces, blur: bool = False) -> bytes:
 
 
 def counts(results: list[Results]) -> dict:
-    """Faces found, masked, unmasked and worn incorrectly (when the model says so) and the share
-    masked, over `results` (one photo or a batch). share_masked is None without faces."""
-    labels = [f.label for r in results for f in r.faces]
+    """Faces found, masked, unmasked and worn incorrectly (when the model says so), compliant and
+    not, and the share masked (= the share compliant), over `results` (one photo or a batch).
+    share_masked is None without faces; three_class: some face has a p_incorrect (the faces came
+    from a three-class model)."""
+    faces = [f for r in results for f in r.faces]
+    labels = [f.label for f in faces]
     n = len(labels)
     out = {"faces": n, "with_mask": labels.count(WITH_MASK), "without_mask": labels.count(WITHOUT_MASK),
            "incorrect": labels.count(INCORRECT)}
+    out["compliant"] = sum(compliance(label) == COMPLIANT for label in labels)
+    out["not_compliant"] = n - out["compliant"]
     out["share_masked"] = out["with_mask"] / n if n else None
+    out["three_class"] = any(f.p_incorrect == f.p_incorrect for f in faces)
     return out
+
+
+def answer(label: str, answers: str = THREE_CLASSES) -> str:
+    """A face's label as the page answers: the label itself, or compliant / not compliant."""
+    return compliance(label) if answers == COMPLIANCE else label
+
+
+def summary_line(c: dict, answers: str = THREE_CLASSES) -> str:
+    """One photo's (or the batch's) counts in a line of Markdown."""
+    if answers == COMPLIANCE:
+        return (f"**{c['faces']} face(s)**: {c['compliant']} {COMPLIANT}, {c['not_compliant']} {NOT_COMPLIANT}"
+                f" · {_pct(c['share_masked'])} compliant")
+    parts = [f"{c['with_mask']} with mask", f"{c['without_mask']} without"]
+    if c["incorrect"]:
+        parts.append(f"{c['incorrect']} with the mask below the nose")
+    return f"**{c['faces']} face(s)**: " + ", ".join(parts) + f" · {_pct(c['share_masked'])} masked"
+
+
+def summary_metrics(c: dict, answers: str = THREE_CLASSES) -> list[tuple[str, object, str | None]]:
+    """The batch's figures as (label, value, help) for the page's metrics."""
+    if answers == COMPLIANCE:
+        return [("Faces found", c["faces"], None), ("Compliant", c["compliant"], "A mask worn over mouth and nose."),
+                ("Not compliant", c["not_compliant"], "No mask, or a mask worn below the nose."),
+                ("Share compliant", _pct(c["share_masked"]), "Compliant faces among all faces found.")]
+    out = [("Faces found", c["faces"], None), ("With mask", c["with_mask"], None),
+           ("Without mask", c["without_mask"], None)]
+    if c["incorrect"] or c["three_class"]:
+        out.append(("Mask below nose", c["incorrect"], "A mask worn below the nose or on the chin."))
+    out.append(("Share masked", _pct(c["share_masked"]), "With mask (worn properly) among all faces found."))
+    return out
+
+
+def face_table(res: Results, answers: str = THREE_CLASSES):
+    """The page's table of one photo's faces: number, label (or compliant / not compliant),
+    p(with_mask), p(mask_incorrect) when the model gives one, detector score, box."""
+    import pandas as pd
+
+    t = res.table()
+    table = pd.DataFrame({"face": t["face"]})
+    if answers == COMPLIANCE:
+        table["compliance"] = [compliance(label) for label in t["label"]]
+    else:
+        table["label"] = t["label"]
+    table["p_mask"] = t["p_mask"]
+    if counts([res])["three_class"]:
+        table["p_incorrect"] = pd.to_numeric(t["p_incorrect"])
+    table["detector score"] = t["det_score"]
+    table["box (x1, y1, x2, y2)"] = [f"{a}, {b}, {c}, {d}" for a, b, c, d in zip(t["x1"], t["y1"], t["x2"], t["y2"])]
+    return table
 
 
 def _pct(v) -> str:

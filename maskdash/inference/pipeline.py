@@ -26,7 +26,7 @@ import numpy as np
 
 from maskdash.inference.detection import DETECTORS, DetectorUnavailable, make_detector_or_fallback
 from maskdash.inference.draw import readout
-from maskdash.inference.faces import crop_all
+from maskdash.inference.faces import class_probabilities, crop_all
 from maskdash.inference.results import Results
 from maskdash.inference.tracking import Tracker, TrackerConfig, face_signature
 
@@ -248,9 +248,9 @@ class FramePipeline:
             crops = crop_all(rgb, [tracks[i].face.box for i in chosen])
             t_crop = time.perf_counter()
 
-            probs = self.classifier.predict(crops) if chosen else ()
-            for i, p in zip(chosen, probs):
-                tracker.observe(tracks[i], float(p))
+            p_mask, p_inc = class_probabilities(self.classifier, crops) if chosen else ((), ())
+            for i, p, q in zip(chosen, p_mask, p_inc):
+                tracker.observe(tracks[i], float(p), float(q))
             result = Results(tracker.faces(tracks), (frame_bgr.shape[1], frame_bgr.shape[0]),
                              detector=detector.name, frame_index=tracker.frame_index,
                              classified=len(chosen))

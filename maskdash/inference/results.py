@@ -2,8 +2,9 @@
 ultralytics' `Results` serves all of its front ends.
 
 - `Face`: one face in one picture or frame. A detector fills box, det_score and landmarks; the
-  classifier adds p_mask and label; on a live stream the tracker adds track_id, p_smooth and
-  frames_seen, and label is then the face's smoothed verdict (UNCERTAIN until it has one).
+  classifier adds p_mask, p_incorrect (a three-class model only; NaN for a binary one) and label;
+  on a live stream the tracker adds track_id, p_smooth, p_incorrect_smooth and frames_seen, and
+  label is then the face's smoothed verdict (UNCERTAIN until it has one).
 - `Results`: the faces of one picture or frame with its size, source name and timings.
   `.rows()` are the rows of `predict`'s CSV, `.table()` the same as a DataFrame, and
   `.annotated()` the picture with every face drawn."""
@@ -19,8 +20,10 @@ from maskdash.inference.draw import annotate
 from maskdash.labels import UNCERTAIN
 
 # The CSV columns of `predict` (scene mode, also Photos' download) and of `predict --crops`.
-SCENE_COLUMNS = ["path", "face", "x1", "y1", "x2", "y2", "det_score", "label", "p_mask"]
-CROP_COLUMNS = ["path", "label", "p_mask"]
+# p_incorrect came with the three-class models: last, so that readers of the older files keep
+# their column positions; empty for a binary model.
+SCENE_COLUMNS = ["path", "face", "x1", "y1", "x2", "y2", "det_score", "label", "p_mask", "p_incorrect"]
+CROP_COLUMNS = ["path", "label", "p_mask", "p_incorrect"]
 
 Box = tuple[float, float, float, float]
 NAN = float("nan")
@@ -38,10 +41,12 @@ class Face:
     det_score: float  # the detector's confidence (NaN for a crop given as the whole face)
     landmarks: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32), repr=False)
     p_mask: float = NAN  # p(with_mask) from the classifier on this face's latest crop
-    label: str = UNCERTAIN  # WITH_MASK / WITHOUT_MASK; on a stream, the smoothed verdict
+    label: str = UNCERTAIN  # WITH_MASK / WITHOUT_MASK / INCORRECT; on a stream, the smoothed verdict
     track_id: int | None = None  # stream only: the same person keeps the same id
     p_smooth: float = NAN  # stream only: mean p_mask over the track's window
     frames_seen: int = 1  # stream only: frames this face was detected in
+    p_incorrect: float = NAN  # p(mask_incorrect) on the latest crop; NaN from a binary model
+    p_incorrect_smooth: float = NAN  # stream only: mean p_incorrect over the track's window
 
     @property
     def p_label(self) -> float:
@@ -52,7 +57,8 @@ class Face:
         """This face as one row of `predict`'s scene CSV (SCENE_COLUMNS)."""
         x1, y1, x2, y2 = pixel_box(self.box)
         return {"path": source, "face": index, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-                "det_score": round(self.det_score, 4), "label": self.label, "p_mask": round(self.p_mask, 5)}
+                "det_score": round(self.det_score, 4), "label": self.label, "p_mask": round(self.p_mask, 5),
+                "p_incorrect": None if math.isnan(self.p_incorrect) else round(self.p_incorrect, 5)}
 
     def to_json(self) -> dict:
         """The live results file's face entry (NaN, i.e. not classified yet, becomes null)."""
@@ -61,7 +67,8 @@ class Face:
 
         return {"track_id": self.track_id, "verdict": self.label, "p_mask": num(self.p_mask),
                 "p_smooth": num(self.p_smooth), "det_score": num(self.det_score),
-                "box": list(pixel_box(self.box)), "frames_seen": self.frames_seen}
+                "box": list(pixel_box(self.box)), "frames_seen": self.frames_seen,
+                "p_incorrect": num(self.p_incorrect), "p_incorrect_smooth": num(self.p_incorrect_smooth)}
 
 
 @dataclass(eq=False)

@@ -10,6 +10,9 @@ the whole picture; here every face keeps its own history, so two people are judg
 - Smoothing: the verdict comes from the mean p(with_mask) over a face's last `window`
   classifications, with hysteresis: once decided it only flips when the mean crosses
   `threshold ± margin`. A new face is 'uncertain' until it has `min_frames` classifications.
+  A three-class model's p(mask_incorrect) is averaged over the same window, and a face not
+  judged masked gets `labels.unmasked_label` of the two means (the one rule of `label_for`):
+  someone with the mask below the nose keeps a steady mask_incorrect verdict.
 - Lifetime: a face missed by the detector for more than `max_missed` frames in a row is dropped;
   a shorter gap keeps its id and its history.
 - Identity: overlap alone cannot tell that one person stepped into another's place, so the
@@ -28,7 +31,7 @@ import numpy as np
 import cv2
 
 from maskdash.inference.results import Box, Face, pixel_box
-from maskdash.labels import UNCERTAIN, WITH_MASK, WITHOUT_MASK
+from maskdash.labels import UNCERTAIN, WITH_MASK, unmasked_label
 
 
 def iou(a: Box, b: Box) -> float:
@@ -165,6 +168,7 @@ class Track:
     face: Face
     window: int
     probs: deque = field(init=False)
+    incorrect: deque = field(init=False)  # p(mask_incorrect) of the same classifications (NaN: binary model)
     missed: int = 0
     last_classified: int = -1  # frame index of the latest classification
     classified: int = 0  # classifications so far (the window may hold fewer)
@@ -173,32 +177,45 @@ class Track:
 
     def __post_init__(self) -> None:
         self.probs = deque(maxlen=self.window)
+        self.incorrect = deque(maxlen=self.window)
 
     def resize_window(self, window: int) -> None:
         if window != self.probs.maxlen:
             self.probs = deque(list(self.probs)[-window:], maxlen=window)
+            self.incorrect = deque(list(self.incorrect)[-window:], maxlen=window)
             self.window = window
             self.face.p_smooth = self._mean()
+            self.face.p_incorrect_smooth = self._mean_incorrect()
 
     def _mean(self) -> float:
         return float(np.mean(self.probs)) if self.probs else float("nan")
 
-    def observe(self, p: float, cfg: TrackerConfig, frame_index: int = -1) -> None:
-        """Add one classification and update the verdict with hysteresis."""
+    def _mean_incorrect(self) -> float:
+        """Mean p(mask_incorrect) over the window's classifications that have one (NaN if none)."""
+        known = [q for q in self.incorrect if q == q]
+        return float(np.mean(known)) if known else float("nan")
+
+    def observe(self, p: float, cfg: TrackerConfig, frame_index: int = -1, p_incorrect: float = float("nan")) -> None:
+        """Add one classification (p(with_mask), and p(mask_incorrect) from a three-class model)
+        and update the verdict: masked or not with hysteresis on the mean p(with_mask); a face not
+        masked is mask_incorrect or without_mask by the one rule on the window's means."""
         face = self.face
-        face.p_mask = float(p)
+        face.p_mask, face.p_incorrect = float(p), float(p_incorrect)
         self.last_classified = frame_index
         self.probs.append(float(p))
+        self.incorrect.append(float(p_incorrect))
         face.p_smooth = mean = self._mean()
+        face.p_incorrect_smooth = mean_inc = self._mean_incorrect()
         self.classified += 1
         if self.classified < cfg.min_frames:
             return  # still 'uncertain'
         if face.label == UNCERTAIN:
-            face.label = WITH_MASK if mean >= cfg.threshold else WITHOUT_MASK
-        elif face.label == WITH_MASK and mean < cfg.threshold - cfg.margin:
-            face.label = WITHOUT_MASK
-        elif face.label == WITHOUT_MASK and mean >= cfg.threshold + cfg.margin:
-            face.label = WITH_MASK
+            masked = mean >= cfg.threshold
+        elif face.label == WITH_MASK:
+            masked = mean >= cfg.threshold - cfg.margin
+        else:  # without_mask or mask_incorrect: flips to masked only past the upper margin
+            masked = mean >= cfg.threshold + cfg.margin
+        face.label = WITH_MASK if masked else unmasked_label(mean, None if mean_inc != mean_inc else mean_inc)
 
     def report(self) -> Face:
         """This frame's record: a copy (the track's own one changes next frame), whole pixels."""
@@ -298,18 +315,19 @@ class Tracker:
         track.signature.blend(sig, self.config.signature_rate)
         return False
 
-    def observe(self, track: Track, p: float) -> None:
-        track.observe(p, self.config, self.frame_index)
+    def observe(self, track: Track, p: float, p_incorrect: float = float("nan")) -> None:
+        track.observe(p, self.config, self.frame_index, p_incorrect)
 
     @staticmethod
     def faces(tracks: list[Track]) -> list[Face]:
         return [t.report() for t in tracks]
 
-    def update(self, boxes: list[Box], scores: list[float] | None, probs) -> list[Face]:
+    def update(self, boxes: list[Box], scores: list[float] | None, probs, p_incorrect=None) -> list[Face]:
         """One frame in which every detected face was classified (boxes, detector scores and
-        p_mask given as lists)."""
+        p_mask given as lists; `p_incorrect` too from a three-class model)."""
         scores = list(scores) if scores is not None else [1.0] * len(boxes)
+        incorrect = list(p_incorrect) if p_incorrect is not None else [float("nan")] * len(boxes)
         tracks = self.assign([Face(tuple(b), float(s)) for b, s in zip(boxes, scores)])
-        for t, p in zip(tracks, probs):
-            self.observe(t, float(p))
+        for t, p, q in zip(tracks, probs, incorrect):
+            self.observe(t, float(p), float(q))
         return self.faces(tracks)
