@@ -275,6 +275,10 @@ def load_scenes(recipe: str = "robust", fold: str = "holdout") -> dict | None:
     doc = _read_json(recipe_dir(recipe) / SCENES_FILE.format(fold=fold))
     if doc is not None and not (isinstance(doc.get("all"), dict) and isinstance(doc.get("by_height"), list)):
         raise ReportError(f"{SCENES_FILE.format(fold=fold)} of {recipe} lacks the 'all' or 'by_height' figures")
+    if doc is not None:  # files written before the three-class model name the dev scenes' spelling
+        for part in [doc, *doc["by_height"]]:
+            if isinstance(part.get("per_class"), dict):
+                part["per_class"] = {normalize_class(k) or k: v for k, v in part["per_class"].items()}
     return doc
 
 
