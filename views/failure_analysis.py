@@ -1,5 +1,6 @@
-"""Failure analysis: the original app's reported failures, measured (angles, objects over the
-mouth, distance, light), the gallery of mistakes, Grad-CAM on any face, and the data audit.
+"""Failure analysis: the original app's reported failures, measured (angles, objects and real hands
+over the mouth, masks below the nose, distance, light, a dim webcam), the gallery of mistakes,
+Grad-CAM on any face, and the data audit.
 
 The study tables come from `python -m maskdash analyze` (models/analysis/<model>/), read through
 maskdash.analysis.results; the audit and predictions through maskdash.evaluation.shipped; every
