@@ -273,7 +273,7 @@ def test_the_page_shows_the_three_studies(three_run, monkeypatch, fm12k):
     assert "cannot answer *mask worn incorrectly*" in shown  # the binary model, said so
     hands = pd.read_csv(out / "hands_summary.csv").set_index("group")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["hand or object over the mouth (real photos)"] == f"n = {hands.loc['hand_or_object', 'n']}"
+    assert metrics["real hand or object"] == f"n = {hands.loc['hand_or_object', 'n']}"
     frames = [d.value for d in at.dataframe]
     below = next(f for f in frames if "called with mask (harmful)" in f.columns)
     dev = below[below["faces"].str.startswith("dev scenes")].iloc[0]
@@ -282,9 +282,11 @@ def test_the_page_shows_the_three_studies(three_run, monkeypatch, fm12k):
     assert dev["called mask incorrect"] == "–"
     caps = [c for img in at.image for c in img.captions]
     for level in ("original", *LEVELS):
-        assert any(c.startswith(f"{level} →") for c in caps), level
-    assert any("(drawn)" in c for c in caps) and any(c.startswith("hand or object") or c.startswith("hard negative")
-                                                      for c in caps)
+        assert any(c.startswith(f"{level}, called ") for c in caps), level
+    assert any("(drawn), called" in c for c in caps) and any(c.startswith(("hand or object, called",
+                                                                                      "hard negative, called"))
+                                                                     for c in caps)
+    assert all(len(m.label) <= 20 for m in at.metric)
     glance = next(f for f in frames if "real hand or object over the mouth: called with mask" in f.index)
     assert glance.loc["real hand or object over the mouth: called with mask", "robust"] == \
         f"{100 * hands.loc['hand_or_object', 'called_with_mask']:.1f} %"

@@ -80,6 +80,9 @@ def below_nose_tab(results: dict[str, dict], have_data: bool) -> None:
 
 # ---------------------------------------------------------------- real hands
 
+HAND_METRICS = {"hand_or_object": "real hand or object", "hard_negative": "real hard negative",
+                "drawn_hand": "drawn hand", "test_untouched": "untouched Test face"}  # short: metric labels
+
 
 def hands_tab(results: dict[str, dict], have_data: bool) -> None:
     st.subheader("Real hands and objects over the mouth, beside the drawn ones")
@@ -99,8 +102,8 @@ def hands_tab(results: dict[str, dict], have_data: bool) -> None:
     if first is not None:
         cols = st.columns(len(first))
         for col, (_, r) in zip(cols, first.iterrows()):
-            col.metric(f"{titles.get(r['group'], r['group'])}", f"n = {int(r['n'])}",
-                       help="faces in this group")
+            col.metric(HAND_METRICS.get(r["group"], r["group"]), f"n = {int(r['n'])}",
+                       help=f"{titles.get(r['group'], r['group'])}: faces in this group")
             col.caption(f"**{names[0]}**: called with mask {pct(r['called_with_mask'], 0)}; "
                         f"kept *without mask* {pct(r.get('kept_label'), 0)}")
     found = tables(results, names, "hands_summary")

@@ -515,7 +515,7 @@ def below_nose(ctx: Context) -> StudyResult:
             image, box, lm, drawing, seed = where[ix]
             detail = f"{variant.replace('_', ' + ')} (drawn)" if source == "generated" else source.replace("_", " ")
             shown.append(ex.record("below_nose", source, r["path"], r["face"], INCORRECT, r["p_mask"],
-                                   f"{detail} → {r['label']}", image, box, lm, drawing, seed))
+                                   f"{detail}, called {r['label']}", image, box, lm, drawing, seed))
     return StudyResult({"below_nose.csv": df, "below_nose_summary.csv": summary}, block, shown)
 
 
@@ -591,7 +591,7 @@ def hands(ctx: Context) -> StudyResult:
     for ix in df.sort_values("p_mask", ascending=False).drop_duplicates("path").index[:6]:
         r = df.loc[ix]
         shown.append(ex.record("hands", r["group"], r["path"], 0, r["truth"], r["p_mask"],
-                               f"{r['group'].replace('_', ' ')} → {r['label']}", r["image"]))
+                               f"{r['group'].replace('_', ' ')}, called {r['label']}", r["image"]))
     return StudyResult({"hands.csv": df, "hands_summary.csv": summary}, block, shown)
 
 
@@ -644,14 +644,14 @@ def dim_webcam(ctx: Context) -> StudyResult:
         for i in firsts:
             r = df[(df["source"] == "test") & (df["level"] == level) & (df["index"] == i)].iloc[0]
             shown.append(ex.record("dim_webcam", "test", faces.paths[i], 0, faces.truth[i], r["p_mask"],
-                                   f"{level} → {r['label']}", _fm12k_image(faces.paths[i]),
+                                   f"{level}, called {r['label']}", _fm12k_image(faces.paths[i]),
                                    draw_seed=(dim_seed(ctx.seed, i),) if level != "original" else (),
                                    camera="" if level == "original" else level))
     real_df = df[df["source"] == "extra_faces"]
     wrong = real_df[real_df["label"] != real_df["truth"]].sort_values("p_mask", ascending=False)
     for _, r in wrong.head(4).iterrows():
         shown.append(ex.record("dim_webcam", "extra_faces", Path(r["path"]).name, 0, r["truth"], r["p_mask"],
-                               f"real dim webcam → {r['label']}", r["path"]))
+                               f"real dim webcam, called {r['label']}", r["path"]))
     return StudyResult({"dim_webcam.csv": df.drop(columns="index"), "dim_webcam_summary.csv": summary}, block, shown)
 
 
