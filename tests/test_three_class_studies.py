@@ -232,7 +232,7 @@ def test_dim_webcam_levels_and_real_dim_faces(three_run, classifier, extra_root,
     assert not list(out.rglob("*.jpg"))  # recipes, not face crops
 
 
-def test_a_run_can_add_studies_to_the_folder(three_run, fm12k):
+def test_a_run_can_add_studies_to_the_folder(three_run, fm12k, tmp_path):
     from maskdash.cli import main
 
     out, summary = three_run
@@ -250,6 +250,15 @@ def test_a_run_can_add_studies_to_the_folder(three_run, fm12k):
     recipes = pd.read_csv(out / "examples.csv")
     assert set(recipes["study"]) == {"occluders", *THREE}
     assert set(after["files"]) >= {"occluders_summary.csv", "below_nose.csv", "hands_summary.csv", "dim_webcam.csv"}
+    # results of another seed are not mixed in: the run says so and replaces them all
+    import shutil
+
+    other = tmp_path / "robust"
+    shutil.copytree(out, other)
+    assert main(["analyze", str(shipped_tflite()), "--data", str(fm12k.parent), "--out", str(tmp_path),
+                 "--studies", "hands", "--add", "--seed", "1", "--limit", str(LIMIT)]) == 0
+    assert list(json.loads((other / "summary.json").read_text())["studies"]) == ["hands"]
+    assert not (other / "occluders_summary.csv").exists() and not (other / "below_nose.csv").exists()
     lines = results.summary_lines(after)
     assert any(line.startswith("hands/hand_or_object (n=") for line in lines)
     assert any(line.startswith("below_nose/dev_scenes/real") for line in lines)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from maskdash.analysis import examples as ex
-from maskdash.analysis.results import RESULT_FILES, analysis_root, summary_lines
+from maskdash.analysis.results import RESULT_FILES, analysis_root, shown_path, summary_lines
 from maskdash.analysis.sources import open_classifier, resolve_data, resolve_model, sample_test_faces
 from maskdash.analysis.studies import REGISTRY, STUDIES, Context
 from maskdash.labels import CLASSES
@@ -82,7 +82,8 @@ def run_analysis(
     log(f"[{ref.name}] loading {ref.path}")
     clf = open_classifier(ref, engine)
     summary: dict = {
-        "name": ref.name, "model": str(ref.path), "engine": clf.kind, "threshold": threshold,
+        "name": ref.name, "model": str(ref.path), "model_sha256": model_sha256(ref.path), "engine": clf.kind,
+        "threshold": threshold,
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "data": {"facemask12k": str(fm_dir), "dev_scenes": str(scenes_dir) if scenes_dir else None},
         "seed": seed, "studies": {}, "files": [],
@@ -148,8 +149,11 @@ def _kept(out: Path, ref, studies, seed: int, threshold: float, log) -> dict | N
         prev = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    same = (prev.get("model") == str(ref.path) and prev.get("seed") == seed
-            and float(prev.get("threshold", 0.5)) == float(threshold))
+    # the same model: the same file as the project names it (an absolute path differs between
+    # checkouts) and, where the summary recorded it, the same content
+    same = (shown_path(prev.get("model", "")) == shown_path(ref.path)
+            and prev.get("model_sha256", model_sha256(ref.path)) == model_sha256(ref.path)
+            and prev.get("seed") == seed and float(prev.get("threshold", 0.5)) == float(threshold))
     if not same:
         log(f"[{ref.name}] {out} holds results of another model, seed or threshold: replacing them all")
         return None
@@ -161,6 +165,12 @@ def _kept(out: Path, ref, studies, seed: int, threshold: float, log) -> dict | N
         examples = old[~old["study"].isin(list(studies))].reindex(columns=ex.COLUMNS)
     prev["studies"] = {n: b for n, b in prev.get("studies", {}).items() if n not in studies}
     return {"summary": prev, "files": files, "examples": examples}
+
+
+def model_sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _json_default(o):
