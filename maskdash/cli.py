@@ -16,7 +16,7 @@ from pathlib import Path
 from maskdash import settings
 
 DETECTOR_NAMES = ("blazeface", "blazeface-full", "yunet", "yunet-multiscale")  # checked against inference.detection in tests
-STUDY_NAMES = ("angles", "occluders", "distance", "lighting", "native_size")  # checked against analysis
+STUDY_NAMES = ("angles", "occluders", "distance", "lighting", "native_size", "below_nose", "hands", "dim_webcam")  # checked against analysis
 
 
 # -- train ----------------------------------------------------------------------------------------
@@ -426,7 +426,8 @@ def _run_analyze(a: argparse.Namespace) -> int:
 def _add_analyze(sub) -> None:
     a = sub.add_parser(
         "analyze",
-        help="failure studies (angles, objects over the mouth, distance, lighting) → models/analysis/<model>/",
+        help="failure studies (angles, objects over the mouth, distance, lighting, masks below the nose, real "
+             "hands, dim webcam) → models/analysis/<model>/",
         description="Measure the original app's reported failures on real faces, for each model given.",
     )
     a.add_argument("models", nargs="*", default=["robust", "seed"],
@@ -435,6 +436,9 @@ def _add_analyze(sub) -> None:
                    help="data folder holding facemask12k/ and face-mask-detection-dev/ (or the facemask12k folder)")
     a.add_argument("--out", help="results root; each model writes <out>/<name>/ (default: models/analysis)")
     a.add_argument("--studies", default=",".join(STUDY_NAMES), help=f"comma-separated subset of {','.join(STUDY_NAMES)}")
+    a.add_argument("--add", action="store_true",
+                   help="replace only these studies' results and keep the folder's others (same model, seed and "
+                        "threshold); without it a run replaces the whole folder")
     a.add_argument("--limit", type=int, default=300, help="faces per study (Test: half per class)")
     a.add_argument("--sweep-limit", type=int, default=160, help="faces per distance/lighting condition")
     a.add_argument("--seed", type=int, default=0)

@@ -241,7 +241,8 @@ def small_run(tmp_path_factory, fm12k, dev_scenes):
 def test_run_analysis_writes_every_study(small_run, fm12k):
     out, summary = small_run
     for f in ("summary.json", "angles_faces.csv", "angles_bins.csv", "occluders.csv", "occluders_summary.csv",
-              "distance.csv", "lighting.csv", "native_sizes.csv", "examples.csv"):
+              "distance.csv", "lighting.csv", "native_sizes.csv", "below_nose_summary.csv", "hands_summary.csv",
+              "dim_webcam_summary.csv", "examples.csv"):
         assert (out / f).is_file(), f
     assert json.loads((out / "summary.json").read_text()) == json.loads(json.dumps(summary))
     assert summary["subsample"]["per_class"] == {"with_mask": 5, "without_mask": 5}
@@ -275,11 +276,13 @@ def test_run_analysis_writes_every_study(small_run, fm12k):
     assert not list(out.rglob("*.jpg"))
     recipes = pd.read_csv(out / "examples.csv")
     thumbs = [examples.cut_example(r, fm12k.parent) for _, r in recipes.iterrows()]
-    assert 0 < len(thumbs) <= 24
+    assert 0 < len(thumbs) <= 48
     for t in thumbs:
         assert t.shape == (examples.THUMB_PX, examples.THUMB_PX, 3)
-    assert set(recipes["study"]) == {"angles", "occluders"}
+    assert set(recipes["study"]) == {"angles", "occluders", "below_nose", "hands", "dim_webcam"}
 
+    declared = {f for s in studies.REGISTRY.values() for f in s.files}
+    assert set(summary["files"]) - {"examples.csv"} <= declared
     res = results.load_results("run", out.parent)
     assert not res["errors"] and res["summary"]["name"] == summary["name"]
     assert results.result_names(out.parent) == ["run"]
@@ -324,6 +327,11 @@ def test_cli_study_names_are_the_registry():
 
     assert cli.STUDY_NAMES == tuple(studies.REGISTRY) == studies.STUDIES
     assert all(s.title for s in studies.REGISTRY.values())
+    # every study declares the tables it writes (a run that adds studies replaces only those), and
+    # the dashboard reads them all
+    declared = [f for s in studies.REGISTRY.values() for f in s.files]
+    assert all(s.files for s in studies.REGISTRY.values()) and len(declared) == len(set(declared))
+    assert set(declared) | {"examples.csv"} == set(results.RESULT_FILES)
 
 
 class _MeanClassifier:
@@ -370,9 +378,13 @@ def test_committed_examples_are_recipes_cut_from_the_data(name, fm12k, dev_scene
     folder = settings.MODELS_DIR / "analysis" / name
     assert not list(folder.rglob("*.jpg")), "face crops belong to the data sets, not to git"
     recipes = pd.read_csv(folder / "examples.csv")
-    assert set(recipes["study"]) == {"angles", "occluders"}
-    assert recipes["landmarks"].notna().all()
-    assert (recipes["occluder"].fillna("") == recipes["detail"].where(recipes["study"] == "occluders", "")).all()
+    assert {"angles", "occluders"} <= set(recipes["study"]) <= set(studies.STUDIES)
+    drawn = recipes[recipes["study"].isin(["angles", "occluders"])]
+    assert drawn["landmarks"].notna().all()
+    assert (drawn["occluder"].fillna("") == drawn["detail"].where(drawn["study"] == "occluders", "")).all()
+    # other studies draw only masks below the nose (mask_<variant>)
+    others = recipes[~recipes["study"].isin(["angles", "occluders"])]["occluder"].dropna()
+    assert others.str.startswith("mask_").all()
     for _, r in recipes.iterrows():
         assert examples.cut_example(r, fm12k.parent).shape == (examples.THUMB_PX, examples.THUMB_PX, 3)
 

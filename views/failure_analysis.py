@@ -1,5 +1,6 @@
-"""Failure analysis: the original app's reported failures, measured (angles, objects over the
-mouth, distance, light), the gallery of mistakes, Grad-CAM on any face, and the data audit.
+"""Failure analysis: the original app's reported failures, measured (angles, objects and real hands
+over the mouth, masks below the nose, distance, light, a dim webcam), the gallery of mistakes,
+Grad-CAM on any face, and the data audit.
 
 The study tables come from `python -m maskdash analyze` (models/analysis/<model>/), read through
 maskdash.analysis.results; the audit and predictions through maskdash.evaluation.shipped; every
@@ -8,7 +9,6 @@ folder when it is present."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -16,61 +16,20 @@ import pandas as pd
 import streamlit as st
 
 from maskdash import charts, settings
-from maskdash.analysis import examples, studies
+from maskdash.analysis import studies
 from maskdash.analysis.results import analysis_root, headlines, load_results, result_names, table, with_study
 from maskdash.analysis.yaw import YAW_METHOD
 from maskdash.evaluation import shipped
 from maskdash.imaging import ImageError
 from views.glossary import term
 from views.common import data_available, data_hint, pct, safe_report
-from views.failure_common import dashes, few_note, no_results, subsample_note, tables
+from views.failure_common import (dashes, example_faces, few_note, listed_examples, no_results, show_examples,
+                                  subsample_note, tables)
+from views.failure_more import below_nose_tab, dim_webcam_tab, hands_tab
 from views.gallery import face_of, mistakes_gallery
 from views.gradcam import explain_face, uploaded_face
 from views.audit import audit_tab
 from views.lighting import lighting_tab
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def example_thumb(row_json: str, data_dir: str) -> np.ndarray:
-    """One example face cut from the data folder (`data_dir` is part of the cache key)."""
-    return examples.cut_example(json.loads(row_json), data_dir)
-
-
-def example_faces(results: dict[str, dict], study: str, names: list[str], have_data: bool) -> None:
-    """The example faces each run recorded, cut from the data; without it, their figures only."""
-    listed = []
-    for n in names:
-        ex = table(results[n], "examples")
-        if ex is None:
-            continue
-        ex = ex[ex["study"] == study]
-        if not have_data:
-            listed += [{"model": n, "example": r["detail"], "truth": r["truth"], "p(mask)": f"{float(r['p_mask']):.2f}"}
-                       for _, r in ex.iterrows()]
-            continue
-        show_examples(n, [(r, examples.caption(r)) for _, r in ex.iterrows()])
-    listed_examples(listed)
-
-
-def show_examples(title: str | None, rows: list[tuple[pd.Series, str]]) -> None:
-    images, caps = [], []
-    for r, cap in rows:
-        try:
-            images.append(example_thumb(json.dumps(examples.plain(r)), str(settings.data_dir())))
-            caps.append(cap)
-        except (ImageError, KeyError, ValueError) as exc:
-            st.caption(f"{r['path']}: {exc}")
-    if images:
-        if title:
-            st.markdown(f"**{title}**")
-        st.image(images, caption=caps, width=150)
-
-
-def listed_examples(listed: list[dict]) -> None:
-    if listed:
-        st.dataframe(pd.DataFrame(listed), hide_index=True)
-        st.caption("The example faces are cut from the data folder when it is present (face crops belong to "
-                   "the data sets and are not committed).")
 
 
 def angle_examples(results: dict[str, dict], names: list[str], source: str, shown: pd.DataFrame,
@@ -319,19 +278,25 @@ else:
     glance(RESULTS)
 DUPLICATES = safe_report(shipped.load_duplicates)
 
-tabs = st.tabs(["Angled faces", "Occluding objects", "Distance", "Lighting", "Gallery of mistakes",
-                "Why (Grad-CAM)", "Data audit"])
+tabs = st.tabs(["Angled faces", "Occluding objects", "Real hands", "Below the nose", "Distance", "Lighting",
+                "Dim webcam", "Gallery of mistakes", "Why (Grad-CAM)", "Data audit"])
 with tabs[0]:
     angles_tab(RESULTS, HAVE_DATA)
 with tabs[1]:
     occluders_tab(RESULTS, HAVE_DATA)
 with tabs[2]:
-    distance_tab(RESULTS)
+    hands_tab(RESULTS, HAVE_DATA)
 with tabs[3]:
-    lighting_tab(RESULTS, HAVE_DATA)
+    below_nose_tab(RESULTS, HAVE_DATA)
 with tabs[4]:
-    GALLERY = gallery_tab(RESULTS, DUPLICATES)
+    distance_tab(RESULTS)
 with tabs[5]:
-    why_tab(RESULTS, GALLERY, HAVE_DATA)
+    lighting_tab(RESULTS, HAVE_DATA)
 with tabs[6]:
+    dim_webcam_tab(RESULTS, HAVE_DATA)
+with tabs[7]:
+    GALLERY = gallery_tab(RESULTS, DUPLICATES)
+with tabs[8]:
+    why_tab(RESULTS, GALLERY, HAVE_DATA)
+with tabs[9]:
     audit_tab(DUPLICATES, HAVE_DATA)

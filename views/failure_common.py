@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from maskdash import charts
-from maskdash.analysis import studies
+from maskdash import charts, settings
+from maskdash.analysis import examples, studies
 from maskdash.analysis.results import shown_path, table
+from maskdash.imaging import ImageError
 
 
 def tables(results: dict[str, dict], names: list[str], key: str) -> dict[str, pd.DataFrame]:
@@ -47,3 +51,46 @@ def few_note(t: pd.DataFrame, marks: str = "Pale bars") -> None:
     if (t["n"] < charts.MIN_N).any():
         st.caption(f"Hover a bar or point for its n (faces). {marks}: fewer than {charts.MIN_N} faces, where one "
                    "face moves the percentage by 10 points or more, so read them as anecdotes.")
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def example_thumb(row_json: str, data_dir: str) -> np.ndarray:
+    """One example face cut from the data folder (`data_dir` is part of the cache key)."""
+    return examples.cut_example(json.loads(row_json), data_dir)
+
+
+def example_faces(results: dict[str, dict], study: str, names: list[str], have_data: bool) -> None:
+    """The example faces each run recorded, cut from the data; without it, their figures only."""
+    listed = []
+    for n in names:
+        ex = table(results[n], "examples")
+        if ex is None:
+            continue
+        ex = ex[ex["study"] == study]
+        if not have_data:
+            listed += [{"model": n, "example": r["detail"], "truth": r["truth"], "p(mask)": f"{float(r['p_mask']):.2f}"}
+                       for _, r in ex.iterrows()]
+            continue
+        show_examples(n, [(r, examples.caption(r)) for _, r in ex.iterrows()])
+    listed_examples(listed)
+
+
+def show_examples(title: str | None, rows: list[tuple[pd.Series, str]]) -> None:
+    images, caps = [], []
+    for r, cap in rows:
+        try:
+            images.append(example_thumb(json.dumps(examples.plain(r)), str(settings.data_dir())))
+            caps.append(cap)
+        except (ImageError, KeyError, ValueError) as exc:
+            st.caption(f"{r['path']}: {exc}")
+    if images:
+        if title:
+            st.markdown(f"**{title}**")
+        st.image(images, caption=caps, width=150)
+
+
+def listed_examples(listed: list[dict]) -> None:
+    if listed:
+        st.dataframe(pd.DataFrame(listed), hide_index=True)
+        st.caption("The example faces are cut from the data folder when it is present (face crops belong to "
+                   "the data sets and are not committed).")

@@ -2,8 +2,10 @@
 
 The faces belong to the data sets, so a run records in examples.csv only what is needed to cut
 each one again from the data folder: the image (relative to the data folder), the face's box in
-it (dev scenes), BlazeFace's landmarks in the 224-px classifier input, and for an occluder example
-the object and the seed it was drawn with. The dashboard cuts the thumbnails on demand."""
+it (dev scenes), BlazeFace's landmarks in the 224-px classifier input, for an occluder example the
+object and the seed it was drawn with (a mask drawn below the nose: `mask_<variant>`), and for a
+dim-webcam example the darkness level and the camera's seed. The dashboard cuts the thumbnails on
+demand."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import pandas as pd
 THUMB_PX = 96
 N_TURNED_EXAMPLES = 3  # per source (Test, dev scenes)
 COLUMNS = ["study", "source", "path", "face", "truth", "p_mask", "detail",
-           "image", "x1", "y1", "x2", "y2", "landmarks", "occluder", "draw_seed"]
+           "image", "x1", "y1", "x2", "y2", "landmarks", "occluder", "draw_seed", "camera"]
 # dots on the angle examples: eyes cyan, nose red, mouth orange, ears green (BlazeFace's order)
 DOT_COLOURS = [(0, 255, 255), (0, 255, 255), (255, 64, 64), (255, 160, 0), (64, 255, 64), (64, 255, 64)]
 
@@ -41,15 +43,17 @@ def _blank(value) -> bool:
 
 
 def record(study: str, source: str, path: str, face: int, truth: str, p_mask: float, detail: str, image: str,
-           box=None, landmarks: np.ndarray | None = None, occluder: str = "", draw_seed=()) -> dict:
+           box=None, landmarks: np.ndarray | None = None, occluder: str = "", draw_seed=(),
+           camera: str = "") -> dict:
     """One examples.csv row. `image` is relative to the data folder; `box` (x1, y1, x2, y2) is the
     face in a scene photo (None: the whole file is the face); `landmarks` are in the 224-px
-    classifier input; `draw_seed` is the seed sequence the occluder was drawn with."""
+    classifier input; `draw_seed` is the seed sequence the occluder was drawn with, or the one
+    seed of the dim-webcam rendering at level `camera` (a `data.camera.LEVELS` name)."""
     x1, y1, x2, y2 = box if box is not None else (None,) * 4
     return {"study": study, "source": source, "path": path, "face": int(face), "truth": truth,
             "p_mask": round(float(p_mask), 4), "detail": detail, "image": image,
             "x1": x1, "y1": y1, "x2": x2, "y2": y2, "landmarks": format_points(landmarks),
-            "occluder": occluder, "draw_seed": " ".join(str(int(s)) for s in draw_seed)}
+            "occluder": occluder, "draw_seed": " ".join(str(int(s)) for s in draw_seed), "camera": camera}
 
 
 def table(rows: list[dict]) -> pd.DataFrame:
@@ -83,7 +87,17 @@ def cut_face(row: pd.Series | dict, data_root: str | Path | None = None) -> np.n
         lm = parse_points(row.get("landmarks"))
         geo = FaceGeometry.from_landmarks(lm) if lm is not None else None
         seed = [int(s) for s in str(row["draw_seed"]).split()]
-        face = occlude(face, str(row["occluder"]), geo, rng=np.random.default_rng(seed)).image
+        kind = str(row["occluder"])
+        if kind.startswith("mask_"):  # a mask drawn below the nose (the below_nose study)
+            from maskdash.analysis.below_nose import mask_below_nose
+
+            face = mask_below_nose(face, kind[len("mask_"):], geo, rng=np.random.default_rng(seed)).image
+        else:
+            face = occlude(face, kind, geo, rng=np.random.default_rng(seed)).image
+    if not _blank(row.get("camera")):  # the dim-webcam study's rendering of this face
+        from maskdash.data.camera import probe_view
+
+        face = probe_view(face, str(row["camera"]), int(float(str(row["draw_seed"]).split()[0])))
     return face
 
 

@@ -12,7 +12,8 @@ from maskdash.analysis.yaw import YAW_BINS
 
 # what a run writes besides summary.json (the dashboard reads these)
 RESULT_FILES = ("angles_faces.csv", "angles_bins.csv", "occluders.csv", "occluders_summary.csv", "distance.csv",
-                "lighting.csv", "native_sizes.csv", "native_accuracy.csv", "examples.csv")
+                "lighting.csv", "native_sizes.csv", "native_accuracy.csv", "below_nose.csv", "below_nose_summary.csv",
+                "hands.csv", "hands_summary.csv", "dim_webcam.csv", "dim_webcam_summary.csv", "examples.csv")
 
 
 def analysis_root() -> Path:
@@ -98,6 +99,18 @@ def headlines(s: dict) -> dict[str, float | None]:
     for kind, f in (("brightness", 0.2), ("brightness", 2.0), ("contrast", 0.25)):
         r = row(light, kind=kind, factor=f, truth="all")
         out[f"{kind} ×{f}: accuracy"] = r and r["accuracy"]
+    below = (st.get("below_nose") or {}).get("table")
+    for source, variant, title in (("dev_scenes", "real", "real, dev scenes"), ("extra_faces", "real", "real, extra faces"),
+                                   ("generated", "mouth_chin", "drawn")):
+        r = row(below, source=source, variant=variant)
+        out[f"mask below the nose ({title}): called with mask"] = r and r["called_with_mask"]
+    hands = (st.get("hands") or {}).get("table")
+    r = row(hands, group="hand_or_object")
+    out["real hand or object over the mouth: called with mask"] = r and r["called_with_mask"]
+    dim = (st.get("dim_webcam") or {}).get("table")
+    for truth, title in (("with_mask", "masked"), ("without_mask", "unmasked")):
+        r = row(dim, source="test", level="very dark", truth=truth)
+        out[f"very dark webcam, {title}: kept label"] = r and r["kept_label"]
     return out
 
 
@@ -119,6 +132,19 @@ def summary_lines(s: dict) -> list[str]:
     for r in (st.get("lighting", {}).get("table") or []):
         if r["truth"] == "all" and r["kind"] == "brightness" and r["factor"] in (0.2, 0.5, 1.0, 2.0):
             lines.append(f"brightness ×{r['factor']}: accuracy {100 * r['accuracy']:.1f}%")
+
+    def p(v) -> str:
+        return "–" if v is None else f"{100 * v:.1f}%"
+
+    for r in (st.get("below_nose", {}).get("table") or []):
+        lines.append(f"below_nose/{r['source']}/{r['variant']} (n={r['n']}): with_mask {p(r['called_with_mask'])}, "
+                     f"mask_incorrect {p(r['called_incorrect'])}, without_mask {p(r['called_without_mask'])}")
+    for r in (st.get("hands", {}).get("table") or []):
+        lines.append(f"hands/{r['group']} (n={r['n']}): called with_mask {p(r['called_with_mask'])}, "
+                     f"kept without_mask {p(r['kept_label'])}")
+    for r in (st.get("dim_webcam", {}).get("table") or []):
+        lines.append(f"dim_webcam/{r['source']}/{r['level']}/{r['truth']} (n={r['n']}): kept label {p(r['kept_label'])}, "
+                     f"with_mask {p(r['called_with_mask'])}, mask_incorrect {p(r['called_incorrect'])}")
     return lines
 
 

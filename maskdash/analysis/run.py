@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from maskdash.analysis import examples as ex
-from maskdash.analysis.results import RESULT_FILES, analysis_root, summary_lines
+from maskdash.analysis.results import RESULT_FILES, analysis_root, shown_path, summary_lines
 from maskdash.analysis.sources import open_classifier, resolve_data, resolve_model, sample_test_faces
 from maskdash.analysis.studies import REGISTRY, STUDIES, Context
 from maskdash.labels import CLASSES
@@ -41,9 +41,14 @@ def run_analysis(
     detector: str = DEFAULT_DETECTOR,
     engine: str = "tflite",
     threshold: float = 0.5,
+    add: bool = False,
 ) -> dict:
     """Run `studies` for one model and write the results to `out_dir` (default
-    `models/analysis/<name>`). Returns summary.json's content."""
+    `models/analysis/<name>`). Returns summary.json's content.
+
+    A run replaces the folder's results. With `add`, it replaces only these studies' and keeps
+    the others', when the folder's results are of the same model file, seed and threshold
+    (otherwise it says so and replaces them all)."""
     unknown = [s for s in studies if s not in REGISTRY]
     if unknown:
         raise ValueError(f"unknown studies: {', '.join(unknown)}; choose from {', '.join(STUDIES)}")
@@ -61,17 +66,24 @@ def run_analysis(
     # a run replaces the folder's earlier results: a table left from another run (other studies,
     # another model) would be shown beside this one's as if they belonged together. Thumbnails
     # saved by older versions go too (examples are cut from the data now).
-    old_thumbs = out / "examples"
-    for old in [out / f for f in (*RESULT_FILES, "summary.json")] + sorted(old_thumbs.glob("*.jpg")):
-        old.unlink(missing_ok=True)
-    if old_thumbs.is_dir() and not any(old_thumbs.iterdir()):
-        old_thumbs.rmdir()
     log = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
+    kept = _kept(out, ref, studies, seed, threshold, log) if add else None
+    if kept is None:
+        old_thumbs = out / "examples"
+        for old in [out / f for f in (*RESULT_FILES, "summary.json")] + sorted(old_thumbs.glob("*.jpg")):
+            old.unlink(missing_ok=True)
+        if old_thumbs.is_dir() and not any(old_thumbs.iterdir()):
+            old_thumbs.rmdir()
+    else:  # only the tables of the studies run now go; examples.csv is rewritten below
+        for name in studies:
+            for f in REGISTRY[name].files:
+                (out / f).unlink(missing_ok=True)
 
     log(f"[{ref.name}] loading {ref.path}")
     clf = open_classifier(ref, engine)
     summary: dict = {
-        "name": ref.name, "model": str(ref.path), "engine": clf.kind, "threshold": threshold,
+        "name": ref.name, "model": str(ref.path), "model_sha256": model_sha256(ref.path), "engine": clf.kind,
+        "threshold": threshold,
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "data": {"facemask12k": str(fm_dir), "dev_scenes": str(scenes_dir) if scenes_dir else None},
         "seed": seed, "studies": {}, "files": [],
@@ -91,7 +103,8 @@ def run_analysis(
                      f"occluder studies, the first {sweep_limit // 2} per class of those for the distance and "
                      "lighting sweeps. The same faces for every model."),
         }
-    ctx = Context(ref, clf, fm_dir, scenes_dir, faces, sel, detector, seed, limit, threshold, progress, log)
+    ctx = Context(ref, clf, fm_dir, scenes_dir, faces, sel, detector, seed, limit, threshold, progress, log,
+                  out=out)
 
     files: list[str] = []
     example_rows: list[dict] = []
@@ -105,17 +118,59 @@ def run_analysis(
             continue
         log(f"[{ref.name}] {study.title.lower()}")
         result = study.run(ctx)
+        ctx.done[name] = result
         for file_name, df in result.tables.items():
             write(df, file_name)
         summary["studies"][name] = result.block
         example_rows += result.examples
-    if example_rows:
-        write(ex.table(example_rows), "examples.csv")
+    examples_table = ex.table(example_rows)
+    if kept is not None:  # the other studies' blocks, tables and examples, in the registry's order
+        blocks = {**kept["summary"].get("studies", {}), **summary["studies"]}
+        summary["studies"] = {n: blocks[n] for n in [*REGISTRY, *blocks] if n in blocks}
+        if "subsample" not in summary and "subsample" in kept["summary"]:
+            summary["subsample"] = kept["summary"]["subsample"]
+        files = [f for f in kept["files"] if f not in files] + files
+        examples_table = pd.concat([kept["examples"], examples_table], ignore_index=True)
+    files = [f for f in files if f != "examples.csv"]
+    if len(examples_table):
+        write(examples_table, "examples.csv")
     summary["files"] = files
     summary["runtime_s"] = round(time.perf_counter() - t0, 1)
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_json_default), encoding="utf-8")
     log(f"[{ref.name}] wrote {out} in {summary['runtime_s']:.0f} s")
     return summary
+
+
+def _kept(out: Path, ref, studies, seed: int, threshold: float, log) -> dict | None:
+    """What a run that adds `studies` keeps of the folder's results: {"summary", "files" (the other
+    studies' tables), "examples" (their examples.csv rows)}; None when there is nothing to keep
+    or the results are of another model, seed or threshold."""
+    try:
+        prev = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    # the same model: the same file as the project names it (an absolute path differs between
+    # checkouts) and, where the summary recorded it, the same content
+    same = (shown_path(prev.get("model", "")) == shown_path(ref.path)
+            and prev.get("model_sha256", model_sha256(ref.path)) == model_sha256(ref.path)
+            and prev.get("seed") == seed and float(prev.get("threshold", 0.5)) == float(threshold))
+    if not same:
+        log(f"[{ref.name}] {out} holds results of another model, seed or threshold: replacing them all")
+        return None
+    now = {f for name in studies for f in REGISTRY[name].files}
+    files = [f for f in prev.get("files", []) if f not in now and f != "examples.csv" and (out / f).is_file()]
+    examples = ex.table([])
+    if (out / "examples.csv").is_file():
+        old = pd.read_csv(out / "examples.csv", dtype={"draw_seed": str})
+        examples = old[~old["study"].isin(list(studies))].reindex(columns=ex.COLUMNS)
+    prev["studies"] = {n: b for n, b in prev.get("studies", {}).items() if n not in studies}
+    return {"summary": prev, "files": files, "examples": examples}
+
+
+def model_sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _json_default(o):
@@ -150,7 +205,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         try:
             s = run_analysis(m, args.data, root / ref.name, studies, progress=True, limit=args.limit,
                              sweep_limit=args.sweep_limit, seed=args.seed, detector=args.detector,
-                             engine=args.engine)
+                             engine=args.engine, add=getattr(args, "add", False))
         except (ValueError, DetectorUnavailable) as exc:  # bad option or missing detector: say which
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -173,3 +173,34 @@ def luma_accuracy(tables: Mapping[str, pd.DataFrame]) -> go.Figure:
     fig = _study_layout(fig, "Real dev-scene faces: accuracy by how bright the face is",
                         "mean luma of the face box (0 black … 255 white)", "accuracy")
     return fig.update_xaxes(type="category")
+
+
+def share_bars(tables: Mapping[str, pd.DataFrame], x: str, titles: Mapping[str, str] | None = None,
+               share: str = "called_with_mask", title: str = "Share called “with mask”",
+               x_title: str = "", y_title: str = "called with_mask") -> go.Figure:
+    """One share per group (column `x`) as grouped bars, one colour per model, each bar labelled
+    with its n (the below-nose and hands tables)."""
+    fig = go.Figure()
+    for i, (name, t) in enumerate(tables.items()):
+        t = t[t[share].notna()]
+        labels = [(titles or {}).get(v, v) for v in t[x]]
+        _pct_bars(fig, labels, t[share], t["n"], name, run_color(name, i),
+                  "%{y:.1%}, mean p(with_mask)=%{customdata[1]:.2f}", [t["mean_p_mask"]])
+    fig.update_layout(barmode="group")
+    fig = _study_layout(fig, title, x_title, y_title)
+    return fig.update_xaxes(type="category")
+
+
+def dim_kept(tables: Mapping[str, pd.DataFrame], levels: Sequence[str]) -> go.Figure:
+    """Share of Test faces keeping their label at each darkness level (dim_webcam_summary rows of
+    source test), one line per model and true class."""
+    fig = go.Figure()
+    for i, (name, t) in enumerate(tables.items()):
+        t = t[t["source"] == "test"]
+        for cls in CLASS_LABELS:
+            c = t[t["truth"] == cls].set_index("level").reindex([lv for lv in levels if lv in set(t["level"])])
+            _pct_line(fig, c.index, c["kept_label"], c["n"].fillna(0), f"{name} · truth {cls}", run_color(name, i),
+                      TRUTH_DASH[cls], split_few=False)
+    fig = _study_layout(fig, "Test faces through a dim webcam: share keeping their label",
+                        "darkness level ('original' = untouched)", "kept its label")
+    return fig.update_xaxes(type="category")
