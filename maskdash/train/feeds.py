@@ -29,7 +29,8 @@ from maskdash.train.run import READ_ERRORS, Run, note, save_npy, write_json
 def sample_weights(labels: np.ndarray, source: np.ndarray, dev_weight: float) -> np.ndarray:
     """1 for data-set images (source 0); real faces from another source s (1: dev scenes, 2: extra
     faces) of class c get dev_weight · n_s / (k · n_s_c), k the classes present in s, so every
-    class of real faces counts equally however skewed the source is."""
+    class of real faces counts equally however skewed the source is — up to MAX_WEIGHT × dev_weight
+    per face."""
     w = np.ones(len(labels), np.float32)
     for s in np.unique(source):
         if s == 0:
@@ -38,8 +39,13 @@ def sample_weights(labels: np.ndarray, source: np.ndarray, dev_weight: float) ->
         present = np.unique(labels[real])
         for c in present:
             sel = real & (labels == c)
-            w[sel] = dev_weight * real.sum() / (len(present) * sel.sum())
+            w[sel] = min(dev_weight * real.sum() / (len(present) * sel.sum()), MAX_WEIGHT * dev_weight)
     return w
+
+
+# A rare class of a real source (a few dozen masks below the nose among a thousand dev faces)
+# would otherwise weigh ×25 per face and pull the network towards a handful of crops.
+MAX_WEIGHT = 2.0
 
 
 def augment_one(name: str, img: np.ndarray, rng: np.random.Generator, label: int,
