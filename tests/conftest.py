@@ -73,7 +73,7 @@ def shipped_classifier():
 # leaves them out (the fast unit tests, a few minutes on 2 cores); the README's command and CI run all.
 SLOW_MODULES = {
     "test_live_browser", "test_pages_browser", "test_train", "test_online", "test_analysis",
-    "test_failure_page", "test_shipped_model", "test_audit", "test_explain", "test_three_class_studies",
+    "test_failure_page", "test_shipped_model", "test_audit", "test_explain", "test_three_class_model", "test_three_class_studies",
 }
 BROWSER_MODULES = {"test_live_browser", "test_pages_browser"}
 

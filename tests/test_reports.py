@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import need
+from maskdash import settings
 from maskdash.model import convolution
 from maskdash.evaluation import evaluate
 from maskdash.evaluation import shipped
@@ -233,21 +234,17 @@ def test_probe_table_carries_the_number_of_faces():
     assert shipped.probe_table({}, "lighting") is None
 
 
-def test_whole_pipeline_figures():
-    m = shipped.load_metrics("robust")
-    need(m is not None and "dev_scenes_holdout_detected" in m, "no whole-pipeline block in metrics.json")
-    pipe = shipped.whole_pipeline(m)
-    block = m["dev_scenes_holdout_detected"]
-    assert pipe["found"] == block["found_faces"]["n"]  # the faces found are the faces scored
-    assert pipe["of"] == m["sets"]["dev_scenes_holdout"]["n"]
-    assert shipped.whole_pipeline({"sets": {}}) is None
-
-
 def test_export_descriptions_match_the_model_outputs():
-    assert shipped.labels_text().splitlines() == ["with_mask", "without_mask"]
-    spec = shipped.input_description()
+    from maskdash.model.runtime import load_classifier
+
+    classes = shipped.model_classes(shipped.load_args("robust"))
+    units = load_classifier(settings.shipped_model_path(), warm_up=0).units
+    assert len(classes) == units  # what the files say is what the shipped model gives
+    assert shipped.labels_text(classes).splitlines() == list(classes)[:units]
+    spec = shipped.input_description(None, classes)
     assert spec["input"]["shape"] == [1, 224, 224, 3] and spec["input"]["dtype"] == "float32"
-    assert spec["output"]["labels"] == ["with_mask", "without_mask"] and spec["output"]["shape"] == [1, 2]
+    assert spec["output"]["labels"] == list(classes) and spec["output"]["shape"] == [1, units]
+    assert shipped.labels_text().splitlines() == ["with_mask", "without_mask"]  # a binary model's
     json.dumps(spec)  # plain JSON
     sizes = shipped.model_sizes("robust")
     assert set(sizes) == {".tflite", ".keras"}

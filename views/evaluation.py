@@ -112,6 +112,31 @@ def render_metrics(set_name: str, threshold: float, results: dict[str, dict], pr
                        f"{pct((inc['p_mask'] >= threshold).mean(), 1)} of them are called with_mask.")
 
 
+def render_three_classes(preds: dict[str, pd.DataFrame], threshold: float, metrics: dict[str, dict | None]) -> None:
+    """The labels themselves for a three-class model: a 3×3 confusion at this threshold, and the
+    hard real cases of the extra faces' holdout."""
+    three = {r: df for r, df in preds.items() if shipped.has_third_class(df)}
+    if not three:
+        return
+    st.header("Three classes: masks worn below the nose")
+    st.caption("The figures above are the binary view: compliant (with_mask) or not. A three-class model also "
+               "says *which* kind of not: `without_mask` or `mask_incorrect` (a mask below the nose or on the chin). "
+               "Below p(with_mask) < threshold, the likelier of the two is the label.")
+    for r, df in three.items():
+        t = shipped.three_class_at(df, threshold)
+        a, b = st.columns(2)
+        a.plotly_chart(charts.confusion(t["confusion"], False, f"{r} · three classes · counts"), key=f"cm3_{r}")
+        b.plotly_chart(charts.confusion(t["confusion"], True, f"{r} · three classes · normalised"), key=f"cm3n_{r}")
+        st.caption(f"Rows without faces in this set (Face Mask 12K has no incorrectly worn masks) stay empty. "
+                   f"Balanced accuracy over the classes present: {pct(t['balanced_accuracy'], 1)}.")
+        table = shipped.extra_holdout_table(metrics.get(r))
+        if table is not None:
+            st.markdown("**Hard real cases** — the extra faces' holdout fold (real crops, split by source photo, "
+                        "never learnt from; threshold 0.5):")
+            shown = table.assign(share=table["share"].map(lambda v: pct(v, 1)))
+            st.dataframe(shown, hide_index=True, width="stretch")
+
+
 def render_confusions(results: dict[str, dict]) -> None:
     st.header("Confusion matrices")
     st.caption("Rows: the truth; columns: what the model said. The normalised matrix divides each row by its "
@@ -225,6 +250,7 @@ def main() -> None:
         return
     render_metrics(set_name, threshold, results, preds)
     render_confusions(results)
+    render_three_classes(preds, threshold, metrics)
     render_curves(preds, results, threshold)
     render_probes(metrics)
     render_whole_pipeline()

@@ -164,7 +164,7 @@ def render_export(recipe: str = "robust") -> None:
     st.markdown(
         "Use the model outside MaskDash: **model.tflite** for phones and small devices (TensorFlow Lite / "
         "LiteRT), **model.keras** to fine-tune it further in Keras 3. Both take one 224×224 RGB face with "
-        "pixel values 0–255 (the scaling is inside the model) and give two probabilities in the order of "
+        "pixel values 0–255 (the scaling is inside the model) and give one probability per class, in the order of "
         "**labels.txt**; **input.json** spells this out."
     )
     cols = st.columns(4)
@@ -176,9 +176,10 @@ def render_export(recipe: str = "robust") -> None:
         col.download_button(f"model{suffix} ({sizes[suffix] / 1e6:.1f} MB)", partial(shipped.read_model, recipe, suffix),
                             file_name=f"maskdash_{recipe}{suffix}", mime=mime, icon=":material/download:",
                             key=f"export_{suffix[1:]}", on_click="ignore")
-    cols[2].download_button("labels.txt", shipped.labels_text(), file_name="labels.txt", mime="text/plain",
+    classes = shipped.model_classes(safe_report(shipped.load_args, recipe))
+    cols[2].download_button("labels.txt", shipped.labels_text(classes), file_name="labels.txt", mime="text/plain",
                             icon=":material/download:", key="export_labels", on_click="ignore")
-    cols[3].download_button("input.json", json.dumps(shipped.input_description(metrics), indent=2),
+    cols[3].download_button("input.json", json.dumps(shipped.input_description(metrics, classes), indent=2),
                             file_name="input.json", mime="application/json", icon=":material/download:",
                             key="export_input", on_click="ignore")
     tflite = metrics.get("tflite") or {}

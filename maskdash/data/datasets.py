@@ -5,7 +5,6 @@ Nothing here stops on a bad file: unreadable images are skipped and reported wit
 from __future__ import annotations
 
 import hashlib
-import re
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field

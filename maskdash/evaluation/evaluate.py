@@ -317,49 +317,6 @@ def dim_webcam_probe(classifier, images: np.ndarray, labels: np.ndarray, thresho
     return out
 
 
-def evaluate_scenes_detected(classifier, scenes_dir: Path, detector, fold: str = "holdout",
-                             min_iou: float = 0.4, threshold: float = 0.5, progress: bool = True) -> dict:
-    """The whole photo pipeline on the dev scenes, as a user gets it: detect faces, match them to
-    the ground-truth boxes (greedy, IoU ≥ min_iou), crop the *detected* box and classify.
-    Returns how many faces were found (per class) and the metrics on the found ones — the figure
-    peers quote for scene photos."""
-    from tqdm import tqdm
-
-    from maskdash.inference.faces import classify_detections
-    from maskdash.imaging import ImageError, load_rgb
-    from maskdash.inference.tracking import greedy_match, iou_matrix
-
-    scenes, _ = datasets.list_scenes(scenes_dir)
-    scenes = [s for s in scenes if datasets.scene_fold(s.image_path) == fold]
-    truth, p, found = [], [], {c: [0, 0] for c in (*CLASSES, INCORRECT)}
-    false_positives = 0
-    for scene in tqdm(scenes, desc=f"detecting ({detector.name})", disable=not progress):
-        try:
-            rgb = load_rgb(scene.image_path)
-        except ImageError:
-            continue
-        dets = detector.detect(rgb)
-        gt = [(b.x1, b.y1, b.x2, b.y2) for b in scene.boxes]
-        pairs = greedy_match(iou_matrix(gt, [d.box for d in dets]), min_iou) if gt and dets else []
-        for b in scene.boxes:
-            found[b.label][1] += 1
-        matched = {j: i for i, j in pairs}
-        false_positives += len(dets) - len(pairs)
-        verdicts = classify_detections(rgb, [dets[j] for j in matched], classifier, threshold)
-        for (j, i), v in zip(matched.items(), verdicts):
-            label = scene.boxes[i].label
-            found[label][0] += 1
-            if label in CLASSES:
-                truth.append(CLASSES.index(label))
-                p.append(v.p_mask)
-    out = {"detector": detector.name, "images": len(scenes), "min_iou": min_iou,
-           "found": {c: {"found": f, "of": n, "share": f / n if n else None} for c, (f, n) in found.items()},
-           "unmatched_detections": false_positives}
-    if truth:
-        out["found_faces"] = metrics(np.array(truth), np.array(p, np.float32), threshold)
-    return out
-
-
 HEIGHT_BINS = (0, 16, 24, 32, 48, 10_000)
 
 

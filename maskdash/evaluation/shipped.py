@@ -16,7 +16,7 @@ import pandas as pd
 from maskdash import settings
 
 from maskdash.evaluation import evaluate
-from maskdash.labels import CLASSES, normalize_class
+from maskdash.labels import CLASSES, classes_of, labels_for, normalize_class
 
 RECIPES: tuple[str, str] = ("robust", "seed")  # robust is the shipped model
 RECIPE_TITLES = {
@@ -170,6 +170,34 @@ def metrics_at(df: pd.DataFrame, threshold: float = 0.5) -> dict:
     return evaluate.metrics(1 - y, p, threshold)  # evaluate: 0 = with_mask, 1 = without_mask
 
 
+def has_third_class(df: pd.DataFrame) -> bool:
+    """Whether a predictions CSV comes from a three-class model (its p_incorrect is filled)."""
+    return "p_incorrect" in df and pd.to_numeric(df["p_incorrect"], errors="coerce").notna().any()
+
+
+def three_class_at(df: pd.DataFrame, threshold: float = 0.5) -> dict:
+    """The labels of a three-class model's predictions CSV at `threshold` (the one rule) against
+    its truths: evaluate.three_class's confusion, recalls and balanced accuracy."""
+    p = pd.to_numeric(df["p_mask"], errors="coerce").to_numpy(dtype=np.float64)
+    pinc = pd.to_numeric(df["p_incorrect"], errors="coerce").to_numpy(dtype=np.float64)
+    ok = np.isfinite(p)
+    return evaluate.three_class(df["truth"].to_numpy()[ok], labels_for(p[ok], threshold, pinc[ok]))
+
+
+def extra_holdout_table(metrics: dict | None) -> pd.DataFrame | None:
+    """The extra faces' holdout groups of a metrics.json as rows (group, n, figure, share)."""
+    x = (metrics or {}).get("extra_faces_holdout")
+    if not x:
+        return None
+    inc, cov, hard = x["incorrect"], x["hand_or_object_over_mouth"], x["hard_negatives"]
+    rows = [("masks worn below the nose", inc["n"], "called mask_incorrect", inc["called_incorrect"]),
+            ("masks worn below the nose", inc["n"], "called with_mask", inc["called_with_mask"]),
+            ("hand or object over an unmasked mouth", cov["n"], "called with_mask", cov["called_with_mask"]),
+            ("reviewed hard negatives (unmasked)", hard["n"], "kept without_mask", hard["kept_without_mask"])]
+    rows += [(f"dim webcam, {c}", v["n"], "kept its label", v["kept"]) for c, v in x["dim_webcam"].items() if v["n"]]
+    return pd.DataFrame(rows, columns=["group", "n", "figure", "share"])
+
+
 def roc_points(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
     """ROC curve (fpr, tpr, threshold), one point per distinct score, from (0,0) to (1,1)."""
     order = np.argsort(-p, kind="mergesort")
@@ -247,23 +275,6 @@ def load_occluders(recipe: str) -> pd.DataFrame | None:
     """The failure study's objects over the mouth (models/analysis/<recipe>/occluders_summary.csv):
     per object, the share of unmasked faces called with_mask."""
     return _read_csv(reports_root() / "analysis" / recipe / "occluders_summary.csv", ["object", "n", "called_with_mask"])
-
-
-def whole_pipeline(metrics: dict | None) -> dict | None:
-    """The dev holdout through the whole photo pipeline (detector, crop, classifier): how many of
-    the labelled with/without-mask faces the detector found, and the metrics on those.
-    None when the report has no such block."""
-    block = (metrics or {}).get("dev_scenes_holdout_detected")
-    if not isinstance(block, dict) or not isinstance(block.get("found_faces"), dict):
-        return None
-    found = block.get("found", {})
-    try:
-        n_found = sum(int(found[c]["found"]) for c in CLASSES)
-        n_all = sum(int(found[c]["of"]) for c in CLASSES)
-    except (KeyError, TypeError, ValueError):
-        return None
-    return {"detector": block.get("detector", "?"), "min_iou": block.get("min_iou"), "found": n_found,
-            "of": n_all, "found_share": n_found / n_all if n_all else None, "on_found": block["found_faces"]}
 
 
 SCENES_FILE = "scenes_{fold}.json"  # written by `python -m maskdash scenes --fold F --json ...`
@@ -415,12 +426,17 @@ def read_model(recipe: str, suffix: str) -> bytes:
         raise ReportError(f"model{suffix} of {recipe} is unreadable ({exc.strerror or exc})") from exc
 
 
-def labels_text() -> str:
+def model_classes(args: dict | None) -> tuple[str, ...]:
+    """The class names of a recipe's model, from its args.json (binary unless it says 3)."""
+    return classes_of(3 if (args or {}).get("classes") == 3 else 2)
+
+
+def labels_text(classes: tuple[str, ...] = CLASSES) -> str:
     """labels.txt: one class per line, in the order of the model's outputs."""
-    return "".join(f"{c}\n" for c in CLASSES)
+    return "".join(f"{c}\n" for c in classes)
 
 
-def input_description(metrics: dict | None = None) -> dict:
+def input_description(metrics: dict | None = None, classes: tuple[str, ...] = CLASSES) -> dict:
     """input.json: what the exported model takes and gives, for someone wiring it into an app."""
     from maskdash.imaging import INPUT_SIZE
     from maskdash.labels import CROP_MARGIN, DEFAULT_THRESHOLD
@@ -438,11 +454,12 @@ def input_description(metrics: dict | None = None) -> dict:
                          f"resized to {INPUT_SIZE}×{INPUT_SIZE}",
         },
         "output": {
-            "shape": [1, len(CLASSES)],
+            "shape": [1, len(classes)],
             "dtype": "float32",
             "meaning": "softmax probabilities, one per line of labels.txt",
-            "labels": list(CLASSES),
-            "decision": f"{CLASSES[0]} when its probability is at least {DEFAULT_THRESHOLD}",
+            "labels": list(classes),
+            "decision": f"{classes[0]} when its probability is at least {DEFAULT_THRESHOLD}"
+                        + (f"; below it, the likelier of {classes[1]} and {classes[2]}" if len(classes) > 2 else ""),
         },
         "tflite_quantization": tflite.get("quantization", "float32"),
     }

@@ -18,7 +18,6 @@ Two choices differ from the keras-io example, both for this model's shape:
 
 from __future__ import annotations
 
-import os
 import weakref
 from dataclasses import dataclass
 
