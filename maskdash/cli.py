@@ -33,7 +33,7 @@ def _run_train(a: argparse.Namespace) -> int:
         init=a.init, base_weights=a.base_weights, dev_scenes=dev_scenes, dev_weight=a.dev_weight,
         limit=a.limit, seed=a.seed, views=a.views, cover_p=a.cover_p, distract_p=a.distract_p,
         minutes=a.minutes, workers=a.workers, classes=a.classes, extra_faces=a.extra_faces,
-        synth_incorrect=a.synth_incorrect,
+        synth_incorrect=a.synth_incorrect, augment=a.augment,
     ))
     print(f"best checkpoint: {settings.display_path(best)}")
     return 0
@@ -70,6 +70,9 @@ def _train_arguments(t: argparse.ArgumentParser, feed: bool) -> None:
     t.add_argument("--fine-tune-lr", type=float)
     t.add_argument("--cut", help="MobileNetV2 layer above which the base is fine-tuned")
     t.add_argument("--schedule", choices=("plateau", "cosine"))
+    t.add_argument("--augment", choices=("seed", "robust", "online"),
+                   help="augmentation (default: the recipe's for the feed); online adds objects over unmasked "
+                   "mouths and patches elsewhere (--cover-p, --distract-p)")
     t.add_argument("--init", help="start from this .keras model instead of ImageNet")
     t.add_argument("--base-weights", help="MobileNetV2 ImageNet .h5 (default: setting, else Keras download)")
     t.add_argument("--dev-scenes", help="robust: also learn from the train fold of these VOC scenes "

@@ -210,4 +210,7 @@ def online_augment(
         img = object_over_face(img, rng, backgrounds) if rng.random() < 0.75 else hand_over_mouth(img, rng)
     if rng.random() < distract_p:
         img = distractor(img, rng, backgrounds)
-    return _camera(geometry(img, rng), rng)
+    img = geometry(img, rng)
+    if rng.random() < LOW_LIGHT_P:
+        return camera.low_light(img, rng)
+    return _camera(img, rng)

@@ -73,7 +73,7 @@ class Pack:
         return self.images[sel], self.labels[sel], self.source[sel]
 
 
-def _background_patches(scenes: list[datasets.Scene], count: int, rng: np.random.Generator) -> list[np.ndarray]:
+def background_patches(scenes: list[datasets.Scene], count: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Random patches of scene images that overlap no annotated face."""
     patches: list[np.ndarray] = []
     order = rng.permutation(len(scenes))
@@ -145,7 +145,7 @@ def build_pack(
                 side = max(8, int(round(max(box.x2 - box.x1, box.y2 - box.y1) * 1.2)))
                 face = crop_face(rgb, (box.x1, box.y1, box.x2, box.y2), 0.2, min(side, max_side))
                 add(face, CLASSES.index(box.label), 1, f)
-        for patch in _background_patches(scenes, n_backgrounds, rng):
+        for patch in background_patches(scenes, n_backgrounds, rng):
             backgrounds.append(_encode(patch, 96, quality))
 
     def flat(items: list[bytes]) -> tuple[np.ndarray, np.ndarray]:

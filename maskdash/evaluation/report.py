@@ -15,7 +15,8 @@ import numpy as np
 from maskdash import settings
 
 from maskdash.evaluation import evaluate, shipped
-from maskdash.model.runtime import from_keras_model, load_classifier, load_keras, to_tflite
+from maskdash.data import datasets
+from maskdash.model.runtime import from_keras_model, load_classifier, load_keras, record_checksums, to_tflite
 from maskdash.train.config import recognise
 
 
@@ -58,6 +59,8 @@ def build_report(model_dir: Path, data_dir: Path | None = None, scenes_dir: Path
 
     keras_path = model_dir / "model.keras"
     model = load_keras(keras_path)
+    if not tflite:
+        record_checksums([keras_path])
     # float32 TFLite gives Keras' numbers ~4× faster on a CPU; the file itself is not shipped
     clf = from_keras_model(model, keras_path)
 
@@ -107,8 +110,9 @@ def build_report(model_dir: Path, data_dir: Path | None = None, scenes_dir: Path
     if tflite:
         blob = to_tflite(model, "float16")
         (model_dir / "model.tflite").write_bytes(blob)
+        record_checksums([model_dir / "model.tflite", keras_path])
         fast = load_classifier(model_dir / "model.tflite")
-        loaded = evaluate.data.load_samples(evaluate.data.list_split(data_dir, "Test"), progress=False)
+        loaded = datasets.load_samples(datasets.list_split(data_dir, "Test"), progress=False)
         p16 = evaluate.scores(fast, loaded.images)[0]
         ref = np.array([r for r in _read_p(model_dir / "predictions_test.csv")])
         m16 = evaluate.metrics(loaded.labels, p16)

@@ -295,6 +295,27 @@ def load_classifier(path: str | Path | None = None, *, threads: int | None = Non
     return clf
 
 
+def record_checksums(paths: list[Path]) -> None:
+    """Write the sha256 of these model files (under models/) into models/SHA256SUMS: the report
+    that writes a shipped model file records what it wrote."""
+    import hashlib
+
+    sums = settings.MODELS_DIR / "SHA256SUMS"
+    listed = {}
+    if sums.is_file():
+        listed = dict(line.split()[::-1] for line in sums.read_text().splitlines() if line.strip())
+    changed = False
+    for path in paths:
+        try:
+            rel = Path(path).resolve().relative_to(settings.MODELS_DIR.resolve()).as_posix()
+        except ValueError:
+            continue  # a model folder elsewhere is not the shipped one
+        listed[rel] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        changed = True
+    if changed:
+        sums.write_text("".join(f"{digest}  {rel}\n" for rel, digest in sorted(listed.items())))
+
+
 def integrity_warning(path: Path) -> str | None:
     """For a shipped model file (listed in models/SHA256SUMS): a message when its bytes differ from
     what was committed — a damaged checkout or a file replaced by hand still runs, but says so."""

@@ -140,9 +140,14 @@ class CachedFeed:
         skipped = tr.skipped + va.skipped
         images, labels = tr.images, tr.labels
         source = np.zeros(len(labels), np.uint8)  # 0: the image data set, 1: a dev-scene face
+        backgrounds = None
         if a.recipe == "robust" and a.dev_scenes:
             scenes, bad = datasets.list_scenes(a.dev_scenes)
             scenes = [s for s in scenes if datasets.scene_fold(s.image_path) == "train"]
+            if a.augment == "online":  # real patches to draw over mouths, as the pack carries them
+                from maskdash.data.pack import background_patches
+
+                backgrounds = [_small(p) for p in background_patches(scenes, 800, np.random.default_rng(a.seed))]
             faces = datasets.load_scene_faces(scenes)
             skipped += bad + faces.skipped
             keep = [i for i, lab in enumerate(faces.labels) if lab in classes]
@@ -193,7 +198,7 @@ class CachedFeed:
         aug = np.empty_like(images)
         for v in range(a.views):
             for i, (img, lab) in enumerate(zip(images, labels)):
-                aug[i] = augment_one(a.augment, img, rng, int(lab))
+                aug[i] = augment_one(a.augment, img, rng, int(lab), backgrounds, a.cover_p, a.distract_p)
             views.append(extract(aug, f"features view {v + 1}/{a.views}"))
         arrays = {"train_x": np.concatenate(views), "train_y": np.tile(labels, a.views),
                   "train_src": np.tile(source, a.views), "val_x": extract(va.images, "features validation"),
@@ -224,6 +229,13 @@ class CachedFeed:
 
     def close(self) -> None:
         pass
+
+
+def _small(patch: np.ndarray, side: int = 96) -> np.ndarray:
+    import cv2
+
+    scale = side / max(patch.shape[:2])
+    return patch if scale >= 1 else cv2.resize(patch, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
 
 
 def _limit(samples: list[datasets.Sample], limit: int | None, classes: int = len(CLASSES)) -> list[datasets.Sample]:
