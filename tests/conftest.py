@@ -69,6 +69,23 @@ def shipped_classifier():
     return load_classifier()
 
 
+@pytest.fixture(scope="session")
+def binary_model() -> Path:
+    """A binary model file: the original recipe (models/seed), for what a two-class model gives."""
+    path = settings.MODELS_DIR / "seed" / "model.keras"
+    assert path.is_file(), f"the seed model is missing: {path}"
+    return path
+
+
+@pytest.fixture(scope="session")
+def binary_classifier(binary_model):
+    from maskdash.model.runtime import load_classifier
+
+    clf = load_classifier(binary_model)
+    assert clf.units == 2
+    return clf
+
+
 # Test modules that run real browsers, real training or whole-data-set passes. `pytest -m "not slow"`
 # leaves them out (the fast unit tests, a few minutes on 2 cores); the README's command and CI run all.
 SLOW_MODULES = {

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from media import downloaded
 from maskdash.evaluation import shipped
-from maskdash.labels import CLASSES
+from maskdash.labels import CLASSES3
 from maskdash.model import convolution
 from maskdash.model.runtime import load_classifier
 
@@ -224,8 +224,12 @@ def test_training_says_what_each_accuracy_is_measured_on(robust_metrics):
         robust_metrics["sets"]["validation"]["accuracy"])
     assert "final train accuracy" not in summary.columns
     captions = " ".join(c.value for c in at.caption)
-    assert "last batch of 105 faces" in captions  # the robust run logged each epoch's last batch
-    assert "training pack's copy of Validation" in captions
+    args = shipped.load_args("robust")
+    if shipped.validated_on_pack(args):  # the online run on a pack logged each epoch's last batch
+        assert "last batch of 105 faces" in captions and "training pack's copy of Validation" in captions
+    else:  # the shipped three-class run: the cached feed, the whole Validation split
+        assert "**robust**: train accuracy and loss are the mean over the epoch's augmented training images" in captions
+        assert "the whole Validation split as on disk" in captions
 
 
 def test_training_learning_rate_caption_follows_each_runs_schedule():
@@ -254,10 +258,10 @@ def test_training_exports_the_shipped_model(media_managers, tmp_path):
     path = tmp_path / "downloaded.tflite"
     path.write_bytes(downloaded(media_managers, tflite))
     clf = load_classifier(path, warm_up=0)  # checks the file: N×224×224×3 in, N×2 or N×3 out
-    assert clf.input_size == 224 and clf.units == 2
-    assert clf.probabilities(np.zeros((1, 224, 224, 3), np.uint8)).shape == (1, 2)
+    assert clf.input_size == 224 and clf.units == 3
+    assert clf.probabilities(np.zeros((1, 224, 224, 3), np.uint8)).shape == (1, 3)
     labels = downloaded(media_managers, buttons["labels.txt"]).decode()
-    assert labels.splitlines() == list(CLASSES)
+    assert labels.splitlines() == list(CLASSES3)
     spec = json.loads(downloaded(media_managers, buttons["input.json"]))
     assert spec["input"]["shape"] == [1, 224, 224, 3] and spec["input"]["value_range"] == [0, 255]
     assert spec["input"]["color_order"] == "RGB" and spec["output"]["labels"] == labels.splitlines()

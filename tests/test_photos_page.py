@@ -209,7 +209,7 @@ def test_page_reports_each_bad_file_and_still_analyses_the_good_ones(uploads, cl
     tables = [d.value for d in at.dataframe]
     assert len(tables) == 2  # faces.jpg and animated.gif; no_face.png gets a note instead
     first = tables[0]
-    assert list(first.columns) == ["face", "label", "p_mask", "detector score", "box (x1, y1, x2, y2)"]
+    assert list(first.columns) == ["face", "label", "p_mask", "p_incorrect", "detector score", "box (x1, y1, x2, y2)"]
     assert sorted(first["label"]) == ["with_mask", "without_mask"]
     assert first["p_mask"].between(0, 1).all()
     for box in first["box (x1, y1, x2, y2)"]:

@@ -41,7 +41,7 @@ def read_csv(path: Path) -> tuple[list[str], list[dict]]:
 
 
 # -- face records and the one rule -----------------------------------------------------------------
-def test_faces_carry_p_incorrect_and_the_one_rule(face_files, below_nose_classifier, shipped_classifier):
+def test_faces_carry_p_incorrect_and_the_one_rule(face_files, below_nose_classifier, binary_classifier):
     for cls, path in face_files.items():
         rgb = load_rgb(path)
         three = classify_crop(rgb, path.name, below_nose_classifier).faces[0]
@@ -53,20 +53,20 @@ def test_faces_carry_p_incorrect_and_the_one_rule(face_files, below_nose_classif
         assert three.row(0, path.name)["p_incorrect"] == pytest.approx(probs[2], abs=1e-5)
         assert three.to_json()["p_incorrect"] == pytest.approx(probs[2], abs=1e-6)
 
-        binary = classify_crop(rgb, path.name, shipped_classifier).faces[0]
+        binary = classify_crop(rgb, path.name, binary_classifier).faces[0]
         assert math.isnan(binary.p_incorrect) and binary.label == cls
         assert binary.row(0, path.name)["p_incorrect"] is None and binary.to_json()["p_incorrect"] is None
 
 
 # -- predict's CSVs ------------------------------------------------------------------------------------
-def test_predict_csvs_end_with_p_incorrect(tmp_path, face_files, below_nose_tflite, capsys):
+def test_predict_csvs_end_with_p_incorrect(tmp_path, face_files, below_nose_tflite, binary_model, capsys):
     crops = tmp_path / "crops"
     crops.mkdir()
     for cls, path in face_files.items():
         Image.open(path).save(crops / f"{cls}.png")
     out3, out2 = tmp_path / "three.csv", tmp_path / "binary.csv"
     assert main(["predict", str(crops), "--csv", str(out3), "--crops", "--model", str(below_nose_tflite)]) == 0
-    assert main(["predict", str(crops), "--csv", str(out2), "--crops"]) == 0  # the shipped binary model
+    assert main(["predict", str(crops), "--csv", str(out2), "--crops", "--model", str(binary_model)]) == 0
     columns, rows = read_csv(out3)
     assert columns == CROP_COLUMNS == ["path", "label", "p_mask", "p_incorrect"]
     by_file = {Path(r["path"]).stem: r for r in rows}

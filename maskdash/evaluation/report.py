@@ -214,8 +214,7 @@ THREE_CLASS_TEXT = (
     "widened to three outputs — with_mask and without_mask keep their weights, mask_incorrect starts "
     "from their mean and rare — then blocks 13–16 and the head fine-tuned on a CPU with the cached "
     "feed (`train --feed cached --init … --classes 3`): the frozen bottom's features computed once for "
-    "two augmented views of every face. The views: the robust augmentation (resolution, light, "
-    "colour, blur, JPEG, noise, a drawn hand over unmasked mouths) and, for 15 % of them, a dim-webcam "
+    "two augmented views of every face. The views: {views}, and for 15 % of them a dim-webcam "
     "camera model (`maskdash/data/camera.py`). The faces: Face Mask 12K Train; the dev scenes' train "
     "fold with their masks worn below the nose; the extra faces' train fold (real masks below the "
     "nose, hands and food at the mouth, dim webcams, hard negatives); and Train faces given a mask "
@@ -223,6 +222,14 @@ THREE_CLASS_TEXT = (
     "most 2 × dev_weight per face). The checkpoint is chosen on validation only: the mean of the Face "
     "Mask 12K Validation loss and the class-balanced loss on the extra faces' val fold."
 )
+
+AUGMENT_TEXT = {
+    "robust": "the robust augmentation (resolution, light, colour, blur, JPEG, noise, a drawn hand over "
+              "unmasked mouths)",
+    "online": "the online augmentation (resolution, light, colour, blur, JPEG, noise; a quarter of the "
+              "unmasked faces get a real background patch or their own skin over the mouth, and faces "
+              "a patch elsewhere, so that a pasted edge is no clue)",
+}
 
 LIMITS = (
     "- Trained on Face Mask 12K (frontal, mostly CelebA unmasked faces and web photos of masked "
@@ -319,7 +326,8 @@ def write_model_card(model_dir: Path) -> Path:
               "is what the accuracy tables measure" if classes == 3 else "Output: p(with_mask)")
     L = [f"# Model card: MaskDash `{recipe}`", "",
          f"{what} (224×224 RGB, a square box with a 20 % margin around the detected face). {output}.", "",
-         "## Recipe", "", THREE_CLASS_TEXT if classes == 3 else _recipe_text(recipe, feed), "", "## Training data and arguments", ""]
+         "## Recipe", "", THREE_CLASS_TEXT.format(views=AUGMENT_TEXT.get(args.get("augment"), "augmented"))
+         if classes == 3 else _recipe_text(recipe, feed), "", "## Training data and arguments", ""]
     shown = ("feed", "data", "train_split", "val_split", "epochs", "views", "batch_size", "lr", "base_weights", "seed")
     if recipe != "seed":  # the seed recipe has no fine-tuning stage and no scene faces
         shown += ("head_epochs", "fine_tune_lr", "dev_scenes", "dev_weight", "init", "cut", "cover_p",
