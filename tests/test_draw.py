@@ -65,7 +65,7 @@ def test_small_faces_get_their_number_only_large_ones_their_verdict(photo):
     large = Face((200, 100, 340, 260), 0.9, p_mask=0.1, label=WITHOUT_MASK)
     _, tags = annotate_numbered(photo, [small, large])
     assert tags[0].text == "0"
-    assert tags[1].text == "1 no mask 0.10"
+    assert tags[1].text == "1 no mask 0.90"  # the probability of the verdict drawn: p(without_mask)
 
 
 def test_a_mask_below_the_nose_has_its_own_colour_and_words(photo):
@@ -75,7 +75,7 @@ def test_a_mask_below_the_nose_has_its_own_colour_and_words(photo):
     assert len(colours) == 4  # orange, apart from green, red and the yellow of 'uncertain'
     face = Face((200, 100, 340, 260), 0.9, p_mask=0.2, label=INCORRECT, p_incorrect=0.7)
     drawn, tags = annotate_numbered(photo, [face])
-    assert tags[0].text == "0 mask below nose 0.20"
+    assert tags[0].text == "0 mask below nose 0.70"  # p(mask_incorrect), the verdict's own probability
     assert tuple(drawn[180, 200]) == COLORS[INCORRECT]  # the box's left edge
     live = annotate(photo, [face], bgr=True)
     assert tuple(live[180, 200]) == COLORS[INCORRECT][::-1]

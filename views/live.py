@@ -64,7 +64,7 @@ def controls() -> dict:
                               help="Classifications averaged per face before its verdict changes: larger "
                                    "is steadier, smaller reacts faster.")
         show_p = left.toggle("Show probabilities", True, key="live_show_p",
-                             help="Draw each face's smoothed p(mask) next to its label on the video.")
+                             help="Draw beside each label how sure the model is of it (smoothed): p(mask), p(mask below nose) or p(no mask).")
         # The frame is flipped before the pipeline rather than the video element with CSS: a
         # mirrored element would mirror the drawn labels and read-out too, unreadable.
         mirror = right.toggle("Mirror the video", False, key="live_mirror",

@@ -17,7 +17,7 @@ TEXT = {WITH_MASK: "mask", WITHOUT_MASK: "no mask", INCORRECT: "mask below nose"
 
 
 def annotate(image: np.ndarray, faces, show_prob: bool = True, bgr: bool = False, copy: bool = True) -> np.ndarray:
-    """Draw each face (maskdash.inference.results.Face: box, label, p_label) on `image`.
+    """Draw each face (maskdash.inference.results.Face: box, label, p_verdict) on `image`.
     Any other label is written as it is, in the 'uncertain' colour."""
     out = image.copy() if copy else image
     scale = max(out.shape[:2]) / 640
@@ -30,7 +30,7 @@ def annotate(image: np.ndarray, faces, show_prob: bool = True, bgr: bool = False
         x1, y1, x2, y2 = (int(v) for v in face.box)
         cv2.rectangle(out, (x1, y1), (x2, y2), color, thick)
         text = TEXT.get(face.label, face.label)
-        p = face.p_label
+        p = face.p_verdict
         if show_prob and np.isfinite(p):  # NaN: not classified yet
             text += f" {p:.2f}"
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, 1)
@@ -156,7 +156,7 @@ def annotate_numbered(image: np.ndarray, faces, scale: float = 1.0, highlight: i
         texts = [number]
         if face_h >= words_px or i == highlight:
             word = TEXT.get(face.label, face.label)
-            p = face.p_label
+            p = face.p_verdict
             texts.insert(0, f"{number} {word} {p:.2f}" if np.isfinite(p) else f"{number} {word}")
         text, rect, base = _place(box, texts, font, placed, boxes, width, height)
         placed.append(rect)

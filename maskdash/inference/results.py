@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from maskdash.inference.draw import annotate
-from maskdash.labels import UNCERTAIN
+from maskdash.labels import INCORRECT, UNCERTAIN, WITHOUT_MASK
 
 # The CSV columns of `predict` (scene mode, also Photos' download) and of `predict --crops`.
 # p_incorrect came with the three-class models: last, so that readers of the older files keep
@@ -52,6 +52,18 @@ class Face:
     def p_label(self) -> float:
         """The probability the label stands on: the smoothed one on a stream, else p_mask."""
         return self.p_mask if math.isnan(self.p_smooth) else self.p_smooth
+
+    @property
+    def p_verdict(self) -> float:
+        """The probability of the label itself, as drawn beside it: p(with_mask) for a mask,
+        p(mask_incorrect) for a mask below the nose, p(without_mask) for none (smoothed on a stream)."""
+        p_mask = self.p_label
+        p_inc = self.p_incorrect if math.isnan(self.p_incorrect_smooth) else self.p_incorrect_smooth
+        if self.label == INCORRECT:
+            return p_inc
+        if self.label == WITHOUT_MASK:
+            return 1.0 - p_mask - (0.0 if math.isnan(p_inc) else p_inc)
+        return p_mask
 
     def row(self, index: int, source: str) -> dict:
         """This face as one row of `predict`'s scene CSV (SCENE_COLUMNS)."""
