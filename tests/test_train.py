@@ -166,6 +166,9 @@ def test_killed_training_resumes_and_ends_where_it_would_have(tmp_path, fm12k, b
     with open(tmp_path / "reference.log", "w") as log:
         assert start(tmp_path / "reference", log).wait(timeout=600) == 0
     duration = time.time() - t0
+    with open(tmp_path / "reference" / "history.csv") as f:
+        final = len(list(csv.DictReader(f)))  # 5, or fewer where early stopping ends the run
+    assert final >= 3
 
     out, rng = tmp_path / "killed", random.Random(7)
     kills = resumes = saved = 0
@@ -188,8 +191,8 @@ def test_killed_training_resumes_and_ends_where_it_would_have(tmp_path, fm12k, b
         text = log_path.read_text()
         assert proc.returncode in (0, -signal.SIGKILL), text
         if saved:  # a checkpoint was there: this run started from it (or, at the last epoch, saw it done)
-            final = saved == 5 and f"finished after epoch {saved}" in text
-            assert final or f"resuming after epoch {saved}" in text, text
+            ended = saved == final and f"finished after epoch {saved}" in text
+            assert ended or f"resuming after epoch {saved}" in text, text
             resumes += 1
         if proc.returncode == 0:
             break
@@ -202,14 +205,14 @@ def test_killed_training_resumes_and_ends_where_it_would_have(tmp_path, fm12k, b
         with open(tmp_path / "last.log", "w") as log:
             assert start(out, log).wait(timeout=600) == 0
         last = (tmp_path / "last.log").read_text()
-        assert f"resuming after epoch {saved}" in last or (saved == 5 and f"finished after epoch {saved}" in last)
+        assert f"resuming after epoch {saved}" in last or (saved == final and f"finished after epoch {saved}" in last)
         resumes += 1
 
     with open(tmp_path / "reference" / "history.csv") as f:
         reference = list(csv.DictReader(f))
     with open(out / "history.csv") as f:
         killed = list(csv.DictReader(f))
-    assert [r["epoch"] for r in killed] == [r["epoch"] for r in reference] == ["1", "2", "3", "4", "5"]
+    assert [r["epoch"] for r in killed] == [r["epoch"] for r in reference] == [str(e) for e in range(1, final + 1)]
     diffs = [abs(float(a[k]) - float(b[k])) for a, b in zip(reference, killed)
              for k in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "selection_loss")]
     print(f"kill -9: {kills} of {attempt + 1} attempts landed, {resumes} resumes, "
