@@ -127,8 +127,9 @@ def render_three_classes(preds: dict[str, pd.DataFrame], threshold: float, metri
         a, b = st.columns(2)
         a.plotly_chart(charts.confusion(t["confusion"], False, f"{r} · three classes · counts"), key=f"cm3_{r}")
         b.plotly_chart(charts.confusion(t["confusion"], True, f"{r} · three classes · normalised"), key=f"cm3n_{r}")
-        st.caption(f"Rows without faces in this set (Face Mask 12K has no incorrectly worn masks) stay empty. "
-                   f"Balanced accuracy over the classes present: {pct(t['balanced_accuracy'], 1)}.")
+        empty = "" if (df["truth"] == INCORRECT).any() else \
+            "This set has no incorrectly worn masks (Face Mask 12K has none): that row stays empty. "
+        st.caption(f"{empty}Balanced accuracy over the classes present: {pct(t['balanced_accuracy'], 1)}.")
         table = shipped.extra_holdout_table(metrics.get(r))
         if table is not None:
             st.markdown("**Hard real cases** — the extra faces' holdout fold (real crops, split by source photo, "
