@@ -19,7 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from maskdash.analysis.occluders import A_SPAN, B_TOP, MIN_UNIT_PX, FaceGeometry, Occlusion, _grid, value_noise
+from maskdash.analysis.occluders import A_SPAN, B_TOP, FaceGeometry, Occlusion, _grid, prepare, value_noise
 
 VARIANTS: tuple[str, ...] = ("mouth_chin", "chin")
 VARIANT_TITLES = {
@@ -94,13 +94,8 @@ def mask_below_nose(
     image and the mask's coverage (alpha); `kind` is "mask_<variant>"."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
-    face = np.asarray(face_rgb)
-    if face.ndim != 3 or face.shape[2] != 3 or face.dtype != np.uint8:
-        raise ValueError(f"face must be an H×W×3 uint8 RGB image, got {face.shape} {face.dtype}")
+    face, geo, rng, unit = prepare(face_rgb, geometry, rng)
     h, w = face.shape[:2]
-    geo = geometry or FaceGeometry.typical(w, h)
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    unit = max(geo.eye_distance, MIN_UNIT_PX)
     side = int(np.ceil(2 * A_SPAN * unit))
     a, b = _grid(side, unit)
     mouth_b = float(np.clip(geo.to_local(geo.mouth)[1], 0.25, 1.0))

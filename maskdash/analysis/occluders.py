@@ -332,6 +332,17 @@ _DRAWERS = {"hand": _hand, "phone": _phone, "cup": _cup, "scarf": _scarf}
 # ---------------------------------------------------------------- compositing
 
 
+def prepare(face_rgb: np.ndarray, geometry: FaceGeometry | None, rng) -> tuple:
+    """What every drawing over a face starts from: the face checked (H×W×3 uint8 RGB), its
+    geometry (the typical layout when None), a generator, and the drawing unit in pixels."""
+    face = np.asarray(face_rgb)
+    if face.ndim != 3 or face.shape[2] != 3 or face.dtype != np.uint8:
+        raise ValueError(f"face must be an H×W×3 uint8 RGB image, got {face.shape} {face.dtype}")
+    geo = geometry or FaceGeometry.typical(face.shape[1], face.shape[0])
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    return face, geo, rng, max(geo.eye_distance, MIN_UNIT_PX)
+
+
 def occlude(
     face_rgb: np.ndarray,
     kind: str,
@@ -342,13 +353,8 @@ def occlude(
     RGB). `geometry` None assumes a tight face crop (typical layout)."""
     if kind not in _DRAWERS:
         raise ValueError(f"unknown occluder {kind!r}; choose from {', '.join(OCCLUDERS)}")
-    face = np.asarray(face_rgb)
-    if face.ndim != 3 or face.shape[2] != 3 or face.dtype != np.uint8:
-        raise ValueError(f"face must be an H×W×3 uint8 RGB image, got {face.shape} {face.dtype}")
+    face, geo, rng, unit = prepare(face_rgb, geometry, rng)
     h, w = face.shape[:2]
-    geo = geometry or FaceGeometry.typical(w, h)
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    unit = max(geo.eye_distance, MIN_UNIT_PX)
     size = int(np.ceil((2 * A_SPAN) * unit))
     size_b = int(np.ceil((B_TOP + B_BOTTOM) * unit))
     side = max(size, size_b)
