@@ -27,7 +27,7 @@ from maskdash import settings
 from maskdash.inference.bench import CLEAR_FACES
 from maskdash.inference.draw import COLORS
 from live_video import blank_video, face_video
-from webapp import StreamlitServer, browser_missing, chromium, cpu_load, frames_shown, press, wait_for_frames, webrtc_frame
+from maskdash.inference.browser import StreamlitServer, open_live, browser_missing, chromium, cpu_load, frames_shown, press, wait_for_frames, webrtc_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"with_mask": "WithMask", "without_mask": "WithoutMask"}
@@ -60,14 +60,6 @@ def read_results(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-
-
-def open_live(page, url: str) -> None:
-    """Open the app as a user does (home page first) and go to Live through the navigation."""
-    page.goto(url)
-    page.get_by_role("link", name="Live").first.click(timeout=240_000)
-    page.wait_for_selector("iframe[title*='streamlit_webrtc']", timeout=240_000)
-    webrtc_frame(page).get_by_role("button", name="Start").wait_for(timeout=120_000)
 
 
 def video_pixels(page, folder: Path) -> np.ndarray:

@@ -18,7 +18,7 @@ from PIL import Image
 from conftest import need
 from maskdash.evaluation import shipped
 from maskdash.imaging import load_rgb, resize
-from webapp import StreamlitServer, browser_missing, chromium
+from maskdash.inference.browser import StreamlitServer, browser_missing, chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = Path(os.environ.get("MASKDASH_SCREENSHOTS", ""))  # set per run by _screenshots_dir

@@ -30,6 +30,7 @@ from maskdash.inference import live, monitor
 from maskdash.inference.detection import DEFAULT_THRESHOLDS, DETECTORS, LABELS, DetectorUnavailable
 from maskdash.inference.pipeline import FramePipeline, PipelineConfig
 from maskdash.labels import INCORRECT, UNCERTAIN, WITH_MASK, WITHOUT_MASK
+from views import latest_frames
 from views.glossary import term
 from views.common import get_classifier, get_detector
 
@@ -269,6 +270,7 @@ st.title("Live")
 st.caption("Your camera, checked frame by frame for faces and masks. The video goes to this app's "
            "server only, is processed in memory and never stored.")
 
+latest_frames.install()  # before the first stream: under load, skip frames rather than queue them
 state = live_state()
 ice = ice_settings()
 if state is None or ice is None:

@@ -234,10 +234,12 @@ def _video_frames(path: str):
 def bench_live(video: str | None = None, detector: str = "blazeface", frames: int = 300,
                faces: tuple[int, ...] = (1, 5), json: bool = False, model: str | None = None,
                classify_budget: int | None = PipelineConfig.classify_budget, pipeline: FramePipeline | None = None,
-               data: str | None = None) -> dict:
+               data: str | None = None, browser: bool = False, browser_seconds: float = 20.0) -> dict:
     """Benchmark the live pipeline and print the figures (a table, or one JSON object whose
     first key "fps" is the 1-face figure, or the video's). Returns the same dict.
-    `classify_budget`: faces classified per frame (0 or None: all); ignored with `pipeline`."""
+    `classify_budget`: faces classified per frame (0 or None: all); ignored with `pipeline`.
+    `browser`: also the Live page's camera-to-screen latency in headless Chromium, alone and with
+    two busy loops (maskdash.inference.bench_browser), under the key "browser"."""
     if video and not Path(video).is_file():  # before the slow model load
         raise FileNotFoundError(f"video not found: {video}")
     if pipeline is None:
@@ -265,6 +267,10 @@ def bench_live(video: str | None = None, detector: str = "blazeface", frames: in
     }
     if pipeline.message:
         doc["message"] = pipeline.message
+    if browser:
+        from maskdash.inference.bench_browser import bench_browser
+
+        doc["browser"] = bench_browser(browser_seconds, data)
     print(_json.dumps(doc) if json else format_report(doc))
     return doc
 
@@ -289,6 +295,10 @@ def format_report(doc: dict) -> str:
         for stage in ("detect", "crop", "classify", "draw", "total"):
             if stage in ms:
                 lines.append(f"  {stage:<9} {ms[stage]['p50']:7.2f}  {ms[stage]['p95']:7.2f}")
+    if doc.get("browser"):
+        from maskdash.inference.bench_browser import format_browser
+
+        lines.append(format_browser(doc["browser"]))
     return "\n".join(lines)
 
 
@@ -303,8 +313,14 @@ def run_bench_live(args: argparse.Namespace) -> int:
             raise ValueError("--budget must be 0 (all faces) or more")
         if args.frames < 1:
             raise ValueError("--frames must be at least 1")
+        if args.browser:
+            from maskdash.inference.browser import browser_missing
+
+            if why := browser_missing():
+                raise ValueError(f"--browser needs a browser: {why}")
         bench_live(args.video, args.detector, args.frames, faces, args.json, model=args.model,
-                   classify_budget=args.budget, data=args.data)
+                   classify_budget=args.budget, data=args.data, browser=args.browser,
+                   browser_seconds=args.browser_seconds)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

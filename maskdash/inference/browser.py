@@ -1,6 +1,7 @@
-"""Running the app for real in the browser tests: `streamlit run` on a free port as a subprocess,
-Debian's Chromium driven by Python Playwright with a fake camera, and the streamlit-webrtc
-component's controls inside its iframe."""
+"""Running the app for real in a browser (the browser tests and `bench live --browser`): `streamlit
+run` on a free port as a subprocess, Debian's Chromium driven by Python Playwright with a fake
+camera, and the streamlit-webrtc component's controls inside its iframe. Playwright is imported
+only when a browser is started (it is a test dependency, not the app's)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: app.py
 CHROMIUM = "/usr/bin/chromium"
 WEBRTC_IFRAME = "iframe[title*='streamlit_webrtc']"
 
@@ -90,30 +91,68 @@ class StreamlitServer:
 
 @contextlib.contextmanager
 def chromium(fake_video: Path | None = None, deny_camera: bool = False):
-    """A headless Debian Chromium with a fake camera playing `fake_video` (a .y4m), or with
-    camera access refused (`deny_camera`). Yields a Playwright page."""
+    """A headless Debian Chromium with a fake camera playing `fake_video` (a .y4m or .mjpeg), or
+    with camera access refused (`deny_camera`). Yields a Playwright page."""
+    with chromium_pages(1, fake_video, deny_camera) as pages:
+        yield pages[0]
+
+
+@contextlib.contextmanager
+def chromium_pages(n: int, fake_video: Path | None = None, deny_camera: bool = False):
+    """`n` separate headless Chromium browsers (own profiles, own processes: n viewers), each with
+    the fake camera; yields their pages. One Playwright drives them all (its sync API allows only
+    one instance per thread)."""
     from playwright.sync_api import sync_playwright
 
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
     flags = list(CHROMIUM_FLAGS)
     if deny_camera:
         flags.remove("--use-fake-ui-for-media-stream")  # Playwright then denies the permission prompt
     if fake_video is not None:
         flags.append(f"--use-file-for-fake-video-capture={fake_video}")
+    profiles = [tempfile.mkdtemp(prefix="chromium-profile-") for _ in range(n)]
     try:
-        with sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, headless=True, args=flags,
-                viewport={"width": 1400, "height": 1000},
-            )
-            try:
+        with sync_playwright() as pw, contextlib.ExitStack() as stack:
+            pages = []
+            for profile in profiles:
+                context = pw.chromium.launch_persistent_context(
+                    profile, executable_path=CHROMIUM, headless=True, args=flags,
+                    viewport={"width": 1400, "height": 1000},
+                )
+                stack.callback(context.close)
                 page = context.pages[0] if context.pages else context.new_page()
                 page.set_default_timeout(60_000)
-                yield page
-            finally:
-                context.close()
+                pages.append(page)
+            yield pages
     finally:
-        shutil.rmtree(profile, ignore_errors=True)
+        for profile in profiles:
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+def open_live(page, url: str) -> None:
+    """Open the app as a user does (home page first) and go to Live through the navigation."""
+    page.goto(url)
+    page.get_by_role("link", name="Live").first.click(timeout=240_000)
+    page.wait_for_selector(WEBRTC_IFRAME, timeout=240_000)
+    webrtc_frame(page).get_by_role("button", name="Start").wait_for(timeout=120_000)
+
+
+def webrtc_page_frame(page):
+    """The component's iframe as a Playwright Frame (for evaluating scripts inside it)."""
+    for frame in page.frames:
+        if "streamlit_webrtc" in (frame.url or ""):
+            return frame
+    raise RuntimeError("the streamlit-webrtc component is not on this page")
+
+
+def server_rss_mb(pid: int) -> float | None:
+    """Resident memory of a process (Linux /proc), MB; None where it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def webrtc_frame(page):

@@ -1,0 +1,112 @@
+"""`python -m maskdash bench live --browser`: camera-to-screen latency and delivered frames/s of the
+Live page, measured in a real headless Chromium, alone and with busy loops competing for the CPU.
+
+The fake camera plays real Face Mask 12K Test faces carrying a frame counter
+(`maskdash.inference.latency`); a probe in the page reads the counter in each annotated frame
+shown and in the camera's current frame. The app runs as a `streamlit run` subprocess, as a user
+would run it; each condition starts a fresh server. Needs Debian's Chromium and Python Playwright
+(test dependencies): `browser_missing()` says why not."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from maskdash import settings
+from maskdash.inference.bench import CLEAR_FACES
+from maskdash.inference.browser import (ROOT, StreamlitServer, chromium_pages, cpu_load, open_live, press,
+                                        server_rss_mb, wait_for_frames, webrtc_page_frame)
+from maskdash.inference.latency import PROBE_JS, TAKE_JS, counter_video, latency_stats
+from maskdash.labels import WITH_MASK, WITHOUT_MASK
+
+CAMERA_FPS = 30  # Chromium's fake camera plays an MJPEG file at 30 frames/s
+SECONDS_EACH = 3  # each face stays this long, so identity changes happen during a run
+WARM_UP_S = 5.0  # after the first frames: the stream's start (codec, tracks) is not counted
+
+
+def face_frames(data: Path | str | None = None) -> list:
+    """Four real Test faces (two unmasked, two masked) as 640×480 BGR webcam-like frames."""
+    from maskdash.imaging import load_rgb
+    import cv2
+    import numpy as np
+
+    root = Path(data) if data else settings.facemask12k_dir()
+    folders = {WITH_MASK: "WithMask", WITHOUT_MASK: "WithoutMask"}
+    frames = []
+    for label in (WITHOUT_MASK, WITH_MASK):
+        for name in CLEAR_FACES[label][:2]:
+            rgb = load_rgb(root / "Test" / folders[label] / name)
+            scale = 240 / max(rgb.shape[:2])
+            rgb = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+            frame = np.full((480, 640, 3), 128, np.uint8)
+            y0, x0 = (480 - rgb.shape[0]) // 2, (640 - rgb.shape[1]) // 2
+            frame[y0:y0 + rgb.shape[0], x0:x0 + rgb.shape[1]] = rgb[:, :, ::-1]
+            frames += [frame] * (SECONDS_EACH * CAMERA_FPS)
+    return frames
+
+
+def make_video(folder: Path, data: Path | str | None = None) -> tuple[Path, int]:
+    """The counter video in `folder` and its length in frames (the counter's wrap)."""
+    frames = face_frames(data)
+    repeat = 3
+    return counter_video(frames, folder / "counter.mjpeg", repeat=repeat), len(frames) * repeat
+
+
+def measure(video: Path, length: int, seconds: float = 20.0, busy: int = 0, viewers: int = 1,
+            log_path: Path | None = None) -> dict:
+    """One fresh server and `viewers` browsers, `busy` busy loops competing: per viewer the
+    latency figures over `seconds` after a warm-up, and the server's memory before and after."""
+    env = {"MASKDASH_MODEL": ""}  # the shipped model, whatever the caller's environment says
+    with cpu_load(busy), StreamlitServer(ROOT / "app.py", env=env, log_path=log_path) as srv, \
+            chromium_pages(viewers, video) as pages:
+        for page in pages:
+            open_live(page, srv.url)
+        rss_before = server_rss_mb(srv.proc.pid)
+        for page in pages:
+            press(page, "Start")
+        started = [wait_for_frames(page, at_least=3, timeout_s=180) >= 3 for page in pages]
+        probes = []
+        for page in pages:
+            frame = webrtc_page_frame(page)
+            frame.evaluate(PROBE_JS)
+            probes.append(frame)
+        time.sleep(WARM_UP_S)
+        for frame in probes:
+            frame.evaluate(TAKE_JS)  # drop the warm-up
+        time.sleep(seconds)
+        results = []
+        for ok, frame in zip(started, probes):
+            samples, unreadable = frame.evaluate(TAKE_JS)
+            stats = latency_stats([tuple(s) for s in samples], CAMERA_FPS, modulo=length)
+            results.append({"started": ok, "unreadable_frames": unreadable, **stats})
+        rss_after = server_rss_mb(srv.proc.pid)
+    doc = {"viewers": viewers, "busy_loops": busy, "seconds": seconds, "per_viewer": results}
+    if rss_before is not None and rss_after is not None:
+        doc["server_rss_mb"] = {"start": round(rss_before), "end": round(rss_after)}
+    return doc
+
+
+def bench_browser(seconds: float = 20.0, data: str | None = None, conditions=((1, 0), (1, 2))) -> dict:
+    """Latency for each (viewers, busy loops) condition; a dict keyed like '1 viewer, 2 busy'."""
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="maskdash-bench-") as tmp:
+        video, length = make_video(Path(tmp), data)
+        for viewers, busy in conditions:
+            key = f"{viewers} viewer{'s' if viewers != 1 else ''}, {busy} busy loop{'s' if busy != 1 else ''}"
+            out[key] = measure(video, length, seconds, busy, viewers, log_path=Path(tmp) / "streamlit.log")
+    return out
+
+
+def format_browser(doc: dict) -> str:
+    lines = ["camera-to-screen, in headless Chromium (latency p50 / p95 / max; distinct frames shown a second):"]
+    for key, run in doc.items():
+        for i, v in enumerate(run["per_viewer"]):
+            who = f"{key}" + (f", viewer {i + 1}" if run["viewers"] > 1 else "")
+            if "latency_ms_p50" not in v:
+                lines.append(f"  {who}: no frames measured ({v})")
+                continue
+            lines.append(f"  {who}: {v['latency_ms_p50']:.0f} / {v['latency_ms_p95']:.0f} / {v['latency_ms_max']:.0f} ms, "
+                         f"{v['delivered_fps']:.1f} frames/s")
+    return "\n".join(lines)
+
