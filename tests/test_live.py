@@ -278,3 +278,44 @@ def test_turning_the_mirror_on_keeps_each_person(pipeline, frames):
     assert face.box[0] > 320 > before.box[2]  # drawn on the other side now
     assert face.track_id == before.track_id and face.frames_seen == 8 and face.label == before.label
     assert after.people == 1
+
+
+def test_the_latest_frame_relay_skips_frames_instead_of_queueing_them():
+    """A consumer slower than its source gets the newest frame each time (frames skipped), never
+    a backlog: the Live page's streams go through this relay (views/latest_frames.py)."""
+    import asyncio
+    import fractions
+
+    import av
+    from aiortc import MediaStreamTrack
+
+    from views.latest_frames import LatestFrameRelay
+
+    class Counter(MediaStreamTrack):  # a real track: a frame every 10 ms, numbered by pts
+        kind = "video"
+
+        def __init__(self):
+            super().__init__()
+            self.n = 0
+
+        async def recv(self):
+            await asyncio.sleep(0.01)
+            self.n += 1
+            frame = av.VideoFrame(width=16, height=16, format="yuv420p")
+            frame.pts, frame.time_base = self.n, fractions.Fraction(1, 100)
+            return frame
+
+    async def consume():
+        source = Counter()
+        proxy = LatestFrameRelay().subscribe(source)  # the library asks for buffered=True by default
+        got = []
+        for _ in range(6):
+            frame = await proxy.recv()
+            got.append((frame.pts, source.n))
+            await asyncio.sleep(0.1)  # a slow consumer: ten source frames go by
+        proxy.stop()
+        return got
+
+    got = asyncio.run(consume())
+    assert all(source_n - pts <= 1 for pts, source_n in got), f"a backlog formed: {got}"
+    assert got[-1][0] - got[0][0] >= 40, f"frames were not skipped: {got}"

@@ -158,3 +158,34 @@ def test_live_page_imports_survive_tensorflow_loaded_first():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert done.returncode == 0 and done.stdout.strip() == "122", (done.returncode, done.stderr[-2000:])
+
+
+def test_a_signalling_timeout_is_a_message_and_a_retry_not_a_traceback(model, monkeypatch):
+    """A server too busy to answer the browser's offer within streamlit-webrtc's 10 s raises
+    SignallingTimeoutError from the component call; the page says so and offers a retry."""
+    import streamlit_webrtc
+    from streamlit_webrtc.webrtc import SignallingTimeoutError
+
+    def too_slow(**_):
+        raise SignallingTimeoutError("Processing offer and initializing the worker has not finished in 10 seconds")
+
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", too_slow)
+    at = run_page()
+    assert any("could not be set up in time" in w.value for w in at.warning), texts(at)
+    assert at.button(key="live_retry").label == "Try again"
+    at.button(key="live_retry").click().run()
+    assert not at.exception
+    assert "Door monitor" in texts(at)  # the rest of the page is still there
+
+
+def test_the_camera_plan_is_shown_and_follows_the_load(model):
+    from maskdash.inference import live
+
+    at = run_page()
+    assert any(c.value.startswith("Camera asked for") for c in at.caption), texts(at)
+    quiet, shared, busy = live.camera_plan(0, 0.1), live.camera_plan(2, 0.1), live.camera_plan(0, 0.9)
+    assert quiet.constraints == live.MEDIA_CONSTRAINTS and "not busy" in quiet.text
+    assert shared.constraints == busy.constraints == live.SHARED_CONSTRAINTS
+    assert "2 other streams" in shared.text and "90 % busy" in busy.text
+    small = live.SHARED_CONSTRAINTS["video"]
+    assert small["width"]["max"] * small["height"]["max"] * small["frameRate"]["max"] < 640 * 480 * 30 / 3

@@ -35,7 +35,6 @@ def install() -> bool:
     try:
         from streamlit.runtime.runtime import Runtime
         from streamlit_webrtc import relay as webrtc_relay
-        from streamlit_webrtc.eventloop import get_global_event_loop, loop_context
 
         slot = webrtc_relay._SERVER_GLOBAL_RELAY_ATTR_NAME_
         runtime = Runtime.instance()
@@ -43,10 +42,9 @@ def install() -> bool:
             if hasattr(runtime, slot):
                 # Streams already made on the old relay keep it; new ones get this one.
                 log.info("replacing streamlit-webrtc's relay with LatestFrameRelay")
-            with loop_context(get_global_event_loop()):
-                setattr(runtime, slot, LatestFrameRelay())
+            setattr(runtime, slot, LatestFrameRelay())  # a MediaRelay binds to no event loop when made
         in_effect = isinstance(webrtc_relay.get_global_relay(), LatestFrameRelay)
-    except (ImportError, AttributeError, RuntimeError) as exc:
+    except (ImportError, AttributeError, RuntimeError, TypeError) as exc:
         log.warning("live video may queue frames under load: could not set its relay (%s)", exc)
         return False
     if not in_effect:

@@ -26,7 +26,7 @@ import av
 import streamlit as st
 
 from maskdash import charts
-from maskdash.inference import live, monitor
+from maskdash.inference import cpuload, live, monitor
 from maskdash.inference.detection import DEFAULT_THRESHOLDS, DETECTORS, LABELS, DetectorUnavailable
 from maskdash.inference.pipeline import FramePipeline, PipelineConfig
 from maskdash.labels import INCORRECT, UNCERTAIN, WITH_MASK, WITHOUT_MASK
@@ -36,6 +36,7 @@ from views.common import get_classifier, get_detector
 
 # After views.common, which loads aiortc's SRTP library safely (TensorFlow may already be loaded).
 from streamlit_webrtc import WebRtcMode, webrtc_streamer  # noqa: E402  isort: skip
+from streamlit_webrtc.webrtc import SignallingTimeoutError  # noqa: E402  isort: skip
 
 REFRESH_S = 1.0  # how often the verdict, the face list and the chart refresh while playing
 STATE_KEY = "live_state"  # this browser session's LiveState (pipeline + results) in session_state
@@ -43,6 +44,8 @@ WEBRTC_KEY = "live_camera"
 ICONS = {WITH_MASK: "😷", WITHOUT_MASK: "😃", INCORRECT: "⚠️", UNCERTAIN: "🤔"}
 ALERT_SHOWN_S = 10.0  # how long the alert banner stays after the alert
 PLAYED_KEY = "live_alert_played"  # id of the latest alert whose sound was played
+PLAN_KEY = "live_camera_plan"  # the CameraPlan of this session's camera (kept while it plays)
+PLAYING_KEY = "live_was_playing"
 SHORT_LABELS = {"blazeface": "BlazeFace short range", "blazeface-full": "BlazeFace full range", "yunet": "YuNet"}
 
 
@@ -236,18 +239,44 @@ def session_log(state: live.LiveState, people: int) -> None:
                        mime="text/csv", on_click="ignore", icon=":material/download:", key="live_log_csv")
 
 
-def live_view(state: live.LiveState, ice: tuple[list[dict], str]) -> None:
-    video_col, info_col = st.columns([3, 2], gap="large")
-    with video_col:
-        ctx = webrtc_streamer(
+def camera_plan(state: live.LiveState) -> live.CameraPlan:
+    """The size and rate to ask the camera for: decided from the server's load while the camera
+    is off, kept while it plays (the browser applies it when START is pressed)."""
+    plan = st.session_state.get(PLAN_KEY)
+    if plan is None or not st.session_state.get(PLAYING_KEY, False):
+        plan = st.session_state[PLAN_KEY] = live.camera_plan(live.active_streams(exclude=state), cpuload.busy_share())
+    return plan
+
+
+def camera(state: live.LiveState, ice: tuple[list[dict], str], plan: live.CameraPlan):
+    """The streamlit-webrtc component; None, with a message and a retry, when the server could not
+    set the stream up in time (a busy server: the library gives up after 10 s)."""
+    try:
+        return webrtc_streamer(
             key=WEBRTC_KEY,
             mode=WebRtcMode.SENDRECV,
             rtc_configuration=live.rtc_configuration(ice[0]),  # explicit, even empty: no public STUN default
-            media_stream_constraints=live.MEDIA_CONSTRAINTS,
+            media_stream_constraints=plan.constraints,
             video_frame_callback=frame_callback(state),
             on_video_ended=state.end_stream,
             async_processing=True,
         )
+    except SignallingTimeoutError:
+        st.warning("**The video could not be set up in time**: the server is busy "
+                   f"({live.active_streams(exclude=state)} other streams running). Try again; if it keeps "
+                   "happening, try again when fewer people are watching.", icon=":material/hourglass_disabled:")
+        st.button("Try again", icon=":material/refresh:", key="live_retry")  # a click reruns this part
+        return None
+
+
+def live_view(state: live.LiveState, ice: tuple[list[dict], str]) -> None:
+    video_col, info_col = st.columns([3, 2], gap="large")
+    with video_col:
+        plan = camera_plan(state)
+        ctx = camera(state, ice, plan)
+        playing = bool(ctx and ctx.state.playing)
+        st.session_state[PLAYING_KEY] = playing
+        st.caption(plan.text)
         settings = controls()
         apply(state.pipeline, settings)
         alerts = alert_controls()
@@ -263,7 +292,7 @@ def live_view(state: live.LiveState, ice: tuple[list[dict], str]) -> None:
             else:
                 st.caption(f"ICE servers: {len(ice[0])} from {ice[1]}.")
     with info_col:
-        results_panel(state, ctx.state.playing, settings["show_probabilities"], alerts["sound"])
+        results_panel(state, playing, settings["show_probabilities"], alerts["sound"])
 
 
 st.title("Live")

@@ -54,36 +54,48 @@ def make_video(folder: Path, data: Path | str | None = None) -> tuple[Path, int]
 
 
 def measure(video: Path, length: int, seconds: float = 20.0, busy: int = 0, viewers: int = 1,
-            log_path: Path | None = None) -> dict:
+            log_path: Path | None = None, windows: int = 3) -> dict:
     """One fresh server and `viewers` browsers, `busy` busy loops competing: per viewer the
-    latency figures over `seconds` after a warm-up, and the server's memory before and after."""
+    latency figures over `seconds` after a warm-up (also for each of `windows` equal parts of
+    it: a queue shows as latency growing from one to the next, a dropped stream as a part with
+    no frames), and the server's memory at the end of the warm-up and at the end."""
     env = {"MASKDASH_MODEL": ""}  # the shipped model, whatever the caller's environment says
     with cpu_load(busy), StreamlitServer(ROOT / "app.py", env=env, log_path=log_path) as srv, \
             chromium_pages(viewers, video) as pages:
-        for page in pages:
+        started = []
+        for page in pages:  # viewers join one after another, as people do
             open_live(page, srv.url)
-        rss_before = server_rss_mb(srv.proc.pid)
-        for page in pages:
             press(page, "Start")
-        started = [wait_for_frames(page, at_least=3, timeout_s=180) >= 3 for page in pages]
-        probes = []
-        for page in pages:
-            frame = webrtc_page_frame(page)
+            started.append(wait_for_frames(page, at_least=3, timeout_s=180) >= 3)
+        probes = [webrtc_page_frame(page) for page in pages]
+        for frame in probes:
             frame.evaluate(PROBE_JS)
-            probes.append(frame)
         time.sleep(WARM_UP_S)
         for frame in probes:
             frame.evaluate(TAKE_JS)  # drop the warm-up
-        time.sleep(seconds)
-        results = []
-        for ok, frame in zip(started, probes):
-            samples, unreadable = frame.evaluate(TAKE_JS)
-            stats = latency_stats([tuple(s) for s in samples], CAMERA_FPS, modulo=length)
-            results.append({"started": ok, "unreadable_frames": unreadable, **stats})
-        rss_after = server_rss_mb(srv.proc.pid)
+        rss_start = server_rss_mb(srv.proc.pid)
+        samples: list[list] = [[] for _ in pages]
+        unreadable = [0] * len(pages)
+        for _ in range(windows):
+            time.sleep(seconds / windows)
+            for i, frame in enumerate(probes):
+                got, bad = frame.evaluate(TAKE_JS)
+                samples[i].append([tuple(s) for s in got])
+                unreadable[i] += bad
+        rss_end = server_rss_mb(srv.proc.pid)
+        page_text = [page.inner_text("body") for page in pages]
+    results = []
+    for i in range(len(pages)):
+        whole = [s for part in samples[i] for s in part]
+        results.append({
+            "started": started[i], "unreadable_frames": unreadable[i],
+            **latency_stats(whole, CAMERA_FPS, modulo=length),
+            "windows": [latency_stats(part, CAMERA_FPS, modulo=length) for part in samples[i]],
+            "traceback_shown": "Traceback" in page_text[i],
+        })
     doc = {"viewers": viewers, "busy_loops": busy, "seconds": seconds, "per_viewer": results}
-    if rss_before is not None and rss_after is not None:
-        doc["server_rss_mb"] = {"start": round(rss_before), "end": round(rss_after)}
+    if rss_start is not None and rss_end is not None:
+        doc["server_rss_mb"] = {"start": round(rss_start), "end": round(rss_end)}
     return doc
 
 

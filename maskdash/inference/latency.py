@@ -111,7 +111,9 @@ def latency_stats(samples: list[tuple[float, int, int]], fps: float, modulo: int
     times = np.array([s[0] for s in samples], float)
     lag_frames = np.array([(cam - shown) % modulo for _, shown, cam in samples], float)
     lag_ms = lag_frames * 1000.0 / fps
-    distinct = len({s[1] for s in samples})
+    # A new frame is one whose counter differs from the frame before (a set would undercount
+    # once the counter wraps); a repeat is the server re-sending its last annotated frame.
+    distinct = 1 + sum(a[1] != b[1] for a, b in zip(samples, samples[1:]))
     span_s = max((times[-1] - times[0]) / 1000.0, 1e-9)
     return {
         "frames": len(samples),

@@ -14,6 +14,7 @@ import os
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,12 @@ RESULTS_ENV = "MASKDASH_RESULTS_FILE"  # the page writes its latest results ther
 
 # 640×480 as "ideal": a camera that cannot do exactly that still starts, at its nearest size.
 MEDIA_CONSTRAINTS = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}, "audio": False}
+# What a camera asks for when the CPU is already busy (other viewers, other work): every frame
+# received is decoded and every frame sent encoded, whether or not the pipeline gets to it, so
+# the browser is asked for fewer, smaller frames (about a quarter of the cost) instead.
+SHARED_CONSTRAINTS = {"video": {"width": {"ideal": 480, "max": 480}, "height": {"ideal": 360, "max": 360},
+                                "frameRate": {"ideal": 15, "max": 15}}, "audio": False}
+BUSY_SHARE = 0.6  # CPU share already in use above which a new camera gets SHARED_CONSTRAINTS
 
 STALE_AFTER_S = 3.0  # no frame for this long while "playing": the stream has stalled
 
@@ -149,6 +156,43 @@ def verdict_text(verdict: str | None, n_faces: int) -> str:
     return GROUP_TEXT.get(verdict, verdict)
 
 
+@dataclass(frozen=True)
+class CameraPlan:
+    """What a camera about to start is asked for, and why (shown under the video)."""
+
+    constraints: dict
+    reason: str
+
+    @property
+    def text(self) -> str:
+        v = self.constraints["video"]
+        rate = v.get("frameRate", {}).get("max")
+        return (f"Camera asked for {v['width']['ideal']}×{v['height']['ideal']}"
+                + (f" at up to {rate} frames/s" if rate else "") + f": {self.reason}.")
+
+
+def camera_plan(other_streams: int, busy_share: float) -> CameraPlan:
+    """Full size and rate for a camera on a quiet server; fewer, smaller frames when other
+    streams run or the CPU is already busy, so that every viewer keeps a stream."""
+    if other_streams:
+        return CameraPlan(SHARED_CONSTRAINTS, f"shared with {other_streams} other stream"
+                                              + ("s" if other_streams > 1 else "") + " on this server")
+    if busy_share >= BUSY_SHARE:
+        return CameraPlan(SHARED_CONSTRAINTS, f"the server's CPU is {100 * busy_share:.0f} % busy")
+    return CameraPlan(MEDIA_CONSTRAINTS, "full size, the server is not busy")
+
+
+_STATES: "weakref.WeakSet[LiveState]" = weakref.WeakSet()  # every browser session's LiveState
+_STATES_LOCK = threading.Lock()
+
+
+def active_streams(exclude: "LiveState | None" = None) -> int:
+    """Streams delivering frames on this server now (all browser sessions), `exclude` aside."""
+    with _STATES_LOCK:
+        states = list(_STATES)
+    return sum(1 for s in states if s is not exclude and s.streaming)
+
+
 # -- the hand-off between the video thread and the page ---------------------------------------------
 @dataclass(frozen=True)
 class LiveSnapshot:
@@ -208,6 +252,15 @@ class LiveState:
         self._alerts = DoorAlerts()
         self._log = SessionLog()
         self._alert: Alert | None = None
+        with _STATES_LOCK:
+            _STATES.add(self)
+
+    @property
+    def streaming(self) -> bool:
+        """A stream is on and its latest frame is recent."""
+        with self._lock:
+            return (self._session is not None and self._latest_t is not None
+                    and self._clock() - self._latest_t <= STALE_AFTER_S)
 
     @property
     def pipeline(self):
