@@ -205,3 +205,33 @@ def test_live_no_face_navigation_and_blocked_camera(videos, tmp_path):
             assert blocked.get_by_text("Camera off", exact=False).count() >= 1
             assert blocked.locator('[data-testid="stException"]').count() == 0
             blocked.screenshot(path=str(tmp_path / "live_blocked.png"), full_page=True)
+
+
+def test_live_plays_a_video_file_through_the_pipeline(fm12k, tmp_path):
+    """A user picks "Video file", uploads an MP4 of real faces (an unmasked face, then a masked
+    one) and presses START: the server plays it through the same pipeline, and the page's
+    verdict follows the faces in the file. A file that is not a video gets a message naming it."""
+    from live_video import mp4_video
+
+    images = [fm12k / "Test" / FOLDERS[label] / CLEAR_FACES[label][0] for label in ("without_mask", "with_mask")]
+    video = mp4_video(images, tmp_path / "door camera.mp4", seconds_each=6.0)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"this is not a video\n" * 100)
+    with live_server(tmp_path) as (srv, results), chromium() as page:
+        open_live(page, srv.url)
+        page.get_by_role("radio", name="Video file").click()
+        upload = page.locator('[data-testid="stFileUploaderDropzoneInput"]').first
+        upload.set_input_files(str(broken))
+        page.get_by_text("broken.mp4 cannot be opened as a video", exact=False).first.wait_for(timeout=60_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+
+        upload.set_input_files(str(video))
+        page.get_by_text("door camera.mp4: 640×480 at 15 frames/s", exact=False).first.wait_for(timeout=60_000)
+        page.get_by_text("Not playing", exact=False).first.wait_for(timeout=30_000)
+        press(page, "Start")
+        assert wait_for_frames(page, at_least=3, timeout_s=180) >= 3, srv.log()[-3000:]
+        for label in ("without_mask", "with_mask"):  # the file loops: both faces come round
+            seen = wait_results(results, lambda d, lab=label: d.get("verdict") == lab and d.get("playing"), 180)
+            assert seen.get("verdict") == label, f"never a {label} verdict from the file: {seen}"
+        page.screenshot(path=str(tmp_path / "live_video_file.png"), full_page=True)
+        assert page.locator('[data-testid="stException"]').count() == 0

@@ -18,15 +18,19 @@ after the library's own rerun(), whose calling run does not count — so no spur
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import av
 import streamlit as st
 
 from maskdash import charts
-from maskdash.inference import cpuload, live, monitor
+from maskdash.inference import cpuload, live, monitor, sources
 from maskdash.inference.detection import DEFAULT_THRESHOLDS, DETECTORS, LABELS, DetectorUnavailable
 from maskdash.inference.pipeline import FramePipeline, PipelineConfig
 from maskdash.labels import INCORRECT, UNCERTAIN, WITH_MASK, WITHOUT_MASK
@@ -44,6 +48,8 @@ WEBRTC_KEY = "live_camera"
 ICONS = {WITH_MASK: "😷", WITHOUT_MASK: "😃", INCORRECT: "⚠️", UNCERTAIN: "🤔"}
 ALERT_SHOWN_S = 10.0  # how long the alert banner stays after the alert
 PLAYED_KEY = "live_alert_played"  # id of the latest alert whose sound was played
+SOURCES = {"webcam": "Webcam", "file": "Video file", "url": "Stream URL"}
+UPLOAD_KEY = "live_video_upload"  # (upload id, temp path) of the video file being played
 PLAN_KEY = "live_camera_plan"  # the CameraPlan of this session's camera (kept while it plays)
 PLAYING_KEY = "live_was_playing"
 SHORT_LABELS = {"blazeface": "BlazeFace short range", "blazeface-full": "BlazeFace full range", "yunet": "YuNet"}
@@ -180,7 +186,8 @@ def face_lines(snap: live.LiveSnapshot, show_p: bool) -> str:
     return "\n".join(lines)
 
 
-def results_panel(state: live.LiveState, playing: bool, show_p: bool, sound: bool) -> None:
+def results_panel(state: live.LiveState, playing: bool, show_p: bool, sound: bool, source: str = "webcam",
+                  ready: bool = True) -> None:
     @st.fragment(run_every=REFRESH_S if playing else None)
     def panel():
         snap = state.snapshot()
@@ -188,7 +195,13 @@ def results_panel(state: live.LiveState, playing: bool, show_p: bool, sound: boo
         if results_file:  # written here, on the page's thread, never by the frame callback
             live.write_json_atomic(results_file, snap.to_json(playing))
 
-        if not playing:
+        if not playing and not ready:
+            what = "Choose a video file" if source == "file" else "Enter a stream URL"
+            st.info(f"**Not playing.** {what} beside the video, then press **START**.", icon=":material/play_circle:")
+        elif not playing and source != "webcam":
+            st.info(f"**Not playing.** Press **START** under the video to run the {SOURCES[source].lower()} "
+                    "through the detector and the classifier.", icon=":material/play_circle:")
+        elif not playing:
             st.info("**Camera off.** Press **START** under the video and allow camera access when the "
                     "browser asks. If nothing happens, the camera is blocked: allow it for this site "
                     "(camera icon in the address bar) and press START again. Camera access needs "
@@ -269,14 +282,89 @@ def camera(state: live.LiveState, ice: tuple[list[dict], str], plan: live.Camera
         return None
 
 
+def saved_upload(upload) -> Path:
+    """The uploaded video as a file the player can open (one per browser session; the previous
+    upload's file is deleted when another is chosen)."""
+    kept = st.session_state.get(UPLOAD_KEY)
+    if kept and kept[0] == upload.file_id and Path(kept[1]).is_file():
+        return Path(kept[1])
+    if kept:
+        shutil.rmtree(Path(kept[1]).parent, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix="maskdash-live-"))
+    path = folder / ("video" + Path(upload.name).suffix.lower())
+    path.write_bytes(upload.getbuffer())
+    st.session_state[UPLOAD_KEY] = (upload.file_id, str(path))
+    return path
+
+
+@st.cache_data(ttl=60, show_spinner="Opening the video…")
+def check_source(kind: str, source: str, name: str) -> sources.VideoInfo:
+    """Open a file or URL once (cached a minute): raises VideoSourceError with what is wrong."""
+    return sources.check_file(source, name) if kind == "file" else sources.check_url(source)
+
+
+def pick_source() -> dict | None:
+    """The chosen source: {"kind", "source", "name"}; None (with the reason shown) when a file or
+    URL is still missing or cannot be played."""
+    kind = st.segmented_control("Source", list(SOURCES), format_func=SOURCES.get, default="webcam",
+                                key="live_source") or "webcam"
+    if kind == "webcam":
+        return {"kind": kind, "source": "", "name": "webcam"}
+    if kind == "file":
+        upload = st.file_uploader("Video file", type=sources.VIDEO_TYPES, key="live_video_file",
+                                  help="Played on the server, in a loop, through the same pipeline as the webcam.")
+        if upload is None:
+            return None
+        source, name = str(saved_upload(upload)), upload.name
+    else:
+        source = st.text_input("Stream URL", key="live_url", placeholder="rtsp://camera.local:554/stream",
+                               help="An IP camera's RTSP or HTTP(S) address, read by this server.").strip()
+        if not source:
+            return None
+        name = source
+    try:
+        info = check_source(kind, source, name)
+    except sources.VideoSourceError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return None
+    st.caption(f"{name}: {info.text}" + (", played in a loop." if kind == "file" else "."))
+    return {"kind": kind, "source": source, "name": name}
+
+
+def player(state: live.LiveState, ice: tuple[list[dict], str], src: dict):
+    """A file or URL played on the server and sent to this page, through the same callback."""
+    digest = hashlib.sha1(src["source"].encode()).hexdigest()[:10]  # a new source, a new stream
+    try:
+        return webrtc_streamer(
+            key=f"live_{src['kind']}_{digest}",
+            mode=WebRtcMode.RECVONLY,
+            rtc_configuration=live.rtc_configuration(ice[0]),
+            media_stream_constraints={"video": True, "audio": False},
+            player_factory=lambda: sources.player(src["source"], loop=src["kind"] == "file"),
+            video_frame_callback=frame_callback(state),
+            on_video_ended=state.end_stream,
+            async_processing=True,
+        )
+    except SignallingTimeoutError:
+        st.warning("**The video could not be set up in time**: the server is busy. Try again.",
+                   icon=":material/hourglass_disabled:")
+        st.button("Try again", icon=":material/refresh:", key="live_retry")
+        return None
+
+
 def live_view(state: live.LiveState, ice: tuple[list[dict], str]) -> None:
     video_col, info_col = st.columns([3, 2], gap="large")
     with video_col:
-        plan = camera_plan(state)
-        ctx = camera(state, ice, plan)
+        src = pick_source()
+        ctx = None
+        if src and src["kind"] == "webcam":
+            plan = camera_plan(state)
+            ctx = camera(state, ice, plan)
+            st.caption(plan.text)
+        elif src:
+            ctx = player(state, ice, src)
         playing = bool(ctx and ctx.state.playing)
         st.session_state[PLAYING_KEY] = playing
-        st.caption(plan.text)
         settings = controls()
         apply(state.pipeline, settings)
         alerts = alert_controls()
@@ -292,7 +380,8 @@ def live_view(state: live.LiveState, ice: tuple[list[dict], str]) -> None:
             else:
                 st.caption(f"ICE servers: {len(ice[0])} from {ice[1]}.")
     with info_col:
-        results_panel(state, playing, settings["show_probabilities"], alerts["sound"])
+        kind = src["kind"] if src else (st.session_state.get("live_source") or "webcam")
+        results_panel(state, playing, settings["show_probabilities"], alerts["sound"], kind, ready=src is not None)
 
 
 st.title("Live")

@@ -1,0 +1,94 @@
+"""Video sources for the Live page besides the webcam: a video file or a stream URL (an IP camera's
+RTSP/HTTP address), read on the server by aiortc's MediaPlayer (FFmpeg) and sent through the same
+pipeline as the webcam.
+
+`check_file` / `check_url` open the source once before it is offered to the player, so that a bad
+file or an unreachable camera gets a message naming it and saying what is wrong, instead of a
+stream that silently never starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+VIDEO_TYPES = ["mp4", "webm", "mov", "mkv", "avi", "m4v", "mpg", "mpeg"]
+URL_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https")
+OPEN_TIMEOUT_S = 8  # an IP camera that has not answered by then is reported, not waited on
+
+
+class VideoSourceError(ValueError):
+    """A video file or stream that cannot be played; the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: float | None
+    codec: str
+
+    @property
+    def text(self) -> str:
+        rate = f" at {self.fps:.0f} frames/s" if self.fps else ""
+        return f"{self.width}×{self.height}{rate} ({self.codec})"
+
+
+def _options(url: str) -> dict:
+    # RTSP over TCP: IP cameras behind NAT or firewalls often drop the default UDP transport.
+    return {"rtsp_transport": "tcp"} if urlsplit(url).scheme in ("rtsp", "rtsps") else {}
+
+
+def _probe(source: str, name: str, options: dict | None = None, timeout: float | None = None) -> VideoInfo:
+    import av
+
+    try:
+        container = av.open(source, options=options or {}, timeout=timeout)
+    except (av.FFmpegError, OSError) as exc:
+        raise VideoSourceError(f"{name} cannot be opened as a video: {exc}") from None
+    try:
+        streams = container.streams.video
+        if not streams:
+            raise VideoSourceError(f"{name} has no video track")
+        stream = streams[0]
+        try:
+            frame = next(container.decode(stream), None)
+        except (av.FFmpegError, OSError) as exc:
+            raise VideoSourceError(f"{name}: its video cannot be decoded ({exc})") from None
+        if frame is None:
+            raise VideoSourceError(f"{name}: its video track holds no frames")
+        rate = float(stream.average_rate) if stream.average_rate else None
+        return VideoInfo(frame.width, frame.height, rate, stream.codec_context.name)
+    finally:
+        container.close()
+
+
+def check_file(path: str | Path, name: str | None = None) -> VideoInfo:
+    """Open a video file and decode its first frame. Raises VideoSourceError."""
+    path = Path(path)
+    name = name or path.name
+    if not path.is_file():
+        raise VideoSourceError(f"{name} does not exist")
+    if path.stat().st_size == 0:
+        raise VideoSourceError(f"{name} is empty (0 bytes)")
+    return _probe(str(path), name)
+
+
+def check_url(url: str) -> VideoInfo:
+    """Check a stream URL's form, then open it and decode its first frame. Raises VideoSourceError."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in URL_SCHEMES or not parts.netloc:
+        raise VideoSourceError(f"{url or 'The address'} is not a stream URL: it should start with "
+                               + ", ".join(f"{s}://" for s in URL_SCHEMES) + " and name a host")
+    return _probe(url, url, _options(url), timeout=OPEN_TIMEOUT_S)
+
+
+def player(source: str, loop: bool = False):
+    """An aiortc MediaPlayer for a checked file path or URL (video only). A file is played at its
+    own speed, and from the start again when `loop`."""
+    from aiortc.contrib.media import MediaPlayer
+
+    is_url = "://" in source
+    return MediaPlayer(source, options=_options(source) if is_url else None,
+                       timeout=OPEN_TIMEOUT_S if is_url else None, loop=loop and not is_url)

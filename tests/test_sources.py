@@ -1,0 +1,65 @@
+"""Video sources besides the webcam: a real video file of Face Mask 12K faces and a stream URL
+served over HTTP are opened and described; broken files and bad addresses get a message naming
+them. (The Live page playing a file in a real browser: test_live_browser.py.)"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+
+import pytest
+
+from live_video import mp4_video
+from maskdash.inference.bench import CLEAR_FACES
+from maskdash.inference.sources import VideoSourceError, check_file, check_url, player
+
+
+@pytest.fixture(scope="module")
+def faces_mp4(fm12k, tmp_path_factory):
+    out = tmp_path_factory.mktemp("video") / "faces.mp4"
+    images = [fm12k / "Test" / "WithoutMask" / CLEAR_FACES["without_mask"][0],
+              fm12k / "Test" / "WithMask" / CLEAR_FACES["with_mask"][0]]
+    return mp4_video(images, out, seconds_each=1.0)
+
+
+def test_a_real_video_file_is_described(faces_mp4):
+    info = check_file(faces_mp4)
+    assert (info.width, info.height, round(info.fps)) == (640, 480, 15) and info.codec == "h264"
+    assert info.text == "640×480 at 15 frames/s (h264)"
+
+
+@pytest.mark.parametrize("content, why", [(b"", "is empty"), (b"not a video at all\n" * 50, "cannot be opened as a video")])
+def test_a_bad_video_file_is_named_with_the_reason(tmp_path, content, why):
+    path = tmp_path / "holiday.mp4"
+    path.write_bytes(content)
+    with pytest.raises(VideoSourceError, match=f"my holiday.mp4 {why}"):
+        check_file(path, "my holiday.mp4")
+
+
+def test_a_truncated_video_file_is_refused(faces_mp4, tmp_path):
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(faces_mp4.read_bytes()[:2000])  # the header promises frames that are not there
+    with pytest.raises(VideoSourceError, match="cut.mp4"):
+        check_file(cut)
+
+
+@pytest.mark.parametrize("url", ["", "camera.local/stream", "ftp://host/video", "file:///etc/passwd", "rtsp://"])
+def test_a_malformed_stream_url_is_refused_before_any_connection(url):
+    with pytest.raises(VideoSourceError, match="is not a stream URL"):
+        check_url(url)
+
+
+def test_a_stream_url_is_opened_and_an_unreachable_one_is_reported(faces_mp4):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(faces_mp4.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/{faces_mp4.name}"
+        assert check_url(url).width == 640
+        p = player(url)
+        assert p.video is not None
+        with pytest.raises(VideoSourceError, match="cannot be opened"):
+            check_url(f"http://127.0.0.1:{server.server_port}/missing.mp4")
+    finally:
+        server.shutdown()
