@@ -12,7 +12,7 @@ import pytest
 
 from live_video import mp4_video
 from maskdash.inference.bench import CLEAR_FACES
-from maskdash.inference.sources import VideoSourceError, check_file, check_url, player
+from maskdash.inference.sources import VideoSourceError, check_bytes, check_file, check_url, player
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +27,10 @@ def test_a_real_video_file_is_described(faces_mp4):
     info = check_file(faces_mp4)
     assert (info.width, info.height, round(info.fps)) == (640, 480, 15) and info.codec == "h264"
     assert info.text == "640×480 at 15 frames/s (h264)"
+    assert check_bytes(faces_mp4.read_bytes(), "upload.mp4") == info  # an upload, checked in memory
+    assert player(faces_mp4.read_bytes(), loop=True).video is not None
+    with pytest.raises(VideoSourceError, match="upload.mp4 is empty"):
+        check_bytes(b"", "upload.mp4")
 
 
 @pytest.mark.parametrize("content, why", [(b"", "is empty"), (b"not a video at all\n" * 50, "cannot be opened as a video")])

@@ -21,10 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import av
 import streamlit as st
@@ -49,7 +46,6 @@ ICONS = {WITH_MASK: "😷", WITHOUT_MASK: "😃", INCORRECT: "⚠️", UNCERTAIN
 ALERT_SHOWN_S = 10.0  # how long the alert banner stays after the alert
 PLAYED_KEY = "live_alert_played"  # id of the latest alert whose sound was played
 SOURCES = {"webcam": "Webcam", "file": "Video file", "url": "Stream URL"}
-UPLOAD_KEY = "live_video_upload"  # (upload id, temp path) of the video file being played
 PLAN_KEY = "live_camera_plan"  # the CameraPlan of this session's camera (kept while it plays)
 PLAYING_KEY = "live_was_playing"
 SHORT_LABELS = {"blazeface": "BlazeFace short range", "blazeface-full": "BlazeFace full range", "yunet": "YuNet"}
@@ -282,25 +278,11 @@ def camera(state: live.LiveState, ice: tuple[list[dict], str], plan: live.Camera
         return None
 
 
-def saved_upload(upload) -> Path:
-    """The uploaded video as a file the player can open (one per browser session; the previous
-    upload's file is deleted when another is chosen)."""
-    kept = st.session_state.get(UPLOAD_KEY)
-    if kept and kept[0] == upload.file_id and Path(kept[1]).is_file():
-        return Path(kept[1])
-    if kept:
-        shutil.rmtree(Path(kept[1]).parent, ignore_errors=True)
-    folder = Path(tempfile.mkdtemp(prefix="maskdash-live-"))
-    path = folder / ("video" + Path(upload.name).suffix.lower())
-    path.write_bytes(upload.getbuffer())
-    st.session_state[UPLOAD_KEY] = (upload.file_id, str(path))
-    return path
-
-
-@st.cache_data(ttl=60, show_spinner="Opening the video…")
-def check_source(kind: str, source: str, name: str) -> sources.VideoInfo:
-    """Open a file or URL once (cached a minute): raises VideoSourceError with what is wrong."""
-    return sources.check_file(source, name) if kind == "file" else sources.check_url(source)
+@st.cache_data(ttl=60, show_spinner="Opening the video…", max_entries=8)
+def check_source(kind: str, source: str | bytes, name: str) -> sources.VideoInfo:
+    """Open an uploaded video or a URL once (cached a minute): raises VideoSourceError with what
+    is wrong."""
+    return sources.check_bytes(source, name) if kind == "file" else sources.check_url(source)
 
 
 def pick_source() -> dict | None:
@@ -315,7 +297,7 @@ def pick_source() -> dict | None:
                                   help="Played on the server, in a loop, through the same pipeline as the webcam.")
         if upload is None:
             return None
-        source, name = str(saved_upload(upload)), upload.name
+        source, name = upload.getvalue(), upload.name  # played from memory: nothing written to disk
     else:
         source = st.text_input("Stream URL", key="live_url", placeholder="rtsp://camera.local:554/stream",
                                help="An IP camera's RTSP or HTTP(S) address, read by this server.").strip()
@@ -333,7 +315,8 @@ def pick_source() -> dict | None:
 
 def player(state: live.LiveState, ice: tuple[list[dict], str], src: dict):
     """A file or URL played on the server and sent to this page, through the same callback."""
-    digest = hashlib.sha1(src["source"].encode()).hexdigest()[:10]  # a new source, a new stream
+    raw = src["source"] if isinstance(src["source"], bytes) else src["source"].encode()
+    digest = hashlib.sha1(raw).hexdigest()[:10]  # a new source, a new stream
     try:
         return webrtc_streamer(
             key=f"live_{src['kind']}_{digest}",

@@ -8,6 +8,7 @@ stream that silently never starts."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -39,7 +40,7 @@ def _options(url: str) -> dict:
     return {"rtsp_transport": "tcp"} if urlsplit(url).scheme in ("rtsp", "rtsps") else {}
 
 
-def _probe(source: str, name: str, options: dict | None = None, timeout: float | None = None) -> VideoInfo:
+def _probe(source, name: str, options: dict | None = None, timeout: float | None = None) -> VideoInfo:
     import av
 
     try:
@@ -74,6 +75,13 @@ def check_file(path: str | Path, name: str | None = None) -> VideoInfo:
     return _probe(str(path), name)
 
 
+def check_bytes(data: bytes, name: str) -> VideoInfo:
+    """The same check for a video held in memory (an upload: it never touches the disk)."""
+    if not data:
+        raise VideoSourceError(f"{name} is empty (0 bytes)")
+    return _probe(io.BytesIO(data), name)
+
+
 def check_url(url: str) -> VideoInfo:
     """Check a stream URL's form, then open it and decode its first frame. Raises VideoSourceError."""
     url = url.strip()
@@ -84,11 +92,13 @@ def check_url(url: str) -> VideoInfo:
     return _probe(url, url, _options(url), timeout=OPEN_TIMEOUT_S)
 
 
-def player(source: str, loop: bool = False):
-    """An aiortc MediaPlayer for a checked file path or URL (video only). A file is played at its
-    own speed, and from the start again when `loop`."""
+def player(source: str | bytes, loop: bool = False):
+    """An aiortc MediaPlayer for a checked file path, URL or in-memory video (video only). A file
+    is played at its own speed, and from the start again when `loop`."""
     from aiortc.contrib.media import MediaPlayer
 
+    if isinstance(source, bytes):
+        return MediaPlayer(io.BytesIO(source), loop=loop)  # a fresh reader per stream
     is_url = "://" in source
     return MediaPlayer(source, options=_options(source) if is_url else None,
                        timeout=OPEN_TIMEOUT_S if is_url else None, loop=loop and not is_url)
