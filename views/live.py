@@ -368,8 +368,8 @@ def live_view(state: live.LiveState, ice: tuple[list[dict], str]) -> None:
 
 
 st.title("Live")
-st.caption("Your camera, checked frame by frame for faces and masks. The video goes to this app's "
-           "server only, is processed in memory and never stored.")
+st.caption("Your camera — or a video file, or an IP camera's stream — checked frame by frame for faces "
+           "and masks. The video goes to this app's server only, is processed in memory and never stored.")
 
 latest_frames.install()  # before the first stream: under load, skip frames rather than queue them
 state = live_state()
