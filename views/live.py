@@ -39,7 +39,8 @@ from views.common import get_classifier, get_detector
 from streamlit_webrtc import WebRtcMode, webrtc_streamer  # noqa: E402  isort: skip
 from streamlit_webrtc.webrtc import SignallingTimeoutError  # noqa: E402  isort: skip
 
-REFRESH_S = 1.0  # how often the verdict, the face list and the chart refresh while playing
+REFRESH_S = 1.0  # how often the verdict and the face list refresh while playing
+MONITOR_REFRESH_S = 5.0  # how often the door monitor's charts do
 STATE_KEY = "live_state"  # this browser session's LiveState (pipeline + results) in session_state
 WEBRTC_KEY = "live_camera"
 ICONS = {WITH_MASK: "😷", WITHOUT_MASK: "😃", INCORRECT: "⚠️", UNCERTAIN: "🤔"}
@@ -224,6 +225,11 @@ def results_panel(state: live.LiveState, playing: bool, show_p: bool, sound: boo
         if snap.error:
             st.error(f"The last frame could not be processed: {snap.error}", icon=":material/error:")
 
+    # The charts refresh less often than the verdict: building two plotly figures costs more CPU
+    # than the frames' pipeline itself, once per viewer per refresh.
+    @st.fragment(run_every=MONITOR_REFRESH_S if playing else None)
+    def monitor_panel():
+        snap = state.snapshot()
         st.markdown("**Door monitor: the last minute**")
         totals = snap.totals
         share = "–" if totals["share_masked"] is None else f"{100 * totals['share_masked']:.0f} %"
@@ -233,6 +239,7 @@ def results_panel(state: live.LiveState, playing: bool, show_p: bool, sound: boo
         session_log(state, snap.people)
 
     panel()
+    monitor_panel()
 
 
 def session_log(state: live.LiveState, people: int) -> None:
