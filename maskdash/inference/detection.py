@@ -478,7 +478,8 @@ def make_detector(name: str, score_threshold: float | None = None) -> Detector:
     if name == "yunet-multiscale":  # photos: tiles at a finer scale find small faces (inference.multiscale)
         from maskdash.inference.multiscale import MultiScaleDetector
 
-        return MultiScaleDetector(YuNetDetector(score_threshold), name, tile_detector=YuNetDetector(score_threshold))
+        return MultiScaleDetector(YuNetDetector(score_threshold), name, tile_detector=YuNetDetector(score_threshold),
+                                  relook_detector=YuNetDetector(score_threshold))
     return BlazeFaceDetector(name, score_threshold)
 
 
