@@ -6,6 +6,8 @@
   only its data folder is used). Anchors, score sigmoid and weighted NMS follow MediaPipe.
 - "yunet": OpenCV's YuNet (`cv2.FaceDetectorYN`); its ONNX file is looked up locally and, if
   missing, downloaded once into the cache and checked against a pinned sha256.
+- "yunet-multiscale" (photos): YuNet over the whole photo and over enlarged tiles, plus a second,
+  mirrored look at the large faces it is unsure of (`maskdash.inference.multiscale`).
 
 Detectors hold their interpreter and buffers for life and serialise `detect()` with a lock, so one
 instance serves a live video callback and other threads without per-frame allocations."""
@@ -478,7 +480,8 @@ def make_detector(name: str, score_threshold: float | None = None) -> Detector:
     if name == "yunet-multiscale":  # photos: tiles at a finer scale find small faces (inference.multiscale)
         from maskdash.inference.multiscale import MultiScaleDetector
 
-        return MultiScaleDetector(YuNetDetector(score_threshold), name, tile_detector=YuNetDetector(score_threshold))
+        return MultiScaleDetector(YuNetDetector(score_threshold), name, tile_detector=YuNetDetector(score_threshold),
+                                  relook_detector=YuNetDetector(score_threshold))
     return BlazeFaceDetector(name, score_threshold)
 
 
