@@ -486,8 +486,8 @@ def _add_bench(sub) -> None:
     live.add_argument("--data", help="Face Mask 12K folder (default: the setting)")
     live.add_argument("--json", action="store_true", help="print one JSON object (first key: fps)")
     live.add_argument("--browser", action="store_true",
-                      help="also the Live page's camera-to-screen latency in headless Chromium, alone and "
-                           "with two busy loops (needs chromium and playwright; a few minutes)")
+                      help="also the Live page's camera-to-screen latency in headless Chromium: one viewer alone, "
+                           "one with two busy loops, three viewers (needs chromium and playwright; a few minutes)")
     live.add_argument("--browser-seconds", type=float, default=20.0, help="seconds measured per condition")
     live.set_defaults(fn=_run_bench_live)
     rt = which.add_parser("runtime", help="single-face latency and batched throughput of a .tflite on LiteRT and tf.lite")

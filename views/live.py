@@ -264,18 +264,17 @@ def camera_plan(state: live.LiveState) -> live.CameraPlan:
     return plan
 
 
-def camera(state: live.LiveState, ice: tuple[list[dict], str], plan: live.CameraPlan):
-    """The streamlit-webrtc component; None, with a message and a retry, when the server could not
-    set the stream up in time (a busy server: the library gives up after 10 s)."""
+def streamer(state: live.LiveState, ice: tuple[list[dict], str], key: str, **source):
+    """The streamlit-webrtc component for one source; None, with a message and a retry, when the
+    server could not set the stream up in time (a busy server: the library gives up after 10 s)."""
     try:
         return webrtc_streamer(
-            key=WEBRTC_KEY,
-            mode=WebRtcMode.SENDRECV,
+            key=key,
             rtc_configuration=live.rtc_configuration(ice[0]),  # explicit, even empty: no public STUN default
-            media_stream_constraints=plan.constraints,
             video_frame_callback=frame_callback(state),
             on_video_ended=state.end_stream,
             async_processing=True,
+            **source,
         )
     except SignallingTimeoutError:
         st.warning("**The video could not be set up in time**: the server is busy "
@@ -283,6 +282,11 @@ def camera(state: live.LiveState, ice: tuple[list[dict], str], plan: live.Camera
                    "happening, try again when fewer people are watching.", icon=":material/hourglass_disabled:")
         st.button("Try again", icon=":material/refresh:", key="live_retry")  # a click reruns this part
         return None
+
+
+def camera(state: live.LiveState, ice: tuple[list[dict], str], plan: live.CameraPlan):
+    """The browser's camera, sent to the server and back annotated."""
+    return streamer(state, ice, WEBRTC_KEY, mode=WebRtcMode.SENDRECV, media_stream_constraints=plan.constraints)
 
 
 @st.cache_data(ttl=60, show_spinner="Opening the video…", max_entries=8)
@@ -324,22 +328,9 @@ def player(state: live.LiveState, ice: tuple[list[dict], str], src: dict):
     """A file or URL played on the server and sent to this page, through the same callback."""
     raw = src["source"] if isinstance(src["source"], bytes) else src["source"].encode()
     digest = hashlib.sha1(raw).hexdigest()[:10]  # a new source, a new stream
-    try:
-        return webrtc_streamer(
-            key=f"live_{src['kind']}_{digest}",
-            mode=WebRtcMode.RECVONLY,
-            rtc_configuration=live.rtc_configuration(ice[0]),
-            media_stream_constraints={"video": True, "audio": False},
-            player_factory=lambda: sources.player(src["source"], loop=src["kind"] == "file"),
-            video_frame_callback=frame_callback(state),
-            on_video_ended=state.end_stream,
-            async_processing=True,
-        )
-    except SignallingTimeoutError:
-        st.warning("**The video could not be set up in time**: the server is busy. Try again.",
-                   icon=":material/hourglass_disabled:")
-        st.button("Try again", icon=":material/refresh:", key="live_retry")
-        return None
+    return streamer(state, ice, f"live_{src['kind']}_{digest}", mode=WebRtcMode.RECVONLY,
+                    media_stream_constraints={"video": True, "audio": False},
+                    player_factory=lambda: sources.player(src["source"], loop=src["kind"] == "file"))
 
 
 def live_view(state: live.LiveState, ice: tuple[list[dict], str]) -> None:

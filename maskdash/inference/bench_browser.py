@@ -99,7 +99,7 @@ def measure(video: Path, length: int, seconds: float = 20.0, busy: int = 0, view
     return doc
 
 
-def bench_browser(seconds: float = 20.0, data: str | None = None, conditions=((1, 0), (1, 2))) -> dict:
+def bench_browser(seconds: float = 20.0, data: str | None = None, conditions=((1, 0), (1, 2), (3, 0))) -> dict:
     """Latency for each (viewers, busy loops) condition; a dict keyed like '1 viewer, 2 busy'."""
     out = {}
     with tempfile.TemporaryDirectory(prefix="maskdash-bench-") as tmp:
