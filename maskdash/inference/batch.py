@@ -319,7 +319,7 @@ def summary(tally: Tally, entries_skipped: list[tuple[Path, str]], *, engine: st
         "faces": tally.faces, "labels": {c: tally.labels.get(c, 0) for c in CLASSES3}, "share": share,
         "failures": dict(sorted(failures.items())),
         "images_processed": processed, "seconds": round(seconds, 2),
-        "images_per_second": round(processed / seconds, 3) if seconds > 0 else None,
+        "images_per_second": round(processed / seconds, 3) if processed and seconds > 0 else None,
     }
 
 

@@ -126,6 +126,7 @@ def predict_ray(paths: list[Path], opts: batch.Options, out: Path, *, workers: i
     """Every file on Ray; the merged CSV at `out`. Returns the tally, the files read by this run
     (fewer than all when resumed) and the number of workers."""
     err = err or sys.stderr
+    _import_ray()
     if block_size < 1:
         raise ValueError("--block-size must be at least 1")
     if workers is not None and workers < 1:
@@ -144,11 +145,17 @@ def predict_ray(paths: list[Path], opts: batch.Options, out: Path, *, workers: i
     return tally, processed, workers
 
 
+def _import_ray() -> None:
+    try:
+        import ray.data  # noqa: F401  (also makes `ray.data` an attribute of `ray`)
+    except ImportError as exc:
+        raise RuntimeError(f"--engine ray needs Ray ({exc}): pip install -r requirements-scale.txt") from None
+
+
 def _run(cut: list[list[Path]], todo: list[int], store: PartStore, opts: batch.Options, workers: int,
          address: str | None, err) -> int:
     """Passes over the blocks not done until none is left; returns the workers used."""
     import ray
-    import ray.data  # noqa: F401  (imports Ray Data into `ray`)
 
     _init(ray, address, workers)
     try:
