@@ -365,6 +365,12 @@ def _run_bench_photos(a: argparse.Namespace) -> int:
     return run_bench_photos(a)
 
 
+def _run_bench_predict(a: argparse.Namespace) -> int:
+    from maskdash.inference.bench_predict import run_bench_predict
+
+    return run_bench_predict(a)
+
+
 def _add_bench(sub) -> None:
     bench = sub.add_parser("bench", help="speed benchmarks")
     which = bench.add_subparsers(dest="bench_command", required=True)
@@ -393,6 +399,13 @@ def _add_bench(sub) -> None:
     ph.add_argument("--repeats", type=int, default=3, help="runs per photo; medians are reported (default 3)")
     ph.add_argument("--json", action="store_true", help="print one JSON object")
     ph.set_defaults(fn=_run_bench_photos)
+    pr = which.add_parser("predict", help="the whole predict command: the local engine against Ray with N workers "
+                          "(interleaved rounds, medians; Ray needs requirements-scale.txt)")
+    pr.add_argument("inputs", nargs="+", help="what predict reads (photos, folders, path lists)")
+    pr.add_argument("--workers", default="1,2", help="Ray worker counts to time, e.g. 1,2")
+    pr.add_argument("--rounds", type=int, default=3, help="runs of each configuration (default 3)")
+    pr.add_argument("--json", action="store_true", help="print one JSON object")
+    pr.set_defaults(fn=_run_bench_predict)
 
 
 # -- the command line -----------------------------------------------------------------------------
