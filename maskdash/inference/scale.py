@@ -159,10 +159,10 @@ def _run(cut: list[list[Path]], todo: list[int], store: PartStore, opts: batch.O
 
     _init(ray, address, workers)
     try:
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        workers = workers or cpus
-        # Locally a worker's threads share the machine's cores; on a cluster each asks one CPU.
-        threads = max(1, cpus // workers) if not address else 1
+        workers = workers or int(ray.cluster_resources().get("CPU", 1))
+        # Locally the workers share this machine's cores (one worker gets them all, as the local
+        # engine does); on a cluster each worker asks for one CPU and runs one thread.
+        threads = 1 if address else max(1, (os.cpu_count() or 1) // workers)
         print(f"ray: {workers} worker(s), {threads} thread(s) each, {len(todo)} block(s) of up to "
               f"{len(cut[0])} files", file=err)
         for attempt in range(1, PASSES + 1):
@@ -190,7 +190,9 @@ def _init(ray, address: str | None, workers: int) -> None:
         pkg = str(Path(batch.__file__).resolve().parent.parent)
         ray.init(address=address, runtime_env={"py_modules": [pkg], "env_vars": env}, logging_level="WARNING")
     else:
-        ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, logging_level="WARNING")
+        # At least one CPU per worker, so that more workers than cores still all start.
+        cpus = max(os.cpu_count() or 1, workers)
+        ray.init(num_cpus=cpus, include_dashboard=False, logging_level="WARNING")
 
 
 def _pass(ray, cut, todo: list[int], store: PartStore, opts: batch.Options, workers: int,
