@@ -192,15 +192,19 @@ def _run_predict(a: argparse.Namespace) -> int:
 
     from maskdash.inference import batch
 
+    if a.engine == "ray" and a.annotate:
+        print("error: --annotate works with the local engine only", file=sys.stderr)
+        return 2
+    ray_only = [f"--{k.replace('_', '-')}" for k in ("address", "workers", "block_size", "fresh") if getattr(a, k)]
+    if a.engine == "local" and ray_only:
+        print(f"error: {', '.join(ray_only)} only apply to --engine ray", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     paths, skipped = batch.gather(a.inputs)
     for path, reason in skipped:
         print(f"skipped {batch.shown(path)}: {reason}", file=sys.stderr)
     if not paths:
         print("no input images found", file=sys.stderr)
-        return 2
-    if a.engine == "ray" and a.annotate:
-        print("error: --annotate works with the local engine only", file=sys.stderr)
         return 2
     opts = batch.options(a.crops, a.threshold, a.det_threshold, a.model, a.detector)
     out = Path(a.csv)
@@ -245,7 +249,7 @@ def _add_predict(sub) -> None:
     r.add_argument("--address", help="ray: a running cluster (ray://host:10001, or auto); default: a local Ray")
     r.add_argument("--workers", type=int, help="ray: workers, each with the models loaded once "
                    "(default: the CPUs of the machine or cluster)")
-    r.add_argument("--block-size", type=int, default=64, help="ray: files per block, the unit saved and resumed")
+    r.add_argument("--block-size", type=int, help="ray: files per block, the unit saved and resumed (default 64)")
     r.add_argument("--fresh", action="store_true", help="ray: discard the saved blocks of an earlier run first")
     r.set_defaults(fn=_run_predict)
 

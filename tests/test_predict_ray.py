@@ -93,10 +93,9 @@ def test_ray_crops_from_a_path_list(fm12k, ray_installed, tmp_path, capsys):
     listing = tmp_path / "crops.txt"
     listing.write_text("# faces to check\n" + "".join(f"{p.name}\n" for p in faces) + "\ngone.jpg\n")
     results = {}
-    for engine in ("local", "ray"):
+    for engine, extra in (("local", []), ("ray", ["--block-size", "3", "--workers", "2"])):
         out = tmp_path / engine / "crops.csv"
-        code, _, err = predict([str(listing), "--csv", str(out), "--crops", "--engine", engine,
-                                "--block-size", "3", "--workers", "2"], capsys)
+        code, _, err = predict([str(listing), "--csv", str(out), "--crops", "--engine", engine, *extra], capsys)
         assert code == 0, err
         assert f"skipped {tmp_path / 'gone.jpg'}: cannot read file: No such file or directory" in err
         results[engine] = out.read_bytes()
@@ -218,6 +217,22 @@ def test_a_bad_path_list_is_a_clear_error(tmp_path, capsys):
             assert code == 2
             assert err.strip() == f"error: {message}" or message in err.splitlines()[0], err
             assert "Traceback" not in err
+
+
+def test_options_of_the_other_engine_are_refused(tmp_path, capsys):
+    photo = str(tmp_path / "a.jpg")
+    code, _, err = predict([photo, "--csv", str(tmp_path / "x.csv"), "--workers", "2", "--fresh"], capsys)
+    assert code == 2 and err == "error: --workers, --fresh only apply to --engine ray\n"
+    code, _, err = predict([photo, "--csv", str(tmp_path / "x.csv"), "--engine", "ray", "--annotate", "ann"], capsys)
+    assert code == 2 and err == "error: --annotate works with the local engine only\n"
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_path_list_that_lists_itself_is_an_error(tmp_path, capsys):
+    (tmp_path / "a.txt").write_text("b.txt\n")
+    (tmp_path / "b.txt").write_text("photo.jpg\na.txt\n")
+    code, _, err = predict([str(tmp_path / "a.txt"), "--csv", str(tmp_path / "x.csv")], capsys)
+    assert code == 2 and err.startswith(f"error: the path list {tmp_path / 'a.txt'} lists itself"), err
 
 
 def test_the_default_engine_and_help_need_no_ray(dev_scenes, tmp_path):

@@ -121,10 +121,10 @@ def read_path_list(path: Path) -> list[Path]:
     return out
 
 
-def gather(items: list[str | Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+def gather(items: list[str | Path], _lists: frozenset[Path] = frozenset()) -> tuple[list[Path], list[tuple[Path, str]]]:
     """The files to read, in order (folders searched for the types Photos accepts, path lists
-    expanded), and the folder entries skipped, with their reasons. Raises PathListError for a
-    path list that cannot be read."""
+    expanded, lists within lists too), and the folder entries skipped, with their reasons. Raises
+    PathListError for a path list that cannot be read."""
     from maskdash.inference.photos import UPLOAD_TYPES
 
     accepted = {"." + t for t in UPLOAD_TYPES}
@@ -133,7 +133,10 @@ def gather(items: list[str | Path]) -> tuple[list[Path], list[tuple[Path, str]]]
     for item in items:
         p = Path(item)
         if p.suffix.lower() in LIST_SUFFIXES and not p.is_dir():
-            listed, missed = gather(read_path_list(p))
+            key = p.resolve()
+            if key in _lists:
+                raise PathListError(f"the path list {shown(p)} lists itself (through {len(_lists)} list(s))")
+            listed, missed = gather(read_path_list(p), _lists | {key})
             paths += listed
             skipped += missed
         elif p.is_dir():

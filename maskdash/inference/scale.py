@@ -26,6 +26,7 @@ from pathlib import Path
 from maskdash.inference import batch
 
 MANIFEST = "manifest.json"
+BLOCK_SIZE = 64  # files per block: seconds of work each, few enough parts for millions of files
 PASSES = 3  # a block lost this many times in a row stops the run (its files may crash the worker)
 
 
@@ -121,16 +122,22 @@ class BlockWorker:
 
 # -- the driver -----------------------------------------------------------------------------------
 def predict_ray(paths: list[Path], opts: batch.Options, out: Path, *, workers: int | None = None,
-                address: str | None = None, block_size: int = 64, fresh: bool = False,
+                address: str | None = None, block_size: int | None = None, fresh: bool = False,
                 err=None) -> tuple[batch.Tally, int, int]:
     """Every file on Ray; the merged CSV at `out`. Returns the tally, the files read by this run
     (fewer than all when resumed) and the number of workers."""
     err = err or sys.stderr
     _import_ray()
+    block_size = block_size or BLOCK_SIZE
     if block_size < 1:
         raise ValueError("--block-size must be at least 1")
     if workers is not None and workers < 1:
         raise ValueError("--workers must be at least 1")
+    # The models are opened here first: a bad model file or detector name is one clear error
+    # before Ray starts, not workers dying one after another (the local engine's messages).
+    note = batch.Predictor(opts, threads=1).note
+    if note:
+        print(note, file=err)
     cut = blocks(paths, block_size)
     store = PartStore(out, manifest(paths, opts, block_size), fresh)
     todo = sorted(set(range(len(cut))) - store.done(len(cut)))
@@ -140,7 +147,7 @@ def predict_ray(paths: list[Path], opts: batch.Options, out: Path, *, workers: i
     workers = workers or 0
     if todo:
         workers = _run(cut, todo, store, opts, workers, address, err)
-    tally = _merge(store, len(cut), opts, out, err)
+    tally = _merge(store, len(cut), opts, out, err, note)
     store.remove()
     return tally, processed, workers
 
@@ -239,7 +246,7 @@ class _short_block_errors:
         logging.getLogger(self.NAME).removeFilter(self.f)
 
 
-def _merge(store: PartStore, n: int, opts: batch.Options, out: Path, err) -> batch.Tally:
+def _merge(store: PartStore, n: int, opts: batch.Options, out: Path, err, note: str | None) -> batch.Tally:
     """The CSV from the parts in block order (header first), written atomically; the lines for
     files without rows printed again, in input order; the counts of all blocks."""
     tally = batch.Tally()
@@ -248,12 +255,12 @@ def _merge(store: PartStore, n: int, opts: batch.Options, out: Path, err) -> bat
         part = store.load(k)
         texts.append(part["csv"])
         tally.merge(batch.Tally.of(part["tally"]))
-        if part["note"]:
+        if part["note"]:  # a worker's detector fell back (its node lacks a detector file)
             notes.add(part["note"])
         for source, error in part["lines"]:
             batch.report(batch.Outcome(source, error=error), err)
-    for note in sorted(notes):
-        print(note, file=err)
+    for text in sorted(notes - {note}):
+        print(text, file=err)
     with batch.writing(out):
         out.parent.mkdir(parents=True, exist_ok=True)
         batch.write_atomic(out, batch.csv_header(opts) + "".join(texts))
