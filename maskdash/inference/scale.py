@@ -173,13 +173,14 @@ def _run(cut: list[list[Path]], todo: list[int], store: PartStore, opts: batch.O
         print(f"ray: {workers} worker(s), {threads} thread(s) each, {len(todo)} block(s) of up to "
               f"{len(cut[0])} files", file=err)
         for attempt in range(1, PASSES + 1):
-            todo = _pass(ray, cut, todo, store, opts, workers, threads)
-            if not todo:
-                break
+            todo, died = _pass(ray, cut, todo, store, opts, workers, threads)
+            why = "its worker died" if died else "its worker died or failed, see above"
             for k in todo:
-                print(f"block {k} lost (its worker died), retrying" if attempt < PASSES else
+                print(f"block {k} lost ({why}), retrying" if attempt < PASSES else
                       f"block {k} lost {PASSES} times ({batch.shown(cut[k][0])} … {batch.shown(cut[k][-1])})",
                       file=err)
+            if not todo:
+                break
         if todo:
             raise RuntimeError(f"{len(todo)} block(s) failed on every try (a file in them may crash the "
                                "worker); the other blocks are saved: rerun the same command to retry them")
@@ -203,9 +204,10 @@ def _init(ray, address: str | None, workers: int) -> None:
 
 
 def _pass(ray, cut, todo: list[int], store: PartStore, opts: batch.Options, workers: int,
-          threads: int) -> list[int]:
+          threads: int) -> tuple[list[int], bool]:
     """One Ray Data run over the blocks in `todo`; each part saved as it arrives. Returns the
-    blocks that came back without a part (their worker died)."""
+    blocks that came back without a part, and whether every one of them was lost to a dead worker
+    (else an error in the code failed some, logged above)."""
     ctx = ray.data.DataContext.get_current()
     ctx.max_errored_blocks = -1  # a lost block must not end the pass: it is retried in the next
     items = [{"block": k, "paths": [os.fsencode(p) for p in cut[k]]} for k in todo]
@@ -220,30 +222,38 @@ def _pass(ray, cut, todo: list[int], store: PartStore, opts: batch.Options, work
             # A dead worker is restarted, but its block is not retried inside the pass: the pass
             # reports it, and a crash-looping file cannot retry forever.
             max_restarts=-1, max_task_retries=0)
-    with _short_block_errors():
+    with _BlockErrors() as errors:
         for row in ds.iter_rows():
             store.save(int(row["block"]), str(row["part"]))
-    return sorted(set(todo) - store.done(len(cut)))
+    return sorted(set(todo) - store.done(len(cut))), errors.other == 0
 
 
-class _OneLine(logging.Filter):
-    """Ray Data logs a lost block with a long traceback; our own line says what happened."""
+class _BlockErrors(logging.Filter):
+    """Watches Ray Data's log of failed blocks during a pass: whether each was a worker's death
+    (logged in one line, as ours says what happens next) or an error in the code (logged whole)."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if "Ignoring this exception" in record.getMessage():
-            record.exc_info = record.exc_text = None
-        return True
-
-
-class _short_block_errors:
     NAME = "ray.data._internal.execution.streaming_executor_state"
 
+    def __init__(self):
+        super().__init__()
+        self.other = 0  # failures that were not a dead worker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from ray.exceptions import RayActorError
+
+        if "Ignoring this exception" in record.getMessage() and record.exc_info:
+            if isinstance(record.exc_info[1], RayActorError):
+                record.exc_info = record.exc_text = None
+            else:
+                self.other += 1
+        return True
+
     def __enter__(self):
-        self.f = _OneLine()
-        logging.getLogger(self.NAME).addFilter(self.f)
+        logging.getLogger(self.NAME).addFilter(self)
+        return self
 
     def __exit__(self, *exc):
-        logging.getLogger(self.NAME).removeFilter(self.f)
+        logging.getLogger(self.NAME).removeFilter(self)
 
 
 def _merge(store: PartStore, n: int, opts: batch.Options, out: Path, err, note: str | None) -> batch.Tally:
