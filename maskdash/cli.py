@@ -6,10 +6,7 @@ when it runs, so `--help` answers at once and never starts TensorFlow."""
 from __future__ import annotations
 
 import argparse
-import errno
 import json
-import os
-import stat
 import sys
 from pathlib import Path
 
@@ -190,170 +187,70 @@ def _add_scenes(sub) -> None:
 
 
 # -- predict --------------------------------------------------------------------------------------
-def _shown(path: str | Path) -> str:
-    """A path as text that can always be printed and written to the CSV: bytes of a name that
-    are not UTF-8, and control characters, become backslash escapes (ordinary names unchanged)."""
-    text = os.fsencode(path).decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
-
-
-def _walk(root: Path, accepted: set[str]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Image files under `root` (recursive) and, for every other entry, why it is skipped.
-    Links to files are followed; links to folders are not (they could loop)."""
-    found: list[Path] = []
-    skipped: list[tuple[Path, str]] = []
-    folders = [root]
-    while folders:
-        folder = folders.pop()
-        try:
-            with os.scandir(folder) as it:
-                entries = list(it)
-        except OSError as exc:
-            skipped.append((folder, f"cannot list this folder ({exc.strerror or exc})"))
-            continue
-        for entry in entries:
-            path = Path(entry.path)
-            try:
-                mode = entry.stat().st_mode  # follows links
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    reason = "symbolic link loop"
-                elif entry.is_symlink():
-                    reason = "broken symbolic link (its target does not exist)"
-                else:
-                    reason = f"cannot read ({exc.strerror or exc})"
-            else:
-                if stat.S_ISDIR(mode):
-                    if not entry.is_symlink():
-                        folders.append(path)
-                        continue
-                    reason = "link to a folder (not followed)"
-                elif not stat.S_ISREG(mode):
-                    kind = ("named pipe (FIFO)" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode)
-                            else "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "special file")
-                    reason = f"not a regular file ({kind})"
-                elif path.suffix.lower() in accepted:
-                    found.append(path)
-                    continue
-                else:
-                    reason = f"not an image file type ({path.suffix or 'no extension'})"
-            skipped.append((path, reason))
-    return sorted(found), sorted(skipped)
-
-
-def _inputs(items: list[str]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """The files to read (folders searched, with the types Photos accepts) and the folder
-    entries skipped, with their reasons."""
-    from maskdash.inference.photos import UPLOAD_TYPES
-
-    accepted = {"." + t for t in UPLOAD_TYPES}
-    paths: list[Path] = []
-    skipped: list[tuple[Path, str]] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            found, missed = _walk(p, accepted)
-            paths += found
-            skipped += missed
-        else:
-            paths.append(p)  # a bad or missing file is reported when read
-    return paths, skipped
-
-
-def _predict_file(path: Path, a: argparse.Namespace, clf, detector):
-    """One file → Results. Raises (ImageError, OSError, …) with the reason it is skipped."""
-    from maskdash.imaging import ImageError, load_rgb
-    from maskdash.inference.faces import analyse, classify_crop, crop_problem
-
-    rgb = load_rgb(path)
-    if a.crops:
-        problem = crop_problem(rgb)
-        if problem:
-            raise ImageError(problem)
-        return classify_crop(rgb, _shown(path), clf, a.threshold)
-    return analyse(rgb, _shown(path), detector, clf, a.det_threshold, a.threshold)
-
-
-def _save_annotated(result, path: Path) -> None:
-    import cv2
-
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(result.annotated(), cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    path.write_bytes(buf.tobytes())
-
-
 def _run_predict(a: argparse.Namespace) -> int:
-    import csv
+    import time
 
-    import cv2
+    from maskdash.inference import batch
 
-    from maskdash.inference.results import CROP_COLUMNS, SCENE_COLUMNS
-    from maskdash.model.runtime import load_classifier
-
-    paths, skipped = _inputs(a.inputs)
+    if a.engine == "ray" and a.annotate:
+        print("error: --annotate works with the local engine only", file=sys.stderr)
+        return 2
+    ray_only = [f"--{k.replace('_', '-')}" for k in ("address", "workers", "block_size", "fresh") if getattr(a, k)]
+    if a.engine == "local" and ray_only:
+        print(f"error: {', '.join(ray_only)} only apply to --engine ray", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    paths, skipped = batch.gather(a.inputs)
     for path, reason in skipped:
-        print(f"skipped {_shown(path)}: {reason}", file=sys.stderr)
+        print(f"skipped {batch.shown(path)}: {reason}", file=sys.stderr)
     if not paths:
         print("no input images found", file=sys.stderr)
         return 2
-    clf = load_classifier(a.model)
-    detector = None
-    if not a.crops:
-        from maskdash.inference.detection import default_photo_detector, make_detector_or_fallback
-
-        detector, note = make_detector_or_fallback(a.detector or default_photo_detector())
-        if note:
-            print(note, file=sys.stderr)
-    annotate_dir = Path(a.annotate) if a.annotate else None
+    opts = batch.options(a.crops, a.threshold, a.det_threshold, a.model, a.detector)
     out = Path(a.csv)
     try:
-        if annotate_dir:
-            annotate_dir.mkdir(parents=True, exist_ok=True)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        f = open(out, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        print(f"error: cannot write {_shown(exc.filename or out)}: {exc.strerror or exc}", file=sys.stderr)
+        if a.engine == "ray":
+            from maskdash.inference.scale import predict_ray
+
+            tally, processed, workers = predict_ray(paths, opts, out, workers=a.workers, address=a.address,
+                                                    block_size=a.block_size, fresh=a.fresh)
+        else:
+            tally = batch.predict_local(paths, opts, out, Path(a.annotate) if a.annotate else None)
+            processed, workers = len(paths), 1
+        doc = batch.summary(tally, skipped, engine=a.engine, workers=workers,
+                            seconds=time.perf_counter() - start, processed=processed)
+        summary = batch.write_summary(out, doc)
+    except batch.WriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    bad = rows_written = 0
-    with f:
-        # A crop's row is the scene row without the box columns.
-        w = csv.DictWriter(f, fieldnames=CROP_COLUMNS if a.crops else SCENE_COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        for path in paths:
-            # Whatever is wrong with one file (unreadable, not an image, not a face) is reported
-            # and the batch goes on.
-            try:
-                result = _predict_file(path, a, clf, detector)
-            except (OSError, ValueError, cv2.error, MemoryError, RuntimeError) as exc:  # ImageError is a ValueError
-                print(f"skipped {_shown(path)}: {exc}", file=sys.stderr)
-                bad += 1
-                continue
-            if not a.crops and not result.faces:
-                print(f"no face found in {result.source}", file=sys.stderr)
-            w.writerows(result.rows())
-            rows_written += len(result.faces)
-            if annotate_dir:
-                try:
-                    _save_annotated(result, annotate_dir / f"{path.stem}.jpg")
-                except (OSError, ValueError, cv2.error) as exc:
-                    print(f"could not save the annotated copy of {result.source}: {exc}", file=sys.stderr)
-    left_out = bad + len(skipped)
-    print(f"wrote {rows_written} rows for {len(paths) - bad} images to {_shown(out)}"
+    print(f"summary in {batch.shown(summary)} ({doc['images_per_second']} images/s)", file=sys.stderr)
+    left_out = tally.images - tally.images_ok + len(skipped)
+    print(f"wrote {tally.faces} rows for {tally.images_ok} images to {batch.shown(out)}"
           + (f"; {left_out} skipped (reasons above)" if left_out else ""))
-    return 0 if bad < len(paths) else 1
+    return 0 if tally.images_ok else 1
 
 
 def _add_predict(sub) -> None:
-    r = sub.add_parser("predict", help="classify photos (faces detected first) or face crops")
-    r.add_argument("inputs", nargs="+", help="image files or folders (recursive)")
+    r = sub.add_parser("predict", help="classify photos (faces detected first) or face crops",
+                       description="Rows for every face, in the order of the inputs. --engine ray spreads the "
+                       "files over a Ray cluster (local by default) in blocks saved as they finish: rerun the "
+                       "same command after a crash to resume. A summary JSON is written beside the CSV.")
+    r.add_argument("inputs", nargs="+", help="image files, folders (recursive) or path lists (.txt/.lst/.list: "
+                   "one path per line, relative to the list's folder)")
     r.add_argument("--csv", required=True)
     r.add_argument("--crops", action="store_true", help="each image is one face")
     r.add_argument("--model", help="a .keras or .tflite file (default: MASKDASH_MODEL, else the shipped model)")
     r.add_argument("--detector", help=f"{', '.join(DETECTOR_NAMES)} (default: the best available)")
-    r.add_argument("--annotate", help="folder for annotated copies")
+    r.add_argument("--annotate", help="folder for annotated copies (local engine)")
     r.add_argument("--threshold", type=float, default=0.5, help="p_mask at or above which a face is with_mask")
     r.add_argument("--det-threshold", type=float)
+    r.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: Ray Data workers, resumable (needs requirements-scale.txt)")
+    r.add_argument("--address", help="ray: a running cluster (ray://host:10001, or auto); default: a local Ray")
+    r.add_argument("--workers", type=int, help="ray: workers, each with the models loaded once "
+                   "(default: the CPUs of the machine or cluster)")
+    r.add_argument("--block-size", type=int, help="ray: files per block, the unit saved and resumed (default 64)")
+    r.add_argument("--fresh", action="store_true", help="ray: discard the saved blocks of an earlier run first")
     r.set_defaults(fn=_run_predict)
 
 
@@ -472,6 +369,12 @@ def _run_bench_photos(a: argparse.Namespace) -> int:
     return run_bench_photos(a)
 
 
+def _run_bench_predict(a: argparse.Namespace) -> int:
+    from maskdash.inference.bench_predict import run_bench_predict
+
+    return run_bench_predict(a)
+
+
 def _add_bench(sub) -> None:
     bench = sub.add_parser("bench", help="speed benchmarks")
     which = bench.add_subparsers(dest="bench_command", required=True)
@@ -504,6 +407,13 @@ def _add_bench(sub) -> None:
     ph.add_argument("--repeats", type=int, default=3, help="runs per photo; medians are reported (default 3)")
     ph.add_argument("--json", action="store_true", help="print one JSON object")
     ph.set_defaults(fn=_run_bench_photos)
+    pr = which.add_parser("predict", help="the whole predict command: the local engine against Ray with N workers "
+                          "(interleaved rounds, medians; Ray needs requirements-scale.txt)")
+    pr.add_argument("inputs", nargs="+", help="what predict reads (photos, folders, path lists)")
+    pr.add_argument("--workers", default="1,2", help="Ray worker counts to time, e.g. 1,2")
+    pr.add_argument("--rounds", type=int, default=3, help="runs of each configuration (default 3)")
+    pr.add_argument("--json", action="store_true", help="print one JSON object")
+    pr.set_defaults(fn=_run_bench_predict)
 
 
 # -- the command line -----------------------------------------------------------------------------

@@ -47,6 +47,14 @@ def extra_faces() -> Path:
 
 
 @pytest.fixture(scope="session")
+def ray_installed() -> None:
+    """Ray (the optional `predict --engine ray`, requirements-scale.txt)."""
+    import importlib.util
+
+    need(importlib.util.find_spec("ray") is not None, "Ray is not installed (pip install -r requirements-scale.txt)")
+
+
+@pytest.fixture(scope="session")
 def base_weights() -> str:
     w = settings.base_weights()
     need(w != "imagenet", "local MobileNetV2 ImageNet weights not found (set MASKDASH_BASE_WEIGHTS)")
