@@ -27,7 +27,7 @@ import av
 import streamlit as st
 
 from maskdash import charts
-from maskdash.inference import cpuload, live, monitor, sources
+from maskdash.inference import live, monitor, sources
 from maskdash.inference.detection import DEFAULT_THRESHOLDS, DETECTORS, LABELS, DetectorUnavailable
 from maskdash.inference.pipeline import FramePipeline, PipelineConfig
 from maskdash.labels import INCORRECT, UNCERTAIN, WITH_MASK, WITHOUT_MASK
@@ -256,11 +256,11 @@ def session_log(state: live.LiveState, people: int) -> None:
 
 
 def camera_plan(state: live.LiveState) -> live.CameraPlan:
-    """The size and rate to ask the camera for: decided from the server's load while the camera
-    is off, kept while it plays (the browser applies it when START is pressed)."""
+    """The size and rate to ask the camera for: decided from the other streams on this server while
+    the camera is off, kept while it plays (the browser applies it when START is pressed)."""
     plan = st.session_state.get(PLAN_KEY)
     if plan is None or not st.session_state.get(PLAYING_KEY, False):
-        plan = st.session_state[PLAN_KEY] = live.camera_plan(live.active_streams(exclude=state), cpuload.busy_share())
+        plan = st.session_state[PLAN_KEY] = live.camera_plan(live.active_streams(exclude=state))
     return plan
 
 
