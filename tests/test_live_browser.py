@@ -214,7 +214,7 @@ def test_live_plays_a_video_file_through_the_pipeline(fm12k, tmp_path):
     from live_video import mp4_video
 
     images = [fm12k / "Test" / FOLDERS[label] / CLEAR_FACES[label][0] for label in ("without_mask", "with_mask")]
-    video = mp4_video(images, tmp_path / "door camera.mp4", seconds_each=6.0)
+    video = mp4_video(images, tmp_path / "door camera.mp4", seconds_each=4.0)
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"this is not a video\n" * 100)
     with live_server(tmp_path) as (srv, results), chromium() as page:
