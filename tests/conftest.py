@@ -99,8 +99,9 @@ def binary_classifier(binary_model):
 SLOW_MODULES = {
     "test_live_browser", "test_pages_browser", "test_train", "test_online", "test_analysis",
     "test_failure_page", "test_shipped_model", "test_audit", "test_explain", "test_three_class_model", "test_three_class_studies",
+    "test_live_latency", "test_predict_ray",
 }
-BROWSER_MODULES = {"test_live_browser", "test_pages_browser"}
+BROWSER_MODULES = {"test_live_browser", "test_pages_browser", "test_live_latency"}
 
 
 def pytest_collection_modifyitems(config, items):
