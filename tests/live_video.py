@@ -10,22 +10,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from maskdash.imaging import load_rgb
+from maskdash.inference.bench_browser import face_frame  # noqa: F401  the one webcam-like frame maker
 
 WIDTH, HEIGHT = 640, 480
-
-
-def face_frame(image: Path, face_px: int = 240) -> np.ndarray:
-    """One BGR 640×480 frame: the face crop scaled to `face_px` on a grey background, centred
-    (the distance of a person in front of a webcam)."""
-    rgb = load_rgb(image)
-    h, w = rgb.shape[:2]
-    scale = face_px / max(h, w)
-    rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    frame = np.full((HEIGHT, WIDTH, 3), 128, np.uint8)
-    y0, x0 = (HEIGHT - rgb.shape[0]) // 2, (WIDTH - rgb.shape[1]) // 2
-    frame[y0 : y0 + rgb.shape[0], x0 : x0 + rgb.shape[1]] = rgb[:, :, ::-1]
-    return frame
 
 
 def write_y4m(frames_bgr: list[np.ndarray], out: Path, fps: int) -> Path:

@@ -25,24 +25,32 @@ SECONDS_EACH = 3  # each face stays this long, so identity changes happen during
 WARM_UP_S = 5.0  # after the first frames: the stream's start (codec, tracks) is not counted
 
 
-def face_frames(data: Path | str | None = None) -> list:
-    """Four real Test faces (two unmasked, two masked) as 640×480 BGR webcam-like frames."""
-    from maskdash.imaging import load_rgb
+def face_frame(image: Path, face_px: int = 240) -> "np.ndarray":
+    """One BGR 640×480 frame: the face crop scaled to `face_px` on a grey background, centred
+    (the distance of a person in front of a webcam)."""
     import cv2
     import numpy as np
 
+    from maskdash.imaging import load_rgb
+
+    rgb = load_rgb(image)
+    scale = face_px / max(rgb.shape[:2])
+    rgb = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))),
+                     interpolation=cv2.INTER_AREA)
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    y0, x0 = (480 - rgb.shape[0]) // 2, (640 - rgb.shape[1]) // 2
+    frame[y0:y0 + rgb.shape[0], x0:x0 + rgb.shape[1]] = rgb[:, :, ::-1]
+    return frame
+
+
+def face_frames(data: Path | str | None = None) -> list:
+    """Four real Test faces (two unmasked, two masked), each held SECONDS_EACH at the camera's rate."""
     root = Path(data) if data else settings.facemask12k_dir()
     folders = {WITH_MASK: "WithMask", WITHOUT_MASK: "WithoutMask"}
     frames = []
     for label in (WITHOUT_MASK, WITH_MASK):
         for name in CLEAR_FACES[label][:2]:
-            rgb = load_rgb(root / "Test" / folders[label] / name)
-            scale = 240 / max(rgb.shape[:2])
-            rgb = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
-            frame = np.full((480, 640, 3), 128, np.uint8)
-            y0, x0 = (480 - rgb.shape[0]) // 2, (640 - rgb.shape[1]) // 2
-            frame[y0:y0 + rgb.shape[0], x0:x0 + rgb.shape[1]] = rgb[:, :, ::-1]
-            frames += [frame] * (SECONDS_EACH * CAMERA_FPS)
+            frames += [face_frame(root / "Test" / folders[label] / name)] * (SECONDS_EACH * CAMERA_FPS)
     return frames
 
 
