@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from maskdash import settings
-from maskdash.data.datasets import list_split
+from maskdash.data.datasets import CLEAR_FACES, list_split  # CLEAR_FACES: re-exported for the benches and tests
 from maskdash.imaging import ImageError, load_rgb
 from maskdash.labels import CLASSES, UNCERTAIN, WITH_MASK, WITHOUT_MASK
 from maskdash.inference.pipeline import FramePipeline, PipelineConfig, StageStats
@@ -38,16 +38,6 @@ SWAP_EVERY = 60  # frames before the pasted faces change (a scene cut: the track
 class PlacedFace:
     box: tuple[int, int, int, int]
     label: str  # WITH_MASK | WITHOUT_MASK
-
-
-# Clear, whole, frontal Face Mask 12K Test faces (picked by eye), as a webcam sees people. Many of
-# the set's masked photos are cut off at the forehead, pixelated or drawings, which no detector
-# finds reliably; on those the benchmark would time a pipeline that finds nothing.
-CLEAR_FACES = {
-    WITH_MASK: ["769.jpg", "608.jpg", "1767.jpg", "Augmented_141_8092740.jpg", "1565.jpg",
-                  "Augmented_384_8742839.jpg", "Augmented_411_871195.jpg", "Augmented_96_996275.jpg"],
-    WITHOUT_MASK: ["1.jpg", "1148.jpg", "1177.jpg", "1217.jpg", "1377.jpg", "1413.jpg", "152.jpg", "1570.jpg"],
-}
 
 
 def load_clear_faces(root: Path | str | None = None) -> list[tuple[np.ndarray, str]]:

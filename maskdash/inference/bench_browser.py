@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from maskdash import settings
-from maskdash.inference.bench import CLEAR_FACES
+from maskdash.data.datasets import CLEAR_FACES
 from maskdash.inference.browser import (ROOT, StreamlitServer, chromium_pages, cpu_load, open_live, press,
                                         server_rss_mb, wait_for_frames, webrtc_page_frame)
 from maskdash.inference.latency import PROBE_JS, TAKE_JS, counter_video, latency_stats
