@@ -38,6 +38,25 @@ def test_latency_figures_from_counters():
     assert stats["delivered_fps"] == pytest.approx(10, rel=0.05)
 
 
+def test_delivered_frames_count_the_browsers_presented_frames_not_the_probes_reads():
+    # The screen presents 30 new frames/s (1 ms apart in presentedFrames), but the probe reads
+    # only two of every three (a busy page thread skips its callback), and one presented frame in
+    # ten repeats the one before (the server re-sent it).
+    samples, shown = [], 0
+    for n in range(600):
+        if n % 10 != 9:
+            shown += 1
+        if n % 3 != 2:
+            samples.append((n * 1000 / 30, shown % 4096, (shown + 4) % 4096, n))
+    stats = latency_stats(samples, fps=30)
+    assert stats["presented_fps"] == pytest.approx(30, rel=0.02)
+    assert stats["repeat_share"] == pytest.approx(0.1, abs=0.03)
+    assert stats["delivered_fps"] == pytest.approx(27, rel=0.04)
+    assert stats["read_fps"] < 21  # what counting the counters read alone would have said
+    assert stats["probe_read_share"] == pytest.approx(2 / 3, rel=0.02)
+    assert stats["latency_ms_p50"] == pytest.approx(4000 / 30, abs=0.1)
+
+
 @pytest.fixture(scope="module")
 def counter_video(fm12k, tmp_path_factory):
     need(browser_missing() is None, browser_missing() or "")

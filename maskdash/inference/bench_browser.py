@@ -17,7 +17,8 @@ from maskdash import settings
 from maskdash.data.datasets import CLEAR_FACES
 from maskdash.inference.browser import (ROOT, StreamlitServer, chromium_pages, cpu_load, open_live, press,
                                         server_rss_mb, wait_for_frames, webrtc_page_frame)
-from maskdash.inference.latency import PROBE_JS, TAKE_JS, counter_video, latency_stats
+from maskdash.inference.latency import (KEEP_PEERS_JS, PROBE_JS, TAKE_JS, WEBRTC_STATS_JS, counter_video,
+                                        latency_stats, stream_rates)
 from maskdash.labels import WITH_MASK, WITHOUT_MASK
 
 CAMERA_FPS = 30  # Chromium's fake camera plays an MJPEG file at 30 frames/s
@@ -72,6 +73,7 @@ def measure(video: Path, length: int, seconds: float = 20.0, busy: int = 0, view
             chromium_pages(viewers, video) as pages:
         started = []
         for page in pages:  # viewers join one after another, as people do
+            page.context.add_init_script(KEEP_PEERS_JS)
             open_live(page, srv.url)
             press(page, "Start")
             started.append(wait_for_frames(page, at_least=3, timeout_s=180) >= 3)
@@ -82,6 +84,7 @@ def measure(video: Path, length: int, seconds: float = 20.0, busy: int = 0, view
         for frame in probes:
             frame.evaluate(TAKE_JS)  # drop the warm-up
         rss_start = server_rss_mb(srv.proc.pid)
+        stats_start = [frame.evaluate(WEBRTC_STATS_JS) for frame in probes]
         samples: list[list] = [[] for _ in pages]
         unreadable = [0] * len(pages)
         for _ in range(windows):
@@ -91,13 +94,14 @@ def measure(video: Path, length: int, seconds: float = 20.0, busy: int = 0, view
                 samples[i].append([tuple(s) for s in got])
                 unreadable[i] += bad
         rss_end = server_rss_mb(srv.proc.pid)
+        rates = [stream_rates(a, frame.evaluate(WEBRTC_STATS_JS)) for a, frame in zip(stats_start, probes)]
         page_text = [page.inner_text("body") for page in pages]
     results = []
     for i in range(len(pages)):
         whole = [s for part in samples[i] for s in part]
         results.append({
             "started": started[i], "unreadable_frames": unreadable[i],
-            **latency_stats(whole, CAMERA_FPS, modulo=length),
+            **latency_stats(whole, CAMERA_FPS, modulo=length), **rates[i],
             "windows": [latency_stats(part, CAMERA_FPS, modulo=length) for part in samples[i]],
             "traceback_shown": "Traceback" in page_text[i],
         })
@@ -119,7 +123,8 @@ def bench_browser(seconds: float = 20.0, data: str | None = None, conditions=((1
 
 
 def format_browser(doc: dict) -> str:
-    lines = ["camera-to-screen, in headless Chromium (latency p50 / p95 / max; distinct frames shown a second):"]
+    lines = ["camera-to-screen, in headless Chromium (latency p50 / p95 / max; new frames shown a second;",
+             "  in brackets the browser's WebRTC counts: frames the camera sent, frames decoded from the server):"]
     for key, run in doc.items():
         for i, v in enumerate(run["per_viewer"]):
             who = f"{key}" + (f", viewer {i + 1}" if run["viewers"] > 1 else "")
@@ -127,6 +132,7 @@ def format_browser(doc: dict) -> str:
                 lines.append(f"  {who}: no frames measured ({v})")
                 continue
             lines.append(f"  {who}: {v['latency_ms_p50']:.0f} / {v['latency_ms_p95']:.0f} / {v['latency_ms_max']:.0f} ms, "
-                         f"{v['delivered_fps']:.1f} frames/s")
+                         f"{v['delivered_fps']:.1f} frames/s"
+                         + (f" (sent {v['camera_sent_fps']:.1f}, decoded {v['decoded_fps']:.1f})" if "decoded_fps" in v else ""))
     return "\n".join(lines)
 

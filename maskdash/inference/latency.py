@@ -102,20 +102,26 @@ def counter_video(frames_bgr: list[np.ndarray], out: Path, repeat: int = 1, qual
     return out
 
 
-def latency_stats(samples: list[tuple[float, int, int]], fps: float, modulo: int = 1 << BITS) -> dict:
-    """(browser time ms, counter shown, camera counter at that moment) per shown frame → latency
-    p50/p95/max in ms (a frame of the camera is 1000/fps ms) and frames/s delivered to the screen
-    (distinct frames shown per second). Counters wrap at `modulo` (the video's length)."""
+def latency_stats(samples: list[tuple], fps: float, modulo: int = 1 << BITS) -> dict:
+    """(browser time ms, counter shown, camera counter at that moment[, frames presented so far])
+    per sampled frame → latency p50/p95/max in ms (a frame of the camera is 1000/fps ms) and the
+    frames/s delivered to the screen. Counters wrap at `modulo` (the video's length).
+
+    Delivered frames/s: where samples carry the browser's own count of presented frames
+    (`requestVideoFrameCallback`'s presentedFrames), the presented frames a second less the share
+    of repeats (a sample right after the one before that shows the same counter: the server re-sent
+    a frame). The probe itself cannot read every frame — a busy page thread skips callbacks — so
+    counting distinct counters read undercounts; that count is reported as `read_fps`."""
     if len(samples) < 2:
         return {"frames": len(samples)}
     times = np.array([s[0] for s in samples], float)
-    lag_frames = np.array([(cam - shown) % modulo for _, shown, cam in samples], float)
+    lag_frames = np.array([(s[2] - s[1]) % modulo for s in samples], float)
     lag_ms = lag_frames * 1000.0 / fps
     # A new frame is one whose counter differs from the frame before (a set would undercount
-    # once the counter wraps); a repeat is the server re-sending its last annotated frame.
+    # once the counter wraps).
     distinct = 1 + sum(a[1] != b[1] for a, b in zip(samples, samples[1:]))
     span_s = max((times[-1] - times[0]) / 1000.0, 1e-9)
-    return {
+    out = {
         "frames": len(samples),
         "seconds": round(span_s, 1),
         "delivered_fps": round((distinct - 1) / span_s, 1),
@@ -123,33 +129,83 @@ def latency_stats(samples: list[tuple[float, int, int]], fps: float, modulo: int
         "latency_ms_p95": round(float(np.percentile(lag_ms, 95)), 1),
         "latency_ms_max": round(float(lag_ms.max()), 1),
     }
+    if all(len(s) > 3 for s in samples):
+        presented = samples[-1][3] - samples[0][3]
+        pairs = [(a[1], b[1]) for a, b in zip(samples, samples[1:]) if b[3] - a[3] == 1]
+        repeats = sum(x == y for x, y in pairs) / len(pairs) if pairs else 0.0
+        out.update({
+            "read_fps": out["delivered_fps"],
+            "presented_fps": round(presented / span_s, 1),
+            "repeat_share": round(repeats, 3),
+            "probe_read_share": round((len(samples) - 1) / max(presented, 1), 3),
+            "delivered_fps": round(presented * (1 - repeats) / span_s, 1),
+        })
+    return out
 
 
 # Installed in the streamlit-webrtc iframe: opens the (fake) camera a second time — Chromium
 # shares one capture device between its consumers, so this copy shows the camera's current frame
 # — and, for every frame the page's annotated <video> presents, records (time ms, counter shown,
-# camera counter) in window.__latency (unreadable frames are counted in window.__unreadable).
+# camera counter, frames presented so far) in window.__latency (unreadable frames are counted in
+# window.__unreadable). Only the counter strip is copied out of each video (a full 640×480 copy of
+# two videos a frame made the probe skip one callback in six on this machine, and cost the page).
 PROBE_JS = "async () => {" + READ_JS + """
   const shownVideo = document.querySelector('video');
   const cam = document.createElement('video');
   cam.muted = true;
   cam.srcObject = await navigator.mediaDevices.getUserMedia({video: {width: {ideal: 640}, height: {ideal: 480}}});
   await cam.play();
-  const canvas = new OffscreenCanvas(640, 480);
+  const STRIP = """ + str(STRIP_H) + """;
+  const canvas = new OffscreenCanvas(640, STRIP);
   const ctx = canvas.getContext('2d', {willReadFrequently: true});
   const read = v => {
     if (!v.videoWidth) return null;
-    ctx.drawImage(v, 0, 0, 640, 480);  // at the camera's size, whatever size the server sends
-    return readCounter(ctx, 640, 480);
+    // the bottom strip at the camera's 640×480 scale, whatever size the server sends
+    const h = v.videoHeight * STRIP / 480;
+    ctx.drawImage(v, 0, v.videoHeight - h, v.videoWidth, h, 0, 0, 640, STRIP);
+    return readCounter(ctx, 640, STRIP);
   };
   window.__latency = []; window.__unreadable = 0;
-  const onFrame = (now) => {
+  const onFrame = (now, meta) => {
     const shown = read(shownVideo), camNow = read(cam);
     if (shown === null || camNow === null) window.__unreadable++;
-    else window.__latency.push([now, shown, camNow]);
+    else window.__latency.push([now, shown, camNow, meta.presentedFrames]);
     shownVideo.requestVideoFrameCallback(onFrame);
   };
   shownVideo.requestVideoFrameCallback(onFrame);
   return true;
 }"""
 TAKE_JS = "() => [window.__latency ? window.__latency.splice(0) : [], window.__unreadable || 0]"
+
+# Installed in every page before it loads (Playwright's add_init_script): keeps each
+# RTCPeerConnection the page makes, so that WEBRTC_STATS_JS can read the browser's own counts.
+KEEP_PEERS_JS = """(() => {
+  const Original = window.RTCPeerConnection;
+  if (!Original || Original.__kept) return;
+  window.__peers = [];
+  const Kept = function (...args) { const pc = new Original(...args); window.__peers.push(pc); return pc; };
+  Kept.prototype = Original.prototype;
+  Kept.__kept = true;
+  window.RTCPeerConnection = Kept;
+})();"""
+# Frames the camera's stream sent (outbound) and frames decoded from the server's stream (inbound)
+# so far, with the browser's clock: two readings give the rates on each side of the server.
+WEBRTC_STATS_JS = """async () => {
+  const out = {t: performance.now(), sent: 0, decoded: 0};
+  for (const pc of (window.__peers || [])) {
+    (await pc.getStats()).forEach(s => {
+      if (s.kind !== 'video') return;
+      if (s.type === 'outbound-rtp') out.sent += s.framesSent || 0;
+      if (s.type === 'inbound-rtp') out.decoded += s.framesDecoded || 0;
+    });
+  }
+  return out;
+}"""
+
+
+def stream_rates(first: dict, last: dict) -> dict:
+    """Two WEBRTC_STATS_JS readings → frames/s the camera sent and the browser decoded back."""
+    span_s = max((last["t"] - first["t"]) / 1000.0, 1e-9)
+    return {"camera_sent_fps": round((last["sent"] - first["sent"]) / span_s, 1),
+            "decoded_fps": round((last["decoded"] - first["decoded"]) / span_s, 1)}
+
