@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from live_video import face_frame
-from maskdash import charts
+from maskdash import charts, files
 from maskdash.inference import live, monitor
 from maskdash.inference.bench import CLEAR_FACES
 from maskdash.inference.results import Face
@@ -100,10 +100,19 @@ def test_door_monitor_keeps_one_minute_of_seconds():
 
 def test_write_json_atomic(tmp_path):
     path = tmp_path / "sub" / "results.json"
-    live.write_json_atomic(path, {"a": 1})
-    live.write_json_atomic(path, {"a": 2})
+    files.write_json_atomic(path, {"a": 1})
+    files.write_json_atomic(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 2}
     assert [p.name for p in path.parent.iterdir()] == ["results.json"]  # no temp files left
+
+    def broken(tmp):
+        tmp.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        files.write_atomic(path, broken)
+    assert json.loads(path.read_text()) == {"a": 2}  # the old file stays whole
+    assert [p.name for p in path.parent.iterdir()] == ["results.json"]
 
 
 # -- LiveState with the real pipeline --------------------------------------------------------------

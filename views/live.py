@@ -26,7 +26,7 @@ import time
 import av
 import streamlit as st
 
-from maskdash import charts
+from maskdash import charts, files
 from maskdash.inference import live, monitor, sources
 from maskdash.inference.detection import DEFAULT_THRESHOLDS, DETECTORS, LABELS, DetectorUnavailable
 from maskdash.inference.pipeline import FramePipeline, PipelineConfig
@@ -190,7 +190,7 @@ def results_panel(state: live.LiveState, playing: bool, show_p: bool, sound: boo
         snap = state.snapshot()
         results_file = os.environ.get(live.RESULTS_ENV, "").strip()
         if results_file:  # written here, on the page's thread, never by the frame callback
-            live.write_json_atomic(results_file, snap.to_json(playing))
+            files.write_json_atomic(results_file, snap.to_json(playing), indent=None)
 
         if not playing and not ready:
             what = "Choose a video file" if source == "file" else "Enter a stream URL"

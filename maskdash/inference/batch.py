@@ -10,7 +10,6 @@ import csv
 import errno
 import hashlib
 import io
-import json
 import os
 import stat
 import sys
@@ -19,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from maskdash.files import write_json_atomic
 from maskdash.labels import CLASSES3
 
 # A text file given as an input lists paths, one per line (how a job over millions of photos is
@@ -331,20 +331,10 @@ def summary_path(csv_path: Path) -> Path:
     return csv_path.with_name(csv_path.stem + ".summary.json")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file and a rename, so a kill never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def write_summary(csv_path: Path, doc: dict) -> Path:
     path = summary_path(csv_path)
     with writing(path):
-        write_atomic(path, json.dumps(doc, indent=2) + "\n")
+        write_json_atomic(path, doc)
     return path
 
 

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -331,17 +329,3 @@ class LiveState:
                 people=self._log.people,
                 alert=self._alert,
             )
-
-
-def write_json_atomic(path: str | Path, data: dict) -> None:
-    """Write JSON so that a reader never sees a half-written file (temp file, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

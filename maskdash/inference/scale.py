@@ -23,6 +23,7 @@ import warnings
 from dataclasses import asdict
 from pathlib import Path
 
+from maskdash.files import write_json_atomic, write_text_atomic
 from maskdash.inference import batch
 
 MANIFEST = "manifest.json"
@@ -65,7 +66,7 @@ class PartStore:
     def _check(self, doc: dict) -> None:
         path = self.dir / MANIFEST
         if not path.exists():
-            batch.write_atomic(path, json.dumps(doc, indent=2) + "\n")
+            write_json_atomic(path, doc)
             return
         if json.loads(path.read_text()) != doc:
             raise ResumeMismatch(
@@ -80,7 +81,7 @@ class PartStore:
 
     def save(self, k: int, text: str) -> None:
         with batch.writing(self.path(k)):
-            batch.write_atomic(self.path(k), text)
+            write_text_atomic(self.path(k), text)
 
     def load(self, k: int) -> dict:
         return json.loads(self.path(k).read_text(encoding="utf-8"))
@@ -273,5 +274,5 @@ def _merge(store: PartStore, n: int, opts: batch.Options, out: Path, err, note: 
         print(text, file=err)
     with batch.writing(out):
         out.parent.mkdir(parents=True, exist_ok=True)
-        batch.write_atomic(out, batch.csv_header(opts) + "".join(texts))
+        write_text_atomic(out, batch.csv_header(opts) + "".join(texts))
     return tally

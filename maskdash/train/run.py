@@ -22,17 +22,17 @@ import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from maskdash import settings
+from maskdash.files import TMP_PREFIX, write_atomic
+from maskdash.files import write_text_atomic as write_text
 
 HISTORY_COLUMNS = [
     "epoch", "stage", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds",
     "scene_val_loss", "scene_val_balanced_accuracy", "selection_loss",
 ]
-TMP_PREFIX = ".tmp-"  # keeps the real suffix last: Keras and NumPy choose the format by it
 # What np.load and a JSON parse raise on a truncated, empty or foreign file.
 READ_ERRORS = (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile)
 
@@ -43,20 +43,6 @@ class RunFileError(ValueError):
 
 def note(message: str) -> None:
     print(f"note: {message}", file=sys.stderr, flush=True)
-
-
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """`write(tmp)` makes the file under a temporary name in the same folder; it replaces `path`
-    only once complete (and flushed to disk)."""
-    tmp = path.with_name(TMP_PREFIX + path.name)
-    write(tmp)
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_text(path: Path, text: str) -> None:
-    write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
 def write_json(path: Path, doc) -> None:
