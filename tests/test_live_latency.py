@@ -86,6 +86,23 @@ def test_latency_stays_bounded_with_two_busy_loops(counter_video, tmp_path):
     p50s = [w["latency_ms_p50"] for w in v["windows"]]
     assert p50s[-1] <= p50s[0] + 1000, f"latency grows as frames queue: {p50s}"
     assert v["latency_ms_p95"] < 4000, v
+    # The browser's own WebRTC counts were read, and agree with the probe: the screen cannot show
+    # more new frames than the browser decoded, nor decode more than the camera sent.
+    assert v["camera_sent_fps"] > 0 and v["decoded_fps"] > 0, v
+    assert v["delivered_fps"] <= v["decoded_fps"] * 1.1 + 1, v
+    assert v["decoded_fps"] <= v["camera_sent_fps"] * 1.1 + 1, v
+
+
+def test_the_bench_prints_each_viewer_with_the_browsers_counts():
+    from maskdash.inference.bench_browser import format_browser
+
+    viewer = {"latency_ms_p50": 133.3, "latency_ms_p95": 166.7, "latency_ms_max": 200.0, "delivered_fps": 28.7,
+              "camera_sent_fps": 30.0, "decoded_fps": 29.6}
+    text = format_browser({"1 viewer, 0 busy loops": {"viewers": 1, "per_viewer": [viewer]},
+                           "3 viewers, 0 busy loops": {"viewers": 3, "per_viewer": [viewer, {"frames": 0}, viewer]}})
+    assert "1 viewer, 0 busy loops: 133 / 167 / 200 ms, 28.7 frames/s (sent 30.0, decoded 29.6)" in text
+    assert "3 viewers, 0 busy loops, viewer 2: no frames measured" in text
+    assert text.count("(sent 30.0, decoded 29.6)") == 3
 
 
 def test_three_viewers_each_keep_a_stream(counter_video, tmp_path):
