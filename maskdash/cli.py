@@ -78,11 +78,12 @@ def _train_arguments(t: argparse.ArgumentParser, feed: bool) -> None:
                    help="loss weight of dev-scene faces (each class balanced), relative to data-set images")
     t.add_argument("--classes", type=int, choices=(2, 3), default=2,
                    help="robust: 3 adds mask_incorrect (a mask worn below the nose); seed stays 2")
-    t.add_argument("--extra-faces", help="cached feed: also learn from the train fold of these real faces "
+    t.add_argument("--extra-faces", help="robust: also learn from the train fold of these real faces "
                    "(a folder with index.csv, e.g. ../shared/data/extra-faces); its val fold joins the "
-                   "checkpoint choice")
+                   "checkpoint choice (online feed from a pack: give it to `pack` instead)")
     t.add_argument("--synth-incorrect", type=int, default=0,
-                   help="cached feed, --classes 3: also learn N Train faces given a mask slid below the nose")
+                   help="--classes 3: also learn N Train faces given a mask slid below the nose "
+                   "(online feed from a pack: give it to `pack` instead)")
     t.add_argument("--limit", type=int, help="at most N images per class (quick runs)")
     t.add_argument("--seed", type=int, default=1234)
     t.add_argument("--views", type=int, help="cached feed: augmented copies of each training image")
@@ -98,7 +99,9 @@ def _train_arguments(t: argparse.ArgumentParser, feed: bool) -> None:
 def _run_pack(a: argparse.Namespace) -> int:
     from maskdash.data.pack import build_pack
 
-    info = build_pack(a.data, a.dev_scenes, a.out, max_side=a.max_side, quality=a.quality, limit=a.limit)
+    info = build_pack(a.data, a.dev_scenes, a.out, max_side=a.max_side, quality=a.quality, limit=a.limit,
+                      seed=a.seed, classes=a.classes, extra_faces=a.extra_faces,
+                      synth_incorrect=a.synth_incorrect)
     for path, reason in info.pop("skipped"):
         print(f"skipped {path}: {reason}", file=sys.stderr)
     print(json.dumps(info, indent=2))
@@ -113,6 +116,13 @@ def _add_pack(sub) -> None:
     k.add_argument("--max-side", type=int, default=120)
     k.add_argument("--quality", type=int, default=80)
     k.add_argument("--limit", type=int, help="at most N images per class and split (quick runs)")
+    k.add_argument("--classes", type=int, choices=(2, 3), default=2,
+                   help="3: masks worn below the nose are packed as mask_incorrect (2 leaves them out)")
+    k.add_argument("--extra-faces", help="also the extra faces' train fold, and their val fold for the checkpoint "
+                   "rule (their holdout is never packed)")
+    k.add_argument("--synth-incorrect", type=int, default=0,
+                   help="with --classes 3: this many Train faces given a mask slid below the nose")
+    k.add_argument("--seed", type=int, default=0)
     k.set_defaults(fn=_run_pack)
 
 

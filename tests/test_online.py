@@ -91,3 +91,62 @@ def test_pack_skips_and_lists_broken_files(tmp_path, fm12k):
     pack = load_pack(tmp_path / "p.npz")
     assert sorted(p.rsplit("/", 1)[1] for p, _ in pack.skipped) == ["broken.jpg", "empty.png"]
     assert all(reason for _, reason in pack.skipped)
+
+
+def test_a_three_class_pack_carries_the_extra_faces_and_generated_masks(tmp_path, fm12k, dev_scenes, extra_faces):
+    info = build_pack(fm12k, dev_scenes, tmp_path / "p3.npz", limit=6, n_backgrounds=5, classes=3,
+                      extra_faces=extra_faces, synth_incorrect=4)
+    pack = load_pack(tmp_path / "p3.npz")
+    assert pack.classes == 3 and info["classes"] == 3
+    incorrect = labels.CLASSES3.index(labels.INCORRECT)
+    # extra faces: train fold → train, val fold → extra_val, 6 a class each; their holdout never
+    extra = pack.source == 2
+    assert int(extra.sum()) == info["extra_faces"] == 2 * 6 * 3
+    assert set(np.unique(pack.fold[extra])) == {FOLDS.index("train"), FOLDS.index("extra_val")}
+    assert info["extra_val"] == 6 * 3
+    for fold_name, f in (("train", "train"), ("val", "extra_val")):
+        sel = extra & (pack.fold == FOLDS.index(f))
+        assert sorted(np.bincount(pack.labels[sel], minlength=3)) == [6, 6, 6]
+    assert len(datasets.list_extra_faces(extra_faces, ("holdout",))) > 0  # there was a holdout to leave out
+    # the generated masks below the nose are data-set training faces of the third class
+    made = (pack.source == 0) & (pack.labels == incorrect)
+    assert int(made.sum()) == 4 and set(np.unique(pack.fold[made])) == {FOLDS.index("train")}
+    # the dev scenes' masks worn incorrectly are learnt now, not left out
+    scene_incorrect = int(((pack.source == 1) & (pack.labels == incorrect)).sum())
+    build_pack(fm12k, dev_scenes, tmp_path / "p2.npz", limit=6, n_backgrounds=5)
+    binary = load_pack(tmp_path / "p2.npz")
+    assert binary.classes == 2 and int(binary.source.max()) == 1 and int(binary.labels.max()) == 1
+    assert int((binary.source == 1).sum()) + scene_incorrect == int((pack.source == 1).sum())
+
+
+def test_a_pack_of_the_wrong_classes_or_options_is_refused(tmp_path, fm12k):
+    build_pack(fm12k, None, tmp_path / "p.npz", limit=2)
+    run = tmp_path / "run"
+    for args, message in (({"classes": 3}, "holds 2 classes but the run asks for 3"),
+                          ({"extra_faces": str(tmp_path)}, "give --extra-faces and --synth-incorrect to")):
+        try:
+            train(TrainArgs(data=str(tmp_path / "p.npz"), feed="online", out=str(run), epochs=1, **args))
+        except ValueError as exc:
+            assert message in str(exc)
+        else:
+            raise AssertionError(f"{args} was accepted")
+    try:
+        build_pack(fm12k, None, tmp_path / "q.npz", limit=2, synth_incorrect=2)
+    except ValueError as exc:
+        assert "classes=3" in str(exc)
+    else:
+        raise AssertionError("generated mask_incorrect faces were packed into a binary pack")
+
+
+def test_tiny_three_class_online_run(tmp_path, fm12k, dev_scenes, extra_faces, base_weights):
+    build_pack(fm12k, dev_scenes, tmp_path / "p.npz", limit=4, n_backgrounds=5, classes=3,
+               extra_faces=extra_faces, synth_incorrect=4)
+    run = tmp_path / "run"
+    best = train(TrainArgs(data=str(tmp_path / "p.npz"), feed="online", out=str(run), base_weights=base_weights,
+                           epochs=1, head_epochs=1, batch_size=8, workers=1, classes=3))
+    with open(run / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    # the checkpoint rule read the real faces kept from training (scene_val and extra_val)
+    assert rows[0]["scene_val_loss"] not in ("", "nan")
+    probs = load_classifier(best, engine="keras").probabilities(np.zeros((2, 224, 224, 3), np.uint8))
+    assert probs.shape == (2, 3) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)

@@ -3,17 +3,24 @@
 The accelerator machine we train on receives at most ~64 MiB, so the training faces travel as one
 `.npz`: every face re-encoded as WebP at no more than `max_side` px (the median Face Mask 12K face
 is 113 px wide, and the robust recipe shrinks faces far below that anyway), with its label, its
-source (data set or dev-scene face) and its fold. Folds:
+source (0 data set, 1 dev-scene face, 2 extra face) and its fold. Folds:
 
-- `train`: Face Mask 12K `Train` and the dev scenes' train-fold faces that are not in scene_val;
+- `train`: Face Mask 12K `Train`, the dev scenes' train-fold faces that are not in scene_val, and
+  (optional) the extra faces' train fold and generated masks below the nose;
 - `val`: Face Mask 12K `Validation`;
 - `scene_val`: the faces of ~20 % of the dev scenes' *train-fold* images (chosen by a hash of
   the file name), so that checkpoints are chosen on real scene faces without ever touching
-  the dev holdout or Test.
+  the dev holdout or Test;
+- `extra_val`: the extra faces' val fold (`datasets.extra_fold`), which the cached feed's
+  checkpoint rule reads too.
+
+A pack holds two classes (masks worn below the nose are left out, as the binary recipe leaves them)
+or three (`classes=3`: they are learnt as `mask_incorrect`, from the dev scenes, the extra faces and
+`synth_incorrect` generated faces), so both feeds can train the same three-class recipe.
 
 It also carries `backgrounds`: patches of the train-fold scene images that overlap no face box —
 real textures (clothes, walls, signs, objects) for the occluder augmentation. Nothing from the
-Test split or the dev holdout enters a pack."""
+Test split, the dev holdout or the extra faces' holdout enters a pack."""
 
 from __future__ import annotations
 
@@ -27,10 +34,10 @@ import numpy as np
 
 from maskdash.data import datasets
 
-from maskdash.labels import CLASSES
+from maskdash.labels import INCORRECT, classes_of, normalize_class
 from maskdash.imaging import INPUT_SIZE, ImageError, crop_face, load_rgb, resize
 
-FOLDS = ("train", "val", "scene_val")
+FOLDS = ("train", "val", "scene_val", "extra_val")  # appended only: older packs keep their indices
 SCENE_VAL_SHARE = 0.2
 
 
@@ -62,11 +69,12 @@ def _decode(buf: np.ndarray, size: int | None) -> np.ndarray:
 @dataclass
 class Pack:
     images: np.ndarray  # N×S×S×3 uint8
-    labels: np.ndarray  # N, index into CLASSES
-    source: np.ndarray  # N, 0 data set / 1 dev-scene face
+    labels: np.ndarray  # N, index into classes_of(classes)
+    source: np.ndarray  # N, 0 data set / 1 dev-scene face / 2 extra face
     fold: np.ndarray  # N, index into FOLDS
     backgrounds: list[np.ndarray]  # real texture patches, various sizes
     skipped: list[tuple[str, str]] = field(default_factory=list)  # unreadable files: (path, reason)
+    classes: int = 2
 
     def select(self, fold: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sel = self.fold == FOLDS.index(fold)
@@ -102,10 +110,16 @@ def background_patches(scenes: list[datasets.Scene], count: int, rng: np.random.
 def build_pack(
     data_root: str | Path, dev_scenes: str | Path | None, out: str | Path, max_side: int = 128,
     quality: int = 85, n_backgrounds: int = 800, seed: int = 0, limit: int | None = None,
+    classes: int = 2, extra_faces: str | Path | None = None, synth_incorrect: int = 0,
 ) -> dict:
     """Write the pack; returns counts per fold and the file size."""
     from tqdm import tqdm
 
+    if classes not in (2, 3):
+        raise ValueError(f"a pack holds 2 or 3 classes, not {classes}")
+    names = classes_of(classes)
+    if synth_incorrect and classes != 3:
+        raise ValueError("generated masks below the nose are mask_incorrect faces: they need classes=3")
     rng = np.random.default_rng(seed)
     blobs: list[bytes] = []
     labels, source, fold, skipped = [], [], [], []
@@ -119,7 +133,7 @@ def build_pack(
     for split, f in (("Train", "train"), ("Validation", "val")):
         samples = datasets.list_split(data_root, split)
         if limit:
-            samples = [s for c in range(len(CLASSES)) for s in [t for t in samples if t.label == c][:limit]]
+            samples = [s for c in range(2) for s in [t for t in samples if t.label == c][:limit]]
         for s in tqdm(samples, desc=f"packing {split}", unit="img"):
             try:
                 add(load_rgb(s.path), s.label, 0, f)
@@ -139,14 +153,32 @@ def build_pack(
                 continue
             f = "scene_val" if scene_val_fold(scene.image_path) else "train"
             for box in scene.boxes:
-                if box.label not in CLASSES:
-                    continue  # masks worn incorrectly are reported, never learnt as either class
+                label = normalize_class(box.label)
+                if label not in names:
+                    continue  # a binary pack leaves masks worn incorrectly out: neither class
                 # the crop at its native size (square + 20 % margin, as the live pipeline cuts)
                 side = max(8, int(round(max(box.x2 - box.x1, box.y2 - box.y1) * 1.2)))
                 face = crop_face(rgb, (box.x1, box.y1, box.x2, box.y2), 0.2, min(side, max_side))
-                add(face, CLASSES.index(box.label), 1, f)
+                add(face, names.index(label), 1, f)
         for patch in background_patches(scenes, n_backgrounds, rng):
             backgrounds.append(_encode(patch, 96, quality))
+    if extra_faces:
+        # the holdout fold is never listed: it is only reported
+        for fold_name, f in (("train", "train"), ("val", "extra_val")):
+            faces = [e for e in datasets.list_extra_faces(extra_faces, (fold_name,)) if e.label in names]
+            if limit:
+                faces = [e for c in names for e in [t for t in faces if t.label == c][:limit]]
+            for e in tqdm(faces, desc=f"packing extra faces ({fold_name})", unit="img"):
+                try:
+                    add(load_rgb(e.path), names.index(e.label), 2, f)
+                except ImageError as exc:
+                    skipped.append((str(e.path), str(exc)))
+    if synth_incorrect:
+        from maskdash.data.synth import build_incorrect
+
+        made, _ = build_incorrect(data_root, synth_incorrect, seed)  # Train faces only
+        for face in tqdm(made, desc="packing generated masks below the nose", unit="img"):
+            add(face, names.index(INCORRECT), 0, "train")  # weighed as data-set images, as the cached feed does
 
     def flat(items: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
         offsets = np.cumsum([0] + [len(b) for b in items]).astype(np.int64)
@@ -160,14 +192,15 @@ def build_pack(
         out, blob=blob, offsets=offsets, labels=np.asarray(labels, np.uint8),
         source=np.asarray(source, np.uint8), fold=np.asarray(fold, np.uint8),
         bg_blob=bg_blob, bg_offsets=bg_offsets, max_side=np.int64(max_side),
-        skipped=np.array(json.dumps(skipped)),
+        skipped=np.array(json.dumps(skipped)), classes=np.int64(classes),
     )
-    folds = np.asarray(fold)
+    folds, sources = np.asarray(fold), np.asarray(source)
     return {
         "path": str(out), "bytes": out.stat().st_size, "skipped": skipped,
-        "backgrounds": len(backgrounds),
+        "backgrounds": len(backgrounds), "classes": classes,
         **{f: int((folds == i).sum()) for i, f in enumerate(FOLDS)},
-        "scene_faces": int(np.sum(source)),
+        "scene_faces": int(np.sum(sources == 1)), "extra_faces": int(np.sum(sources == 2)),
+        "synth_incorrect": int(synth_incorrect),
     }
 
 
@@ -180,4 +213,5 @@ def load_pack(path: str | Path, size: int = INPUT_SIZE) -> Pack:
     bg_blob, bg_offsets = z["bg_blob"], z["bg_offsets"]
     backgrounds = [_decode(bg_blob[bg_offsets[i] : bg_offsets[i + 1]], None) for i in range(len(bg_offsets) - 1)]
     skipped = [tuple(x) for x in json.loads(str(z["skipped"]))] if "skipped" in z.files else []
-    return Pack(images, z["labels"].astype(np.int64), z["source"], z["fold"], backgrounds, skipped)
+    classes = int(z["classes"]) if "classes" in z.files else 2  # packs from before three classes
+    return Pack(images, z["labels"].astype(np.int64), z["source"], z["fold"], backgrounds, skipped, classes)

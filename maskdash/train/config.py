@@ -68,10 +68,11 @@ class TrainArgs:
     # are masked: each class of them gets `dev_weight` × its balanced share of the loss.
     dev_weight: float = 3.0
     classes: int = 2  # 3: with_mask, without_mask, mask_incorrect (robust only; seed stays binary)
-    # robust, cached feed: real faces cut from public photos (index.csv), split by photo; the train
-    # fold is learnt, the val fold joins the checkpoint choice, the holdout is only reported
+    # robust: real faces cut from public photos (index.csv), split by photo; the train fold is
+    # learnt, the val fold joins the checkpoint choice, the holdout is only reported (the online
+    # feed reads them from its pack, or packs them itself from a data folder)
     extra_faces: str | None = None
-    # robust, cached feed, three classes: this many Train faces given a mask slid below the nose
+    # robust, three classes: this many Train faces given a mask slid below the nose
     # (maskdash.data.synth: real Train fabric on Train faces), learnt as data-set images
     synth_incorrect: int = 0
     limit: int | None = None  # per class, for quick runs and tests
@@ -112,8 +113,9 @@ def resolve(args: TrainArgs) -> TrainArgs:
                          f"classes, not {args.classes}")
     if args.synth_incorrect and args.classes != 3:
         raise ValueError("--synth-incorrect makes mask_incorrect faces: it needs --classes 3")
-    if args.extra_faces and args.feed != "cached":
-        raise ValueError("--extra-faces is read by the cached feed (the online feed reads a pack)")
+    if args.feed == "online" and str(args.data).endswith(".npz") and (args.extra_faces or args.synth_incorrect):
+        raise ValueError("a pack already holds the faces it was made with: give --extra-faces and "
+                         "--synth-incorrect to `python -m maskdash pack`")
     if args.schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {args.schedule!r}; choose from {', '.join(SCHEDULES)}")
     if args.augment not in AUGMENTS:

@@ -290,13 +290,18 @@ class OnlineFeed:
         if not str(a.data).endswith(".npz"):
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "pack.npz"
-                build_pack(a.data, a.dev_scenes, path, limit=a.limit)
+                build_pack(a.data, a.dev_scenes, path, limit=a.limit, seed=a.seed, classes=a.classes,
+                           extra_faces=a.extra_faces, synth_incorrect=a.synth_incorrect or 0)
                 return load_pack(path)
         try:
-            return load_pack(a.data)
+            pack = load_pack(a.data)
         except READ_ERRORS as exc:
             raise ValueError(f"cannot read the pack {settings.display_path(a.data)} "
                              f"({type(exc).__name__}: {exc})") from exc
+        if pack.classes != a.classes:
+            raise ValueError(f"the pack {settings.display_path(a.data)} holds {pack.classes} classes but the run "
+                             f"asks for {a.classes} (--classes); pack again with --classes {a.classes}")
+        return pack
 
     def prepare(self, model):
         a = self.args
@@ -304,14 +309,19 @@ class OnlineFeed:
         self.run.write_skipped(pack.skipped)  # unreadable files, found when packing
         x_tr, y_tr, src_tr = pack.select("train")
         self.x_va, self.y_va, _ = pack.select("val")
-        self.x_sv, self.y_sv, _ = pack.select("scene_val")
+        # The second validation set of the checkpoint rule: every real face kept from training —
+        # the dev scenes' scene_val faces and the extra faces' val fold (the cached feed's).
+        x_sv, y_sv, _ = pack.select("scene_val")
+        x_ev, y_ev, _ = pack.select("extra_val")
+        self.x_sv, self.y_sv = np.concatenate([x_sv, x_ev]), np.concatenate([y_sv, y_ev])
         if a.limit:
-            keep = np.concatenate([np.flatnonzero(y_tr == c)[: a.limit] for c in range(len(CLASSES))])
+            keep = np.concatenate([np.flatnonzero(y_tr == c)[: a.limit] for c in range(pack.classes)])
             x_tr, y_tr, src_tr = x_tr[keep], y_tr[keep], src_tr[keep]
         if len(x_tr) == 0 or len(self.x_va) == 0:
             raise SystemExit("no training or validation faces")
-        self.contents = {"train": len(x_tr), "scene_faces": int(src_tr.sum()), "val": len(self.x_va),
-                         "scene_val": len(self.x_sv), "backgrounds": len(pack.backgrounds)}
+        self.contents = {"train": len(x_tr), "scene_faces": int((src_tr == 1).sum()),
+                         "extra_faces": int((src_tr == 2).sum()), "val": len(self.x_va),
+                         "scene_val": len(y_sv), "extra_val": len(y_ev), "backgrounds": len(pack.backgrounds)}
         print(", ".join(f"{k} {v}" for k, v in self.contents.items()))
         self.y, self.y_1h = y_tr, one_hot(y_tr, a.classes)
         self.weights = sample_weights(y_tr, src_tr, a.dev_weight)

@@ -11,8 +11,9 @@ under frozen BatchNorm), then cosine decay to the last epoch. `minutes` stops st
 when the next would not fit, and fits the cosine to the epochs the budget allows.
 
 Checkpoint rule: `best.keras` is the epoch with the lowest selection loss — the mean of the
-validation loss and the class-balanced loss on the `scene_val` faces (dev train-fold images never
-trained on) where the feed has them, else the validation loss. Never Test or the dev holdout.
+validation loss and the class-balanced loss on the real faces kept from training where the feed
+has them (the online feed's pack: the dev scenes' `scene_val` faces and the extra faces' val fold;
+the cached feed: the extra faces' val fold), else the validation loss. Never Test or a holdout.
 
 Resume: every epoch ends with a checkpoint of everything the next epoch depends on (weights,
 optimizer slots, the random generators, the schedule's state), so an interrupted run started
