@@ -12,6 +12,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from maskdash import settings
 from maskdash.data.datasets import CLEAR_FACES
@@ -20,6 +21,9 @@ from maskdash.inference.browser import (ROOT, StreamlitServer, chromium_pages, c
 from maskdash.inference.latency import (KEEP_PEERS_JS, PROBE_JS, TAKE_JS, WEBRTC_STATS_JS, counter_video,
                                         latency_stats, stream_rates)
 from maskdash.labels import WITH_MASK, WITHOUT_MASK
+
+if TYPE_CHECKING:  # numpy is imported where frames are made, not when the bench module loads
+    import numpy as np
 
 CAMERA_FPS = 30  # Chromium's fake camera plays an MJPEG file at 30 frames/s
 SECONDS_EACH = 3  # each face stays this long, so identity changes happen during a run
