@@ -223,6 +223,22 @@ THREE_CLASS_TEXT = (
     "Mask 12K Validation loss and the class-balanced loss on the extra faces' val fold."
 )
 
+THREE_CLASS_ONLINE_TEXT = (
+    "The earlier three-class model (the GPU-trained binary `robust` model widened to three outputs, "
+    "then blocks 13–16 fine-tuned on the cached feed: see the git history of this card) fine-tuned as a "
+    "whole above `block_2_add` (BatchNorm frozen) with the online feed (`train --feed online --classes 3 "
+    "--init …`): fresh augmented views of every face each epoch, a warm-up epoch at a quarter of the "
+    "rate, then cosine decay. The views: {views}, and for 15 % of them a dim-webcam camera model "
+    "(`maskdash/data/camera.py`). The faces come from a pack (`pack --classes 3 --extra-faces … "
+    "--synth-incorrect N`): Face Mask 12K Train; the dev scenes' train fold with their masks worn "
+    "below the nose (less `scene_val`, a fifth of its images); the extra faces' train fold (real masks "
+    "below the nose, hands and food at the mouth, dim webcams, hard negatives); and Train faces given "
+    "a mask slid below the nose (`maskdash/data/synth.py`). Each real source's classes weigh equally "
+    "(at most 2 × dev_weight per face). The checkpoint is chosen on validation only: the mean of the "
+    "Face Mask 12K Validation loss and the class-balanced loss on the real faces kept from training "
+    "(`scene_val` and the extra faces' val fold)."
+)
+
 AUGMENT_TEXT = {
     "robust": "the robust augmentation (resolution, light, colour, blur, JPEG, noise, a drawn hand over "
               "unmasked mouths)",
@@ -326,7 +342,8 @@ def write_model_card(model_dir: Path) -> Path:
               "is what the accuracy tables measure" if classes == 3 else "Output: p(with_mask)")
     L = [f"# Model card: MaskDash `{recipe}`", "",
          f"{what} (224×224 RGB, a square box with a 20 % margin around the detected face). {output}.", "",
-         "## Recipe", "", THREE_CLASS_TEXT.format(views=AUGMENT_TEXT.get(args.get("augment"), "augmented"))
+         "## Recipe", "", (THREE_CLASS_ONLINE_TEXT if feed == "online" else THREE_CLASS_TEXT).format(
+             views=AUGMENT_TEXT.get(args.get("augment"), "augmented"))
          if classes == 3 else _recipe_text(recipe, feed), "", "## Training data and arguments", ""]
     shown = ("feed", "data", "train_split", "val_split", "epochs", "views", "batch_size", "lr", "base_weights", "seed")
     if recipe != "seed":  # the seed recipe has no fine-tuning stage and no scene faces
