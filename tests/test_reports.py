@@ -124,7 +124,7 @@ def test_committed_predictions_reproduce_committed_metrics():
 # ---------------------------------------------------------------- convolution explainer
 
 
-def test_run_folders_are_recognised_by_feed_and_recipe():
+def test_run_folders_are_recognised_by_feed_and_recipe(tmp_path):
     """`report` tells the trainings apart by args.json's `feed` (folders written before it are
     recognised too); the model cards keep the matching recipe text."""
     from maskdash import settings
@@ -139,6 +139,16 @@ def test_run_folders_are_recognised_by_feed_and_recipe():
     card = (settings.MODELS_DIR / "robust" / "MODEL_CARD.md").read_text()
     assert "Three-class face classifier" in card and "widened to three outputs" in card
     assert "cosine decay" in report._recipe_text("robust", "online")
+    # a three-class model trained on the online feed gets the online text, from the same card writer
+    import shutil
+
+    shutil.copytree(settings.MODELS_DIR / "robust", tmp_path / "robust")
+    args = json.loads((tmp_path / "robust" / "args.json").read_text())
+    (tmp_path / "robust" / "args.json").write_text(json.dumps({**args, "feed": "online", "cut": "block_2_add"}))
+    card = report.write_model_card(tmp_path / "robust").read_text()
+    recipe_text = card.split("## Recipe", 1)[1].split("## Training data", 1)[0]
+    assert "with the online feed (`train --feed online --classes 3" in recipe_text
+    assert "blocks 13–16 and the head fine-tuned on a CPU with the cached feed" not in recipe_text
     for recipe, feed in config.RECIPES:  # what the trainer writes now says it outright
         written = config.to_json(config.resolve(config.TrainArgs(data="d", recipe=recipe, feed=feed)))
         assert written["feed"] == feed and config.recognise(written) == (recipe, feed)
