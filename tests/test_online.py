@@ -133,7 +133,7 @@ def test_a_pack_of_the_wrong_classes_or_options_is_refused(tmp_path, fm12k):
     try:
         build_pack(fm12k, None, tmp_path / "q.npz", limit=2, synth_incorrect=2)
     except ValueError as exc:
-        assert "classes=3" in str(exc)
+        assert "--classes 3" in str(exc)
     else:
         raise AssertionError("generated mask_incorrect faces were packed into a binary pack")
 

@@ -119,7 +119,7 @@ def build_pack(
         raise ValueError(f"a pack holds 2 or 3 classes, not {classes}")
     names = classes_of(classes)
     if synth_incorrect and classes != 3:
-        raise ValueError("generated masks below the nose are mask_incorrect faces: they need classes=3")
+        raise ValueError("generated masks below the nose are mask_incorrect faces: they need three classes (--classes 3)")
     rng = np.random.default_rng(seed)
     blobs: list[bytes] = []
     labels, source, fold, skipped = [], [], [], []
