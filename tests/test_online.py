@@ -56,6 +56,34 @@ def test_occluder_augmentation_covers_the_lower_face_only():
     assert out.shape == face.shape and out.dtype == np.uint8
 
 
+def test_training_hand_stays_on_the_lower_face_in_the_faces_own_skin(monkeypatch):
+    rng = np.random.default_rng(0)
+    face = np.zeros((224, 224, 3), np.uint8)
+    face[:] = (200, 150, 120)  # a warm skin tone
+    face[130:] = (90, 90, 90)  # grey below the cheeks, so the hand's colour must come from them
+    lower, upper = [], []
+    for _ in range(40):
+        out = augment.fingers_over_face(face, rng)
+        changed = np.abs(out.astype(int) - face).sum(axis=2) > 10
+        lower.append(changed[150:].mean())
+        upper.append(changed[:60].mean())
+        hand = out[150:][changed[150:]].astype(float)
+        if len(hand) > 500:  # red above green above blue, as the cheeks are; not the grey below
+            r, g, b = hand.mean(axis=0)
+            assert r > g + 15 and g > b + 5
+    assert np.mean(lower) > 0.3 and np.mean(upper) < 0.01
+    # the online augmentation draws it among the objects over unmasked mouths, never over masks
+    calls = []
+    real = augment.fingers_over_face
+    monkeypatch.setattr(augment, "fingers_over_face", lambda img, rng: calls.append(1) or real(img, rng))
+    for i in range(60):
+        augment.online_augment(face, np.random.default_rng(i), 0, None, cover_p=1.0, distract_p=0.0)
+    assert not calls
+    for i in range(60):
+        augment.online_augment(face, np.random.default_rng(i), 1, None, cover_p=1.0, distract_p=0.0)
+    assert 10 < len(calls) < 35
+
+
 def test_tiny_online_run_writes_a_loadable_model(tmp_path, fm12k, dev_scenes, base_weights):
     build_pack(fm12k, dev_scenes, tmp_path / "p.npz", limit=4, n_backgrounds=5)
     run = tmp_path / "run"

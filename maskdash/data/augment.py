@@ -93,6 +93,69 @@ def hand_over_mouth(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
+def _skin_of(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The face's own skin colour, shifted a little: a hand held to the face is the person's skin
+    under slightly different light. Taken from both cheeks beside the nose, the mean of
+    the 40th–80th percentiles of brightness, so shadow, beard and stray hair do not make the hand darker."""
+    size = img.shape[0]
+    band = np.concatenate([img[int(size * 0.42) : int(size * 0.56), int(size * 0.22) : int(size * 0.36)],
+                           img[int(size * 0.42) : int(size * 0.56), int(size * 0.64) : int(size * 0.78)]], 1)
+    px = band.reshape(-1, 3).astype(np.float32)
+    if not len(px):
+        return SKIN_TONES[int(rng.integers(0, len(SKIN_TONES)))]
+    order = np.argsort(px @ np.array([0.299, 0.587, 0.114], np.float32))
+    tone = px[order[int(0.4 * len(px)) : max(int(0.4 * len(px)) + 1, int(0.8 * len(px)))]].mean(axis=0)
+    return np.clip(tone * rng.uniform(0.92, 1.08, 3) * rng.uniform(0.9, 1.15), 0, 255)
+
+
+def fingers_over_face(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A hand at the mouth for training: 3–5 touching fingers (round-ended rods, shaded as
+    cylinders so the gaps between them are dark) and the palm at their root, in the face's own
+    skin, at any angle (across the mouth, up from below as in a yawn, or slanted), over the mouth
+    and often the nose. Written apart from the failure study's drawn hand
+    (`maskdash.analysis.occluders`: a fixed horizontal layout in stock skin tones, with nails,
+    knuckles and a thumb), which stays held out to measure whether this transfers."""
+    size = img.shape[0]
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    pick = rng.random()
+    if pick < 0.45:  # across the mouth, fingers pointing to one side
+        angle = rng.uniform(-25, 25) + (180 if rng.random() < 0.5 else 0)
+    elif pick < 0.8:  # up from below (a yawn, a hand over the mouth)
+        angle = -90 + rng.uniform(-25, 25)
+    else:
+        angle = -90 + rng.choice([-1, 1]) * rng.uniform(30, 60)  # slanted up from below
+    t = np.deg2rad(angle)
+    along, across = np.array([np.cos(t), np.sin(t)]), np.array([-np.sin(t), np.cos(t)])
+    n = int(rng.integers(3, 6))
+    r = size * rng.uniform(0.04, 0.06)  # finger radius
+    length = size * rng.uniform(0.3, 0.5)
+    cx, cy = size * rng.uniform(0.38, 0.62), size * (rng.uniform(0.6, 0.68) if rng.random() < 0.6
+                                                      else rng.uniform(0.72, 0.8))
+    alpha = np.zeros((size, size), np.float32)
+    shade = np.ones((size, size), np.float32)
+    offsets = (np.arange(n) - (n - 1) / 2) * 1.9 * r
+    for k, off in enumerate(offsets):
+        mid = np.array([cx, cy]) + across * off
+        half = length * rng.uniform(0.8, 1.1) / 2
+        p0, p1 = mid - along * half, mid + along * half
+        seg = p1 - p0
+        s = np.clip(((xx - p0[0]) * seg[0] + (yy - p0[1]) * seg[1]) / float(seg @ seg), 0, 1)
+        d = np.hypot(xx - (p0[0] + s * seg[0]), yy - (p0[1] + s * seg[1]))
+        inside = d < r
+        alpha[inside] = 1
+        shade[inside] = 0.65 + 0.45 * np.sqrt(1 - (d[inside] / r) ** 2)
+    # the palm, at the fingers' root (often partly outside the crop)
+    root = np.array([cx, cy]) - along * length * rng.uniform(0.75, 1.0)
+    pr = (n * 1.9 * r) * rng.uniform(0.55, 0.75)
+    pd = np.hypot(xx - root[0], yy - root[1])
+    palm = (pd < pr) & (alpha == 0)
+    alpha[palm] = 1
+    shade[palm] = 1.0 - 0.2 * pd[palm] / pr
+    layer = _skin_of(img, rng)[None, None, :] * shade[..., None]
+    layer = np.clip(layer + rng.normal(0, 3, layer.shape), 0, 255)
+    return _paste(img, layer, alpha, rng)
+
+
 def _random_shape(size: int, rng: np.random.Generator, cx: float, cy: float, w: float, h: float) -> np.ndarray:
     """A filled 0/1 mask of one of several outlines (ellipse, rotated box, convex polygon, palm
     with fingers) centred at (cx, cy), about w×h px."""
@@ -207,7 +270,13 @@ def online_augment(
     """The robust views plus non-mask objects over unmasked mouths and distractors on every face
     (used by the online trainer, which draws new views every epoch)."""
     if label == 1 and rng.random() < cover_p:
-        img = object_over_face(img, rng, backgrounds) if rng.random() < 0.75 else hand_over_mouth(img, rng)
+        pick = rng.random()
+        if pick < 0.45:
+            img = object_over_face(img, rng, backgrounds)
+        elif pick < 0.8:
+            img = fingers_over_face(img, rng)
+        else:
+            img = hand_over_mouth(img, rng)
     if rng.random() < distract_p:
         img = distractor(img, rng, backgrounds)
     img = geometry(img, rng)
