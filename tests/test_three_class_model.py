@@ -16,13 +16,13 @@ from maskdash.labels import CLASSES3, INCORRECT, WITH_MASK, WITHOUT_MASK, labels
 # model reaches them; where it does not, just under what `report` measured on the holdouts, so a
 # worse model fails (target and measurement side by side; models/robust/MODEL_CARD.md):
 FLOORS = {
-    "dev_holdout_incorrect": 0.70,  # target 70 %, measured 78.4 % (n = 37)
-    "dev_holdout_with_mask": 0.955,  # target 97 %, measured 96.2 %
-    "dev_holdout_without_mask": 0.88,  # target 94 %, measured 90.3 % (most of the rest: mask_incorrect)
-    "extra_incorrect": 0.70,  # target 70 %, measured 72.9 % (n = 70)
-    "extra_hard_negatives": 0.5,  # target 80 %, measured 58.3 % (n = 12; the binary model: 0 %)
-    "dim_webcam_with_mask": 0.90,  # target 97 %, measured 97.5 / 95.7 / 91.9 % (dim, dark, very dark)
-    "dim_webcam_without_mask": 0.97,  # target 97 %, measured 99.2 / 99.6 / 98.6 %
+    "dev_holdout_incorrect": 0.70,  # target 70 %, measured 73.0 % (n = 37)
+    "dev_holdout_with_mask": 0.97,  # target 97 %, measured 97.3 %
+    "dev_holdout_without_mask": 0.90,  # target 94 %, `report` measured 93.5 %, this path 91.6 % (rest: mask_incorrect)
+    "extra_incorrect": 0.70,  # target 70 %, measured 70.0 % (n = 70)
+    "extra_hard_negatives": 0.7,  # target 80 %, measured 75.0 % (n = 12; the binary model: 0 %)
+    "dim_webcam_with_mask": 0.90,  # target 97 %, measured 97.9 / 96.9 / 91.9 % (dim, dark, very dark)
+    "dim_webcam_without_mask": 0.97,  # target 97 %, measured 99.8 / 99.4 / 98.8 %
 }
 AT_MOST = {"extra_covered_called_mask": 0.10, "drawn_hand_called_mask": 0.20}
 
@@ -66,10 +66,9 @@ def test_dim_webcam_probe_keeps_labels(clf, test_split):
             assert r[c] >= FLOORS[f"dim_webcam_{c}"], (level, r)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12's target (≤ 20 %) is not met: the study's drawn hand is called a "
-                   "mask 91 % of the time by `analyze` (the binary model before: 87 %); strict, so a fix shows")
 def test_drawn_hand_is_not_a_mask(clf, test_split):
-    """The failure study's own drawn hand (a generator training never used) over unmasked Test faces."""
+    """The failure study's own drawn hand over unmasked Test faces. Training draws hands of its own
+    (`augment.fingers_over_face`), never this generator; `analyze` measured 6.7 % (before: 91 %)."""
     from maskdash.analysis.occluders import occlude
 
     faces = test_split.images[test_split.labels == 1][::4][:128]
