@@ -210,9 +210,10 @@ RECIPES = {
 }
 
 THREE_CLASS_TEXT = (
-    "The shipped binary model (`robust`, trained online on a GPU: see the git history of this card) "
+    "Started from an earlier shipped model (`init`; how each was made: the notes below and the git "
+    "history of this card). The first three-class one was the GPU-trained binary `robust` model "
     "widened to three outputs — with_mask and without_mask keep their weights, mask_incorrect starts "
-    "from their mean and rare — then blocks 13–16 and the head fine-tuned on a CPU with the cached "
+    "from their mean and rare. Blocks 13–16 and the head are fine-tuned on a CPU with the cached "
     "feed (`train --feed cached --init … --classes 3`): the frozen bottom's features computed once for "
     "two augmented views of every face. The views: {views}, and for 15 % of them a dim-webcam "
     "camera model (`maskdash/data/camera.py`). The faces: Face Mask 12K Train; the dev scenes' train "
@@ -242,10 +243,17 @@ THREE_CLASS_ONLINE_TEXT = (
 AUGMENT_TEXT = {
     "robust": "the robust augmentation (resolution, light, colour, blur, JPEG, noise, a drawn hand over "
               "unmasked mouths)",
-    "online": "the online augmentation (resolution, light, colour, blur, JPEG, noise; a quarter of the "
-              "unmasked faces get a real background patch or their own skin over the mouth, and faces "
-              "a patch elsewhere, so that a pasted edge is no clue)",
+    "online": "the online augmentation (resolution, light, colour, blur, JPEG, noise; {cover} of the "
+              "unmasked faces get something that is not a mask over the mouth — a real background patch "
+              "or their own skin in a plain outline, a hand of fingers and palm in their own skin, or a "
+              "mouth-only skin blob — and faces a patch elsewhere, so that a pasted edge is no clue)",
 }
+
+
+def _augment_text(args: dict) -> str:
+    cover = args.get("cover_p")
+    share = f"{float(cover) * 100:.0f} %" if cover is not None else "a share"
+    return AUGMENT_TEXT.get(args.get("augment"), "augmented").format(cover=share)
 
 LIMITS = (
     "- Trained on Face Mask 12K (frontal, mostly CelebA unmasked faces and web photos of masked "
@@ -343,7 +351,7 @@ def write_model_card(model_dir: Path) -> Path:
     L = [f"# Model card: MaskDash `{recipe}`", "",
          f"{what} (224×224 RGB, a square box with a 20 % margin around the detected face). {output}.", "",
          "## Recipe", "", (THREE_CLASS_ONLINE_TEXT if feed == "online" else THREE_CLASS_TEXT).format(
-             views=AUGMENT_TEXT.get(args.get("augment"), "augmented"))
+             views=_augment_text(args))
          if classes == 3 else _recipe_text(recipe, feed), "", "## Training data and arguments", ""]
     shown = ("feed", "data", "train_split", "val_split", "epochs", "views", "batch_size", "lr", "base_weights", "seed")
     if recipe != "seed":  # the seed recipe has no fine-tuning stage and no scene faces
