@@ -134,7 +134,7 @@ def fingers_over_face(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     alpha = np.zeros((size, size), np.float32)
     shade = np.ones((size, size), np.float32)
     offsets = (np.arange(n) - (n - 1) / 2) * 1.9 * r
-    for k, off in enumerate(offsets):
+    for off in offsets:
         mid = np.array([cx, cy]) + across * off
         half = length * rng.uniform(0.8, 1.1) / 2
         p0, p1 = mid - along * half, mid + along * half

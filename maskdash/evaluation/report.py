@@ -213,7 +213,7 @@ THREE_CLASS_TEXT = (
     "Started from an earlier shipped model (`init`; how each was made: the notes below and the git "
     "history of this card). The first three-class one was the GPU-trained binary `robust` model "
     "widened to three outputs — with_mask and without_mask keep their weights, mask_incorrect starts "
-    "from their mean and rare. Blocks 13–16 and the head are fine-tuned on a CPU with the cached "
+    "from their mean and rare. Each run: blocks 13–16 and the head fine-tuned on a CPU with the cached "
     "feed (`train --feed cached --init … --classes 3`): the frozen bottom's features computed once for "
     "two augmented views of every face. The views: {views}, and for 15 % of them a dim-webcam "
     "camera model (`maskdash/data/camera.py`). The faces: Face Mask 12K Train; the dev scenes' train "
@@ -254,6 +254,7 @@ def _augment_text(args: dict) -> str:
     cover = args.get("cover_p")
     share = f"{float(cover) * 100:.0f} %" if cover is not None else "a share"
     return AUGMENT_TEXT.get(args.get("augment"), "augmented").format(cover=share)
+
 
 LIMITS = (
     "- Trained on Face Mask 12K (frontal, mostly CelebA unmasked faces and web photos of masked "
