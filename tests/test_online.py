@@ -84,6 +84,31 @@ def test_training_hand_stays_on_the_lower_face_in_the_faces_own_skin(monkeypatch
     assert 10 < len(calls) < 35
 
 
+def test_the_share_of_dim_webcam_views_follows_low_light_p(monkeypatch):
+    from maskdash.data import camera
+    from maskdash.train.config import resolve
+    from maskdash.train.feeds import augment_one
+
+    face = np.full((224, 224, 3), 160, np.uint8)
+    calls = []
+    real = camera.low_light
+    monkeypatch.setattr(camera, "low_light", lambda img, rng: calls.append(1) or real(img, rng))
+
+    def share(name: str, p: float | None) -> float:
+        calls.clear()
+        for i in range(200):
+            augment_one(name, face, np.random.default_rng(i), i % 2, None, 0.0, 0.0, p)
+        return len(calls) / 200
+
+    assert share("online", 0.0) == 0 and share("online", 1.0) == 1
+    assert 0.2 < share("online", 0.3) < 0.4 and 0.2 < share("robust", 0.3) < 0.4
+    assert 0.08 < share("online", None) < 0.22  # runs from before the option: the fixed 0.15
+    assert share("seed", 1.0) == 0  # the seed recipe stays the original's
+    # args.json says what the run used: kept for augmentations that draw dim views, blank for seed
+    assert resolve(TrainArgs(data="d", recipe="robust", feed="cached", augment="online", low_light_p=0.3)).low_light_p == 0.3
+    assert resolve(TrainArgs(data="d", recipe="seed", feed="cached", low_light_p=0.3)).low_light_p is None
+
+
 def test_tiny_online_run_writes_a_loadable_model(tmp_path, fm12k, dev_scenes, base_weights):
     build_pack(fm12k, dev_scenes, tmp_path / "p.npz", limit=4, n_backgrounds=5)
     run = tmp_path / "run"

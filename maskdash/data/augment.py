@@ -253,19 +253,20 @@ def _camera(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 LOW_LIGHT_P = 0.15  # views through the dim-webcam camera model instead of the ordinary one
 
 
-def robust_augment(img: np.ndarray, rng: np.random.Generator, label: int) -> np.ndarray:
+def robust_augment(img: np.ndarray, rng: np.random.Generator, label: int,
+                   low_light_p: float = LOW_LIGHT_P) -> np.ndarray:
     """`label` is 0 for with_mask, 1 for without_mask, 2 for mask_incorrect."""
     img = geometry(img, rng)
     if label == 1 and rng.random() < 0.12:
         img = hand_over_mouth(img, rng)
-    if rng.random() < LOW_LIGHT_P:
+    if rng.random() < low_light_p:
         return camera.low_light(img, rng)
     return _camera(img, rng)
 
 
 def online_augment(
     img: np.ndarray, rng: np.random.Generator, label: int, backgrounds: list[np.ndarray] | None = None,
-    cover_p: float = 0.25, distract_p: float = 0.15,
+    cover_p: float = 0.25, distract_p: float = 0.15, low_light_p: float = LOW_LIGHT_P,
 ) -> np.ndarray:
     """The robust views plus non-mask objects over unmasked mouths and distractors on every face
     (used by the online trainer, which draws new views every epoch)."""
@@ -280,6 +281,6 @@ def online_augment(
     if rng.random() < distract_p:
         img = distractor(img, rng, backgrounds)
     img = geometry(img, rng)
-    if rng.random() < LOW_LIGHT_P:
+    if rng.random() < low_light_p:
         return camera.low_light(img, rng)
     return _camera(img, rng)

@@ -215,7 +215,7 @@ THREE_CLASS_TEXT = (
     "widened to three outputs — with_mask and without_mask keep their weights, mask_incorrect starts "
     "from their mean and rare. Each run: blocks 13–16 and the head fine-tuned on a CPU with the cached "
     "feed (`train --feed cached --init … --classes 3`): the frozen bottom's features computed once for "
-    "two augmented views of every face. The views: {views}, and for 15 % of them a dim-webcam "
+    "two augmented views of every face. The views: {views}, and for {dim} of them a dim-webcam "
     "camera model (`maskdash/data/camera.py`). The faces: Face Mask 12K Train; the dev scenes' train "
     "fold with their masks worn below the nose; the extra faces' train fold (real masks below the "
     "nose, hands and food at the mouth, dim webcams, hard negatives); and Train faces given a mask "
@@ -229,7 +229,7 @@ THREE_CLASS_ONLINE_TEXT = (
     "then blocks 13–16 fine-tuned on the cached feed: see the git history of this card) fine-tuned as a "
     "whole above `block_2_add` (BatchNorm frozen) with the online feed (`train --feed online --classes 3 "
     "--init …`): fresh augmented views of every face each epoch, a warm-up epoch at a quarter of the "
-    "rate, then cosine decay. The views: {views}, and for 15 % of them a dim-webcam camera model "
+    "rate, then cosine decay. The views: {views}, and for {dim} of them a dim-webcam camera model "
     "(`maskdash/data/camera.py`). The faces come from a pack (`pack --classes 3 --extra-faces … "
     "--synth-incorrect N`): Face Mask 12K Train; the dev scenes' train fold with their masks worn "
     "below the nose (less `scene_val`, a fifth of its images); the extra faces' train fold (real masks "
@@ -254,6 +254,11 @@ def _augment_text(args: dict) -> str:
     cover = args.get("cover_p")
     share = f"{float(cover) * 100:.0f} %" if cover is not None else "a share"
     return AUGMENT_TEXT.get(args.get("augment"), "augmented").format(cover=share)
+
+
+def _dim_text(args: dict) -> str:
+    # runs from before --low-light-p existed used the fixed share, 0.15
+    return f"{float(args.get('low_light_p') or 0.15) * 100:.0f} %"
 
 
 LIMITS = (
@@ -352,12 +357,12 @@ def write_model_card(model_dir: Path) -> Path:
     L = [f"# Model card: MaskDash `{recipe}`", "",
          f"{what} (224×224 RGB, a square box with a 20 % margin around the detected face). {output}.", "",
          "## Recipe", "", (THREE_CLASS_ONLINE_TEXT if feed == "online" else THREE_CLASS_TEXT).format(
-             views=_augment_text(args))
+             views=_augment_text(args), dim=_dim_text(args))
          if classes == 3 else _recipe_text(recipe, feed), "", "## Training data and arguments", ""]
     shown = ("feed", "data", "train_split", "val_split", "epochs", "views", "batch_size", "lr", "base_weights", "seed")
     if recipe != "seed":  # the seed recipe has no fine-tuning stage and no scene faces
         shown += ("head_epochs", "fine_tune_lr", "dev_scenes", "dev_weight", "init", "cut", "cover_p",
-                  "distract_p", "schedule", "minutes", "classes", "extra_faces")
+                  "distract_p", "low_light_p", "schedule", "minutes", "classes", "extra_faces")
     for k in shown:
         if k in args and args[k] is not None:
             L.append(f"- `{k}`: {args[k]}")

@@ -82,6 +82,8 @@ class TrainArgs:
     val_split: str | None = "Validation"
     cover_p: float | None = 0.25  # online augmentation: unmasked faces given a non-mask object over the mouth
     distract_p: float | None = 0.15  # online augmentation: faces given such a patch elsewhere
+    # robust and online augmentation: views through the dim-webcam camera model (data.camera)
+    low_light_p: float | None = 0.15
     minutes: float | None = None  # stop starting epochs after this long (a lease's limit)
     workers: int | None = 0  # online feed: augmentation processes; 0: one per CPU core, less one
 
@@ -126,6 +128,8 @@ def resolve(args: TrainArgs) -> TrainArgs:
         args.workers = None
     if args.augment != "online":
         args.cover_p = args.distract_p = None
+    if args.augment == "seed":
+        args.low_light_p = None
     return args
 
 
