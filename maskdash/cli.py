@@ -29,7 +29,7 @@ def _run_train(a: argparse.Namespace) -> int:
         lr=a.lr, head_epochs=a.head_epochs, fine_tune_lr=a.fine_tune_lr, cut=a.cut, schedule=a.schedule,
         init=a.init, base_weights=a.base_weights, dev_scenes=dev_scenes, dev_weight=a.dev_weight,
         limit=a.limit, seed=a.seed, views=a.views, cover_p=a.cover_p, distract_p=a.distract_p,
-        low_light_p=a.low_light_p,
+        low_light_p=a.low_light_p, low_light_max=a.low_light_max,
         minutes=a.minutes, workers=a.workers, classes=a.classes, extra_faces=a.extra_faces,
         synth_incorrect=a.synth_incorrect, augment=a.augment,
     ))
@@ -93,6 +93,8 @@ def _train_arguments(t: argparse.ArgumentParser, feed: bool) -> None:
     t.add_argument("--distract-p", type=float, default=0.15, help="online feed: share of faces given a patch elsewhere")
     t.add_argument("--low-light-p", type=float, default=0.15,
                    help="robust/online augmentation: share of views through the dim-webcam camera model")
+    t.add_argument("--low-light-max", type=float, default=0.5,
+                   help="the brightest of those views: share of a well-lit scene's light (from 0.03 up)")
     t.add_argument("--minutes", type=float, help="time budget: no epoch starts that would not end in it")
     t.add_argument("--workers", type=int, default=0, help="online feed: augmentation processes (0: cores − 1)")
     t.set_defaults(fn=_run_train)

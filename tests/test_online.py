@@ -92,7 +92,7 @@ def test_the_share_of_dim_webcam_views_follows_low_light_p(monkeypatch):
     face = np.full((224, 224, 3), 160, np.uint8)
     calls = []
     real = camera.low_light
-    monkeypatch.setattr(camera, "low_light", lambda img, rng: calls.append(1) or real(img, rng))
+    monkeypatch.setattr(camera, "low_light", lambda img, rng, *rest: calls.append(1) or real(img, rng, *rest))
 
     def share(name: str, p: float | None) -> float:
         calls.clear()
@@ -104,8 +104,17 @@ def test_the_share_of_dim_webcam_views_follows_low_light_p(monkeypatch):
     assert 0.2 < share("online", 0.3) < 0.4 and 0.2 < share("robust", 0.3) < 0.4
     assert 0.08 < share("online", None) < 0.22  # runs from before the option: the fixed 0.15
     assert share("seed", 1.0) == 0  # the seed recipe stays the original's
+    # --low-light-max bounds the light of those views: brighter views come out brighter
+    lights = []
+    monkeypatch.setattr(camera, "render", lambda img, rng, light, *rest: lights.append(light) or img)
+    for top in (0.5, 0.1):
+        lights.clear()
+        for i in range(100):
+            augment_one("online", face, np.random.default_rng(i), 1, None, 0.0, 0.0, 1.0, top)
+        assert min(lights) >= camera.DARKEST and max(lights) <= top and max(lights) > 0.8 * top
     # args.json says what the run used: kept for augmentations that draw dim views, blank for seed
     assert resolve(TrainArgs(data="d", recipe="robust", feed="cached", augment="online", low_light_p=0.3)).low_light_p == 0.3
+    assert resolve(TrainArgs(data="d", recipe="robust", feed="online", low_light_max=0.2)).low_light_max == 0.2
     assert resolve(TrainArgs(data="d", recipe="seed", feed="cached", low_light_p=0.3)).low_light_p is None
 
 

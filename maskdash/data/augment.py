@@ -254,19 +254,20 @@ LOW_LIGHT_P = 0.15  # views through the dim-webcam camera model instead of the o
 
 
 def robust_augment(img: np.ndarray, rng: np.random.Generator, label: int,
-                   low_light_p: float = LOW_LIGHT_P) -> np.ndarray:
+                   low_light_p: float = LOW_LIGHT_P, low_light_max: float = camera.BRIGHTEST) -> np.ndarray:
     """`label` is 0 for with_mask, 1 for without_mask, 2 for mask_incorrect."""
     img = geometry(img, rng)
     if label == 1 and rng.random() < 0.12:
         img = hand_over_mouth(img, rng)
     if rng.random() < low_light_p:
-        return camera.low_light(img, rng)
+        return camera.low_light(img, rng, low_light_max)
     return _camera(img, rng)
 
 
 def online_augment(
     img: np.ndarray, rng: np.random.Generator, label: int, backgrounds: list[np.ndarray] | None = None,
     cover_p: float = 0.25, distract_p: float = 0.15, low_light_p: float = LOW_LIGHT_P,
+    low_light_max: float = camera.BRIGHTEST,
 ) -> np.ndarray:
     """The robust views plus non-mask objects over unmasked mouths and distractors on every face
     (used by the online trainer, which draws new views every epoch)."""
@@ -282,5 +283,5 @@ def online_augment(
         img = distractor(img, rng, backgrounds)
     img = geometry(img, rng)
     if rng.random() < low_light_p:
-        return camera.low_light(img, rng)
+        return camera.low_light(img, rng, low_light_max)
     return _camera(img, rng)

@@ -56,9 +56,13 @@ def render(img: np.ndarray, rng: np.random.Generator, light: float, face_px: int
     return cv2.resize(out, size, interpolation=cv2.INTER_LINEAR)
 
 
-def low_light(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+DARKEST = 0.03  # training's dim views: light drawn log-uniformly from DARKEST to `brightest`
+BRIGHTEST = 0.5
+
+
+def low_light(img: np.ndarray, rng: np.random.Generator, brightest: float = BRIGHTEST) -> np.ndarray:
     """A random dim-webcam view for training."""
-    light = float(np.exp(rng.uniform(np.log(0.03), np.log(0.5))))
+    light = float(np.exp(rng.uniform(np.log(DARKEST), np.log(max(brightest, DARKEST)))))
     cast = np.array([1.0, rng.uniform(0.75, 1.05), rng.uniform(0.5, 1.1)], np.float32)
     if rng.random() < 0.3:  # a cold screen or a window rather than a lamp
         cast = cast[::-1].copy()

@@ -258,7 +258,9 @@ def _augment_text(args: dict) -> str:
 
 def _dim_text(args: dict) -> str:
     # runs from before --low-light-p existed used the fixed share, 0.15
-    return f"{float(args.get('low_light_p') or 0.15) * 100:.0f} %"
+    share = f"{float(args.get('low_light_p') or 0.15) * 100:.0f} %"
+    top = args.get("low_light_max")
+    return share if top is None else f"{share} (3–{float(top) * 100:.0f} % of a well-lit scene's light)"
 
 
 LIMITS = (
@@ -362,7 +364,7 @@ def write_model_card(model_dir: Path) -> Path:
     shown = ("feed", "data", "train_split", "val_split", "epochs", "views", "batch_size", "lr", "base_weights", "seed")
     if recipe != "seed":  # the seed recipe has no fine-tuning stage and no scene faces
         shown += ("head_epochs", "fine_tune_lr", "dev_scenes", "dev_weight", "init", "cut", "cover_p",
-                  "distract_p", "low_light_p", "schedule", "minutes", "classes", "extra_faces")
+                  "distract_p", "low_light_p", "low_light_max", "schedule", "minutes", "classes", "extra_faces")
     for k in shown:
         if k in args and args[k] is not None:
             L.append(f"- `{k}`: {args[k]}")

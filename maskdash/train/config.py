@@ -84,6 +84,7 @@ class TrainArgs:
     distract_p: float | None = 0.15  # online augmentation: faces given such a patch elsewhere
     # robust and online augmentation: views through the dim-webcam camera model (data.camera)
     low_light_p: float | None = 0.15
+    low_light_max: float | None = 0.5  # the brightest of those views (share of a well-lit scene's light)
     minutes: float | None = None  # stop starting epochs after this long (a lease's limit)
     workers: int | None = 0  # online feed: augmentation processes; 0: one per CPU core, less one
 
@@ -129,7 +130,7 @@ def resolve(args: TrainArgs) -> TrainArgs:
     if args.augment != "online":
         args.cover_p = args.distract_p = None
     if args.augment == "seed":
-        args.low_light_p = None
+        args.low_light_p = args.low_light_max = None
     return args
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from maskdash import settings
-from maskdash.data import augment, datasets
+from maskdash.data import augment, camera, datasets
 from maskdash.labels import CLASSES, INCORRECT, classes_of
 from maskdash.train.config import TrainArgs
 from maskdash.train.run import READ_ERRORS, Run, note, save_npy, write_json
@@ -50,15 +50,17 @@ MAX_WEIGHT = 2.0
 
 def augment_one(name: str, img: np.ndarray, rng: np.random.Generator, label: int,
                 backgrounds: list | None = None, cover_p: float | None = None,
-                distract_p: float | None = None, low_light_p: float | None = None) -> np.ndarray:
+                distract_p: float | None = None, low_light_p: float | None = None,
+                low_light_max: float | None = None) -> np.ndarray:
     """One augmented view by the recipe's augmentation (`config.AUGMENTS`)."""
     if name == "seed":
         return augment.seed_augment(img, rng)
-    dim = augment.LOW_LIGHT_P if low_light_p is None else low_light_p
+    # runs from before these options used the fixed defaults
+    dim = dict(low_light_p=augment.LOW_LIGHT_P if low_light_p is None else low_light_p,
+               low_light_max=camera.BRIGHTEST if low_light_max is None else low_light_max)
     if name == "robust":
-        return augment.robust_augment(img, rng, label, low_light_p=dim)
-    return augment.online_augment(img, rng, label, backgrounds, cover_p=cover_p, distract_p=distract_p,
-                                  low_light_p=dim)
+        return augment.robust_augment(img, rng, label, **dim)
+    return augment.online_augment(img, rng, label, backgrounds, cover_p=cover_p, distract_p=distract_p, **dim)
 
 
 def one_hot(labels: np.ndarray, classes: int = len(CLASSES)) -> np.ndarray:
@@ -201,7 +203,7 @@ class CachedFeed:
         for v in range(a.views):
             for i, (img, lab) in enumerate(zip(images, labels)):
                 aug[i] = augment_one(a.augment, img, rng, int(lab), backgrounds, a.cover_p, a.distract_p,
-                                     a.low_light_p)
+                                     a.low_light_p, a.low_light_max)
             views.append(extract(aug, f"features view {v + 1}/{a.views}"))
         arrays = {"train_x": np.concatenate(views), "train_y": np.tile(labels, a.views),
                   "train_src": np.tile(source, a.views), "val_x": extract(va.images, "features validation"),
@@ -259,14 +261,15 @@ _W: dict = {}
 
 
 def _worker_init(shm_name: str, shape: tuple, labels: np.ndarray, backgrounds: list, augment_name: str,
-                 cover_p: float | None, distract_p: float | None, low_light_p: float | None) -> None:
+                 cover_p: float | None, distract_p: float | None, low_light_p: float | None,
+                 low_light_max: float | None) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one process per core already
     shm = shared_memory.SharedMemory(name=shm_name)
     _W.update(shm=shm, images=np.ndarray(shape, np.uint8, buffer=shm.buf), labels=labels,
               backgrounds=backgrounds, augment=augment_name, cover_p=cover_p, distract_p=distract_p,
-              low_light_p=low_light_p)
+              low_light_p=low_light_p, low_light_max=low_light_max)
 
 
 def _augment_batch(task: tuple[np.ndarray, int]) -> np.ndarray:
@@ -276,7 +279,8 @@ def _augment_batch(task: tuple[np.ndarray, int]) -> np.ndarray:
     out = np.empty((len(idx), *imgs.shape[1:]), np.uint8)
     for k, i in enumerate(idx):
         out[k] = augment_one(_W["augment"], imgs[i], rng, int(labels[i]), _W["backgrounds"],
-                             _W["cover_p"], _W["distract_p"], _W["low_light_p"])
+                             _W["cover_p"], _W["distract_p"], _W["low_light_p"],
+                             _W["low_light_max"])
     return out
 
 
@@ -335,7 +339,8 @@ class OnlineFeed:
         del pack, x_tr  # the shared block holds the training faces now
         workers = a.workers or max(1, (os.cpu_count() or 2) - 1)
         self.pool = mp.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(
-            self.shm.name, shape, y_tr, backgrounds, a.augment, a.cover_p, a.distract_p, a.low_light_p))
+            self.shm.name, shape, y_tr, backgrounds, a.augment, a.cover_p, a.distract_p, a.low_light_p,
+            a.low_light_max))
         return model
 
     def epoch(self, rng: np.random.Generator, batch_size: int):
