@@ -71,7 +71,8 @@ def measure(video: Path, length: int, seconds: float = 20.0, busy: int = 0, view
     """One fresh server and `viewers` browsers, `busy` busy loops competing: per viewer the
     latency figures over `seconds` after a warm-up (also for each of `windows` equal parts of
     it: a queue shows as latency growing from one to the next, a dropped stream as a part with
-    no frames), and the server's memory at the end of the warm-up and at the end."""
+    no frames), and the server's memory at the end of the warm-up and after each part (a leak
+    grows part after part; the allocator settling grows once and stops)."""
     env = {"MASKDASH_MODEL": ""}  # the shipped model, whatever the caller's environment says
     with cpu_load(busy), StreamlitServer(ROOT / "app.py", env=env, log_path=log_path) as srv, \
             chromium_pages(viewers, video) as pages:
@@ -87,7 +88,7 @@ def measure(video: Path, length: int, seconds: float = 20.0, busy: int = 0, view
         time.sleep(WARM_UP_S)
         for frame in probes:
             frame.evaluate(TAKE_JS)  # drop the warm-up
-        rss_start = server_rss_mb(srv.proc.pid)
+        rss = [server_rss_mb(srv.proc.pid)]
         stats_start = [frame.evaluate(WEBRTC_STATS_JS) for frame in probes]
         samples: list[list] = [[] for _ in pages]
         unreadable = [0] * len(pages)
@@ -97,7 +98,7 @@ def measure(video: Path, length: int, seconds: float = 20.0, busy: int = 0, view
                 got, bad = frame.evaluate(TAKE_JS)
                 samples[i].append([tuple(s) for s in got])
                 unreadable[i] += bad
-        rss_end = server_rss_mb(srv.proc.pid)
+            rss.append(server_rss_mb(srv.proc.pid))
         rates = [stream_rates(a, frame.evaluate(WEBRTC_STATS_JS)) for a, frame in zip(stats_start, probes)]
         page_text = [page.inner_text("body") for page in pages]
     results = []
@@ -110,8 +111,8 @@ def measure(video: Path, length: int, seconds: float = 20.0, busy: int = 0, view
             "traceback_shown": "Traceback" in page_text[i],
         })
     doc = {"viewers": viewers, "busy_loops": busy, "seconds": seconds, "per_viewer": results}
-    if rss_start is not None and rss_end is not None:
-        doc["server_rss_mb"] = {"start": round(rss_start), "end": round(rss_end)}
+    if None not in rss:
+        doc["server_rss_mb"] = {"start": round(rss[0]), "end": round(rss[-1]), "parts": [round(r) for r in rss]}
     return doc
 
 
