@@ -168,6 +168,37 @@ def _add_evaluate(sub) -> None:
     e.set_defaults(fn=_run_evaluate)
 
 
+# -- validate -------------------------------------------------------------------------------------
+def _run_validate(a: argparse.Namespace) -> int:
+    from maskdash.evaluation.validation import format_figures, validation_figures, write_json
+    from maskdash.model.runtime import load_classifier
+
+    clf = load_classifier(a.model)
+    extra = None if a.no_extra else a.extra_faces
+    doc = validation_figures(clf, a.data, extra, threshold=a.threshold, limit=a.limit, dim=not a.no_dim)
+    print(format_figures(doc))
+    for s in doc.get("skipped", []) + doc.get("extra_val", {}).get("skipped", []):
+        print(f"skipped {s['path']}: {s['reason']}", file=sys.stderr)
+    if a.json:
+        write_json(doc, a.json)
+        print(f"wrote {a.json}")
+    return 0
+
+
+def _add_validate(sub) -> None:
+    v = sub.add_parser("validate", help="the figures a ship rule is written in, from validation data only "
+                       "(Validation split, extra faces' val fold, drawn occluders, dim-webcam probe)")
+    v.add_argument("--model", help="a .keras or .tflite file (default: MASKDASH_MODEL, else the shipped model)")
+    v.add_argument("--data", default=str(settings.facemask12k_dir()))
+    v.add_argument("--extra-faces", default=str(settings.extra_faces_dir()))
+    v.add_argument("--no-extra", action="store_true", help="leave the extra faces out")
+    v.add_argument("--no-dim", action="store_true", help="leave the dim-webcam probe out (faster)")
+    v.add_argument("--threshold", type=float, default=0.5)
+    v.add_argument("--limit", type=int, help="the first N faces of each set only (a quick look, not a verdict)")
+    v.add_argument("--json", help="also write the figures to this JSON file")
+    v.set_defaults(fn=_run_validate)
+
+
 # -- scenes ---------------------------------------------------------------------------------------
 def _run_scenes(a: argparse.Namespace) -> int:
     from maskdash.evaluation.scenes import evaluate_pipeline, fold_scenes, format_report
@@ -435,7 +466,7 @@ def _add_bench(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m maskdash", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_pack, _add_evaluate, _add_scenes, _add_predict, _add_audit_export_report, _add_analyze, _add_bench):
+    for add in (_add_train, _add_pack, _add_evaluate, _add_validate, _add_scenes, _add_predict, _add_audit_export_report, _add_analyze, _add_bench):
         add(sub)
     return p
 

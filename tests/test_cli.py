@@ -128,7 +128,7 @@ def test_help_answers_without_tensorflow():
     """`python -m maskdash --help` (and each subcommand's) starts no TensorFlow, Keras or Streamlit."""
     code = ("import sys, contextlib, io\n"
             "from maskdash import cli\n"
-            "for argv in (['--help'], ['train', '--help'], ['scenes', '--help'], ['predict', '--help'], ['analyze', '--help'], ['bench', 'live', '--help']):\n"
+            "for argv in (['--help'], ['train', '--help'], ['scenes', '--help'], ['validate', '--help'], ['predict', '--help'], ['analyze', '--help'], ['bench', 'live', '--help']):\n"
             "    with contextlib.redirect_stdout(io.StringIO()):\n"
             "        try: cli.main(argv)\n"
             "        except SystemExit: pass\n"
@@ -222,3 +222,27 @@ def test_predict_folder_takes_every_photo_type_and_reports_what_it_skips(tmp_pat
                          ("broken.jpg", "broken symbolic link"), ("loop.jpg", "symbolic link loop"),
                          ("again", "link to a folder (not followed)")):
         assert f"skipped {folder / name}: {reason}" in err, err
+
+
+def test_validate_reads_validation_data_only(tmp_path, fm12k, extra_faces, shipped_model, capsys, monkeypatch):
+    """The ship rule's figures: Validation, the extra faces' val fold, drawn occluders and the
+    dim-webcam probe over Validation faces — and never a split or fold that reports results."""
+    splits, folds = [], []
+    list_split, list_extra = datasets.list_split, datasets.list_extra_faces
+    monkeypatch.setattr(datasets, "list_split", lambda root, split, *a, **k: splits.append(split) or list_split(root, split, *a, **k))
+    monkeypatch.setattr(datasets, "list_extra_faces",
+                        lambda root, f=datasets.EXTRA_FOLDS: folds.extend(f) or list_extra(root, f))
+    out = tmp_path / "v.json"
+    assert main(["validate", "--data", str(fm12k), "--extra-faces", str(extra_faces), "--limit", "60",
+                 "--json", str(out)]) == 0
+    assert splits == ["Validation"] and set(folds) == {"val"}
+    doc = json.loads(out.read_text())
+    v = doc["validation"]
+    assert v["n"] == 60 and v["binary_accuracy"] >= 0.95, v
+    e = doc["extra_val"]
+    assert e["n"] == 60 and set(e["recall"]) == set(labels.CLASSES3) and 0 <= e["balanced_accuracy"] <= 1, e
+    occ = doc["drawn_occluders_called_with_mask"]
+    assert occ["n"] == 30 and {"hand", "phone", "cup", "scarf"} <= set(occ), occ
+    assert set(doc["dim_webcam"]) == {"dim", "dark", "very dark"}
+    printed = capsys.readouterr().out
+    assert "Face Mask 12K Validation" in printed and "dim-webcam probe" in printed and str(out) in printed

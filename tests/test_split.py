@@ -45,3 +45,31 @@ def test_the_dev_scenes_holdout_is_never_learnt(dev_scenes):
     train = {s.image_path.name for s in scenes if datasets.scene_fold(s.image_path) == "train"}
     hold = {s.image_path.name for s in scenes if datasets.scene_fold(s.image_path) == "holdout"}
     assert not train & hold
+
+
+def test_a_crop_listed_twice_is_one_face_with_both_rows_tags(tmp_path, extra_faces):
+    # The real index lists a few crops twice (first tagged, later reviewed as a hard negative);
+    # each must count once and keep every tag (else a hand over the mouth drops out of the hands).
+    with open(extra_faces / "index.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    paths = Counter(r["path"] for r in rows)
+    twice = [p for p, n in paths.items() if n > 1]
+    assert twice, "the index no longer lists a crop twice: build the case by hand instead"
+    faces = datasets.list_extra_faces(extra_faces)
+    assert len({str(f.path) for f in faces}) == len(faces)
+    by_path = {str(f.path): f for f in faces}
+    for p in twice:
+        tags = {t for r in rows if r["path"] == p for t in r["tags"].split(";") if t}
+        assert set(by_path[str(extra_faces / p)].tags) == tags, p
+    # a file listed under two classes has no label to trust: left out
+    fields = list(rows[0].keys())
+    with open(tmp_path / "index.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        base = {k: "" for k in fields}
+        w.writerow({**base, "path": "a.jpg", "class": "without_mask", "source": "s", "orig_path": "a", "tags": "hand_over_mouth"})
+        w.writerow({**base, "path": "a.jpg", "class": "without_mask", "source": "s", "orig_path": "a", "tags": "reviewed_hard_negative"})
+        w.writerow({**base, "path": "b.jpg", "class": "with_mask", "source": "s", "orig_path": "b"})
+        w.writerow({**base, "path": "b.jpg", "class": "without_mask", "source": "s", "orig_path": "b"})
+    listed = datasets.list_extra_faces(tmp_path)
+    assert [(f.path.name, f.tags) for f in listed] == [("a.jpg", ("hand_over_mouth", "reviewed_hard_negative"))]

@@ -20,10 +20,11 @@ FLOORS = {
     "dev_holdout_with_mask": 0.97,  # target 97 %, measured 97.3 %
     "dev_holdout_without_mask": 0.90,  # target 94 %, `report` measured 93.5 %, this path 91.6 % (rest: mask_incorrect)
     "extra_incorrect": 0.70,  # target 70 %, measured 70.0 % (n = 70)
-    "extra_hard_negatives": 0.7,  # target 80 %, measured 75.0 % (n = 12; the binary model: 0 %)
+    "extra_hard_negatives": 0.80,  # target 80 %, measured 81.8 % (n = 11; the binary model: 0 %)
     "dim_webcam_with_mask": 0.90,  # target 97 %, measured 97.9 / 96.9 / 91.9 % (dim, dark, very dark)
     "dim_webcam_without_mask": 0.97,  # target 97 %, measured 99.8 / 99.4 / 98.8 %
 }
+# target ≤ 10 %, measured 8.3 % (n = 12); the drawn hand: target ≤ 20 %, measured 6.7 %
 AT_MOST = {"extra_covered_called_mask": 0.10, "drawn_hand_called_mask": 0.20}
 
 

@@ -3,7 +3,7 @@ webcam's answer to too little light — high gain (so shot and read noise), a co
 lamp, a small face in a 240–480 px frame, motion blur from long exposures and heavy compression.
 
 Used twice, apart: `low_light` with random settings augments training views, and `probe_view`
-with fixed settings per `LEVELS` builds the dim-webcam probe (`python -m maskdash probe-dim`)."""
+with fixed settings per `LEVELS` builds the dim-webcam probe (`python -m maskdash evaluate --probes`, `python -m maskdash validate`)."""
 
 from __future__ import annotations
 

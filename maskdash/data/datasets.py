@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -235,17 +235,29 @@ def list_extra_faces(root: Path | str, folds: tuple[str, ...] = EXTRA_FOLDS) -> 
     index = root / "index.csv"
     if not index.is_file():
         raise FileNotFoundError(f"{root} has no index.csv (the extra-faces listing)")
-    out = []
+    # One face per file: the index lists a few crops twice (a face tagged on a first pass, e.g.
+    # a hand over the mouth, and again when it was reviewed as a hard negative). Counted twice, it
+    # weighed double, and matched back by path it lost its first tags; so its rows' tags are merged.
+    # A file listed under two classes has no label to trust and is left out.
+    by_path: dict[str, ExtraFace] = {}
+    conflicting: set[str] = set()
     with open(index, newline="") as f:
         for row in csv.DictReader(f):
             label = normalize_class(row.get("class", ""))
             if label is None or not row.get("path"):
                 continue
             fold = extra_fold(row.get("source", ""), row.get("orig_path") or row["path"])
-            if fold in folds:
-                tags = tuple(t for t in (row.get("tags") or "").split(";") if t)
-                out.append(ExtraFace(root / row["path"], label, row.get("source", ""), tags, fold))
-    return out
+            if fold not in folds:
+                continue
+            tags = tuple(t for t in (row.get("tags") or "").split(";") if t)
+            face = by_path.get(row["path"])
+            if face is None:
+                by_path[row["path"]] = ExtraFace(root / row["path"], label, row.get("source", ""), tags, fold)
+            elif face.label != label:
+                conflicting.add(row["path"])
+            else:
+                by_path[row["path"]] = replace(face, tags=face.tags + tuple(t for t in tags if t not in face.tags))
+    return [face for key, face in by_path.items() if key not in conflicting]
 
 
 # Clear, whole, frontal Face Mask 12K Test faces (picked by eye), as a webcam sees people. Many of
