@@ -256,6 +256,13 @@ def _augment_text(args: dict) -> str:
     return AUGMENT_TEXT.get(args.get("augment"), "augmented").format(cover=share)
 
 
+STRETCH_TEXT = (
+    " The model's first layer takes each face's own brightness and contrast out before the base sees it "
+    "(`ContrastStretch` in `maskdash/model/layers.py`: the face's mean to the middle, 2.33 standard "
+    "deviations to the ends of −1…1), so that a dim webcam's flat, dark face reaches the base as a lit one "
+    "would; earlier models rescaled 0…255 to −1…1 as MobileNetV2 learnt.")
+
+
 def _dim_text(args: dict) -> str:
     # runs from before --low-light-p existed used the fixed share, 0.15
     share = f"{float(args.get('low_light_p') or 0.15) * 100:.0f} %"
@@ -360,11 +367,14 @@ def write_model_card(model_dir: Path) -> Path:
          f"{what} (224×224 RGB, a square box with a 20 % margin around the detected face). {output}.", "",
          "## Recipe", "", (THREE_CLASS_ONLINE_TEXT if feed == "online" else THREE_CLASS_TEXT).format(
              views=_augment_text(args), dim=_dim_text(args))
-         if classes == 3 else _recipe_text(recipe, feed), "", "## Training data and arguments", ""]
+         if classes == 3 else _recipe_text(recipe, feed)]
+    if args.get("preprocess") == "stretch":
+        L[-1] += STRETCH_TEXT
+    L += ["", "## Training data and arguments", ""]
     shown = ("feed", "data", "train_split", "val_split", "epochs", "views", "batch_size", "lr", "base_weights", "seed")
     if recipe != "seed":  # the seed recipe has no fine-tuning stage and no scene faces
         shown += ("head_epochs", "fine_tune_lr", "dev_scenes", "dev_weight", "init", "cut", "cover_p",
-                  "distract_p", "low_light_p", "low_light_max", "schedule", "minutes", "classes", "extra_faces")
+                  "distract_p", "low_light_p", "low_light_max", "preprocess", "schedule", "minutes", "classes", "extra_faces")
     for k in shown:
         if k in args and args[k] is not None:
             L.append(f"- `{k}`: {args[k]}")

@@ -20,7 +20,37 @@ BASE_NAME = "mobilenetv2_1.00_224"
 RECIPES = ("seed", "robust")
 
 
-def build_model(recipe: str = "robust", base_weights: str | None = None, classes: int = 2) -> keras.Model:
+PREPROCESS = ("rescale", "stretch")
+
+
+def preprocess_layer(kind: str) -> keras.layers.Layer:
+    """The model's first layer, named `preprocess` (split_at and explain find it by name)."""
+    if kind == "rescale":
+        return keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")
+    if kind == "stretch":
+        from maskdash.model.layers import ContrastStretch
+
+        return ContrastStretch(name="preprocess")
+    raise ValueError(f"unknown preprocessing {kind!r}; choose from {', '.join(PREPROCESS)}")
+
+
+def preprocess_kind(model: keras.Model) -> str:
+    from maskdash.model.layers import ContrastStretch
+
+    return "stretch" if isinstance(model.get_layer("preprocess"), ContrastStretch) else "rescale"
+
+
+def set_preprocess(model: keras.Model, kind: str) -> keras.Model:
+    """`model` (weights shared) behind `kind` preprocessing; itself when it has that already."""
+    from maskdash.model.layers import with_preprocess
+
+    if preprocess_kind(model) == kind:
+        return model
+    return with_preprocess(model, preprocess_layer(kind))
+
+
+def build_model(recipe: str = "robust", base_weights: str | None = None, classes: int = 2,
+                preprocess: str = "rescale") -> keras.Model:
     """One factory by name. `seed` is the original (Flatten → Dense, binary); `robust` pools and
     regularises so that its top blocks can be fine-tuned, with 2 or 3 classes."""
     if recipe not in RECIPES:
@@ -29,7 +59,7 @@ def build_model(recipe: str = "robust", base_weights: str | None = None, classes
         raise ValueError(f"the {recipe} recipe has {'2' if recipe == 'seed' else '2 or 3'} classes, not {classes}")
     weights = base_weights or settings.base_weights()
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name="rgb")
-    x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")(inputs)
+    x = preprocess_layer(preprocess)(inputs)
     base = keras.applications.MobileNetV2(
         input_shape=(INPUT_SIZE, INPUT_SIZE, 3), include_top=False, weights=weights
     )

@@ -212,6 +212,8 @@ def load_keras(path: str | Path):
     settings.quiet_tensorflow()
     import keras
 
+    import maskdash.model.layers  # noqa: F401 - registers the project's own layers for safe mode
+
     try:
         return keras.models.load_model(str(path), compile=False, safe_mode=True)
     except Exception as exc:  # noqa: BLE001 - Keras raises many kinds; the reason goes to the user

@@ -85,6 +85,10 @@ class TrainArgs:
     # robust and online augmentation: views through the dim-webcam camera model (data.camera)
     low_light_p: float | None = 0.15
     low_light_max: float | None = 0.5  # the brightest of those views (share of a well-lit scene's light)
+    # how the model turns raw RGB into the base's input: "rescale" (0…255 → −1…1, as MobileNetV2
+    # was trained) or "stretch" (each face's own mean and contrast taken out: model.layers); with
+    # --init, "stretch" puts the layer in front of the loaded model, None keeps what it has
+    preprocess: str | None = None
     minutes: float | None = None  # stop starting epochs after this long (a lease's limit)
     workers: int | None = 0  # online feed: augmentation processes; 0: one per CPU core, less one
 
@@ -123,6 +127,12 @@ def resolve(args: TrainArgs) -> TrainArgs:
         raise ValueError(f"unknown schedule {args.schedule!r}; choose from {', '.join(SCHEDULES)}")
     if args.augment not in AUGMENTS:
         raise ValueError(f"unknown augmentation {args.augment!r}; choose from {', '.join(AUGMENTS)}")
+    if args.preprocess not in (None, "rescale", "stretch"):
+        raise ValueError(f"unknown preprocessing {args.preprocess!r}; choose from rescale, stretch")
+    if args.recipe == "seed" and args.preprocess == "stretch":
+        raise ValueError("the seed recipe keeps the original's preprocessing (rescale)")
+    if args.preprocess is None and not args.init:
+        args.preprocess = "rescale"  # a new model; with --init, None keeps the loaded model's
     if args.feed == "online":
         args.views = args.train_split = args.val_split = None
     else:

@@ -72,13 +72,15 @@ def train(args: TrainArgs) -> Path:
         print(f"{settings.display_path(run.dir)}: finished after epoch {state['epoch']}; "
               "writing the run's records")
     if not _finished(state, args):
-        from maskdash.model.network import build_model, load_model, widen
+        from maskdash.model.network import build_model, load_model, set_preprocess, widen
 
         keras.utils.set_random_seed(args.seed)
         if args.init:
             model = widen(load_model(args.init), args.classes)
+            if args.preprocess is not None:
+                model = set_preprocess(model, args.preprocess)
         else:
-            model = build_model(args.recipe, args.base_weights, args.classes)
+            model = build_model(args.recipe, args.base_weights, args.classes, args.preprocess or "rescale")
         if ckpt:
             _assign(model.variables, ckpt.model, "model")
             print(f"resuming after epoch {state['epoch']}")
