@@ -42,7 +42,7 @@ def test_a_stretched_model_saves_loads_safely_and_exports(tmp_path, shipped_mode
     from maskdash.model.layers import ContrastStretch
     from maskdash.model.network import preprocess_kind, set_preprocess
 
-    model = load_keras(shipped_model)
+    model = load_keras(shipped_model.with_suffix(".keras"))
     assert preprocess_kind(model) == "rescale"
     stretched = set_preprocess(model, "stretch")
     assert preprocess_kind(stretched) == "stretch" and set_preprocess(stretched, "stretch") is stretched
@@ -73,7 +73,20 @@ def test_training_puts_the_stretch_in_front_of_an_init_model(tmp_path, fm12k, sh
     from maskdash.model.network import preprocess_kind
 
     run = tmp_path / "stretch"
-    best = train(TrainArgs(data=str(fm12k), recipe="robust", out=str(run), init=str(shipped_model),
+    best = train(TrainArgs(data=str(fm12k), recipe="robust", out=str(run), init=str(shipped_model.with_suffix(".keras")),
                            classes=3, preprocess="stretch", limit=3, views=1, epochs=1, batch_size=8))
     assert json.loads((run / "args.json").read_text())["preprocess"] == "stretch"
     assert preprocess_kind(load_keras(best)) == "stretch"
+    # the model card says so: the shipped model's reports with this run's arguments
+    import shutil
+
+    from maskdash.evaluation.report import write_model_card
+
+    card_dir = tmp_path / "card"
+    card_dir.mkdir()
+    shutil.copy(shipped_model.parent / "metrics.json", card_dir / "metrics.json")
+    shutil.copy(run / "args.json", card_dir / "args.json")
+    text = write_model_card(card_dir).read_text()
+    assert "ContrastStretch" in text and "`preprocess`: stretch" in text
+    shipped_card = (shipped_model.parent / "MODEL_CARD.md").read_text()
+    assert "ContrastStretch" not in shipped_card.split("## Training data")[0]  # the shipped model rescales
