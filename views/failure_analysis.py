@@ -62,7 +62,10 @@ def glance(results: dict[str, dict]) -> None:
     at = pd.DataFrame({n: headlines(r["summary"]) for n, r in results.items()}).dropna(how="all")
     if len(at):
         st.subheader("At a glance")
-        st.dataframe(at.map(lambda v: pct(v, 1)), height=35 * (len(at) + 1) + 3)
+        # the row names are whole sentences ("mask below the nose (real, dev scenes): called …"):
+        # a wide index column shows them instead of cutting them off
+        st.dataframe(at.map(lambda v: pct(v, 1)), height=35 * (len(at) + 1) + 3,
+                     column_config={"_index": st.column_config.Column(width="large")})
         st.caption("Shares of faces, from the studies below (subsampled; see each tab for n).")
 
 
