@@ -173,7 +173,8 @@ def _add_evaluate(sub) -> None:
 
 # -- validate -------------------------------------------------------------------------------------
 def _run_validate(a: argparse.Namespace) -> int:
-    from maskdash.evaluation.validation import format_figures, validation_figures, write_json
+    from maskdash.evaluation.validation import format_figures, validation_figures
+    from maskdash.files import write_json_atomic
     from maskdash.model.runtime import load_classifier
 
     clf = load_classifier(a.model)
@@ -183,7 +184,7 @@ def _run_validate(a: argparse.Namespace) -> int:
     for s in doc.get("skipped", []) + doc.get("extra_val", {}).get("skipped", []):
         print(f"skipped {s['path']}: {s['reason']}", file=sys.stderr)
     if a.json:
-        write_json(doc, a.json)
+        write_json_atomic(a.json, doc)
         print(f"wrote {a.json}")
     return 0
 

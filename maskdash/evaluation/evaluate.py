@@ -257,11 +257,11 @@ def _share(x: np.ndarray) -> float | None:
 
 
 def evaluate_extra(classifier, extra_dir: Path, fold: str = "holdout", threshold: float = 0.5,
-                   progress: bool = True) -> tuple[dict, list[dict]]:
+                   progress: bool = True, limit: int | None = None) -> tuple[dict, list[dict]]:
     """The extra faces of one fold (real crops: masks below the nose, hands and objects at the
     mouth, dim webcams, reviewed hard negatives) → (figures, rows). Quote the holdout fold only
     once a model is chosen: it is never learnt from and never chooses a checkpoint."""
-    faces = datasets.list_extra_faces(extra_dir, (fold,))
+    faces = datasets.list_extra_faces(extra_dir, (fold,))[:limit]
     loaded = datasets.load_samples([datasets.Sample(f.path, 0, fold) for f in faces], progress=progress)
     by_path = {str(f.path): f for f in faces}
     kept = [by_path[p] for p in loaded.paths]

@@ -10,22 +10,19 @@ and the extra faces' holdout are for `report` and `analyze`, once a model is cho
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from maskdash.data import datasets
-from maskdash.evaluation.evaluate import dim_webcam_probe, scores
+from maskdash.evaluation.evaluate import dim_webcam_probe, evaluate_extra, scores
 from maskdash.labels import CLASSES, CLASSES3, WITH_MASK, WITHOUT_MASK, labels_for
 
 OCCLUDED_FACES = 128  # unmasked Validation faces (the first ones) given each drawn occluder
-HARD_NEGATIVE_TAG = "reviewed_hard_negative"
 
 
 def _share(x) -> float | None:
-    x = np.asarray(x)
-    return float(np.mean(x)) if x.size else None
+    return float(np.mean(x)) if len(x) else None
 
 
 def _labels(classifier, images: np.ndarray, threshold: float) -> np.ndarray:
@@ -42,25 +39,18 @@ def validation_split(classifier, images, labels, threshold: float) -> dict:
 
 
 def extra_val(classifier, extra_dir: Path, threshold: float, limit: int | None = None) -> dict:
-    """The extra faces' val fold: three-class recall per class, their mean, the reviewed hard
-    negatives kept without_mask, and the binary view's balanced accuracy."""
-    faces = datasets.list_extra_faces(extra_dir, ("val",))[:limit]
-    loaded = datasets.load_samples([datasets.Sample(f.path, 0, "val") for f in faces], progress=False)
-    by_path = {str(f.path): f for f in faces}
-    kept = [by_path[p] for p in loaded.paths]
-    got = _labels(classifier, loaded.images, threshold)
-    truth = np.array([f.label for f in kept])
-    hard = np.array([HARD_NEGATIVE_TAG in f.tags for f in kept], bool)
-    recall = {c: _share(got[truth == c] == c) for c in CLASSES3}
-    present = [v for v in recall.values() if v is not None]
-    masked = truth == WITH_MASK
-    binary = [_share(got[masked] == WITH_MASK), _share(got[~masked] != WITH_MASK)]
-    return {"n": int(len(truth)), "n_per_class": {c: int((truth == c).sum()) for c in CLASSES3},
-            "recall": recall, "balanced_accuracy": float(np.mean(present)) if present else None,
-            "hard_negatives": {"n": int(hard.sum()), "kept_without_mask": _share(got[hard] == WITHOUT_MASK)},
-            "binary_balanced_accuracy": float(np.mean([b for b in binary if b is not None]))
-            if any(b is not None for b in binary) else None,
-            "skipped": [vars(s) for s in loaded.skipped]}
+    """The extra faces' val fold, measured as `report` measures the holdout: three-class recall per
+    class and their mean, the reviewed hard negatives kept without_mask; and the binary view's
+    balanced accuracy (with_mask against the rest)."""
+    doc, rows = evaluate_extra(classifier, extra_dir, "val", threshold, progress=False, limit=limit)
+    t = doc["three_class"]
+    truth = np.array([r["truth"] for r in rows])
+    masked, called = truth == WITH_MASK, np.array([r["label"] == WITH_MASK for r in rows], bool)
+    binary = [v for v in (_share(called[masked]), _share(~called[~masked])) if v is not None]
+    return {"n": doc["n"], "n_per_class": {c: sum(row) for c, row in zip(t["classes"], t["confusion"])},
+            "recall": t["recall"], "balanced_accuracy": t["balanced_accuracy"],
+            "hard_negatives": {k: doc["hard_negatives"][k] for k in ("n", "kept_without_mask")},
+            "binary_balanced_accuracy": float(np.mean(binary)) if binary else None, "skipped": doc["skipped"]}
 
 
 def drawn_occluders(classifier, images: np.ndarray, labels: np.ndarray, threshold: float,
@@ -121,11 +111,3 @@ def format_figures(doc: dict) -> str:
         lines.append("  dim-webcam probe, labels kept: " + "; ".join(
             f"{lvl}: masked {_pct(r[WITH_MASK])}, unmasked {_pct(r[WITHOUT_MASK])}" for lvl, r in doc["dim_webcam"].items()))
     return "\n".join(lines)
-
-
-def write_json(doc: dict, path: Path | str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2))
-    tmp.replace(path)

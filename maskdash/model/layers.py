@@ -36,16 +36,3 @@ class ContrastStretch(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "spread": self.spread, "floor": self.floor}
-
-
-def with_preprocess(model: keras.Model, layer: keras.layers.Layer) -> keras.Model:
-    """The same model (its base and head, weights shared) behind another preprocessing layer,
-    which takes the name `preprocess` (explain and split_at find it by that name)."""
-    from maskdash.model.network import get_base, head_layers
-
-    inputs = keras.Input(tuple(model.inputs[0].shape[1:]), name="rgb")
-    x = layer(inputs)
-    x = get_base(model)(x, training=False)
-    for head in head_layers(model):
-        x = head(x)
-    return keras.Model(inputs, x, name=model.name)

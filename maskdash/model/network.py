@@ -41,12 +41,15 @@ def preprocess_kind(model: keras.Model) -> str:
 
 
 def set_preprocess(model: keras.Model, kind: str) -> keras.Model:
-    """`model` (weights shared) behind `kind` preprocessing; itself when it has that already."""
-    from maskdash.model.layers import with_preprocess
-
+    """`model` (its base and head, weights shared) behind `kind` preprocessing, which takes the name
+    `preprocess` (split_at and explain find it by that name); itself when it has that already."""
     if preprocess_kind(model) == kind:
         return model
-    return with_preprocess(model, preprocess_layer(kind))
+    inputs = keras.Input(tuple(model.inputs[0].shape[1:]), name="rgb")
+    x = get_base(model)(preprocess_layer(kind)(inputs), training=False)
+    for layer in head_layers(model):
+        x = layer(x)
+    return keras.Model(inputs, x, name=model.name)
 
 
 def build_model(recipe: str = "robust", base_weights: str | None = None, classes: int = 2,
