@@ -34,7 +34,9 @@ at most one more face ≥ 32 px without more false positives — the large faces
 it mostly misses too), YuNet on the mirrored whole photo (no large face that the unmirrored pass
 had not at least seen), MTCNN (PyPI `mtcnn` 1.0, weights in the package, MIT: of the 27 faces ≥ 32 px the
 multi-scale YuNet misses on the train fold it finds 2 at a confidence of 0.8, 4 at 0.5, while adding 25 and
-93 boxes that match no labelled face), and other crop margins for the classifier (the labelled boxes' own crops
+93 boxes that match no labelled face), dlib's CNN face detector (MMOD, the CC0 file of PyPI
+`face-recognition-models`, run through `dlib-bin`, the photo enlarged 2×: none of those 27 faces, at
+3 s a photo), and other crop margins for the classifier (the labelled boxes' own crops
 get the ≥ 32 px faces' labels right as often as the detected ones, 96.6 vs 96.5 %: what is lost
 there is the classifier's, mostly masks worn low called with_mask or the other way round), a finer
 pass enlarging more (`max_upscale` 4 or 5: faces of 16–32 px then exceed the tile overlap and are
