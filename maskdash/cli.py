@@ -72,7 +72,7 @@ def _train_arguments(t: argparse.ArgumentParser, feed: bool) -> None:
                    help="augmentation (default: the recipe's for the feed); online adds objects over unmasked "
                    "mouths and patches elsewhere (--cover-p, --distract-p)")
     t.add_argument("--init", help="start from this .keras model instead of ImageNet")
-    t.add_argument("--base-weights", help="MobileNetV2 ImageNet .h5 (default: setting, else Keras download)")
+    t.add_argument("--base-weights", help="MobileNetV2 ImageNet .h5, or a .keras model whose base holds them (default: setting, the file in shared/, the shipped seed model, else Keras download)")
     t.add_argument("--dev-scenes", help="robust: also learn from the train fold of these VOC scenes "
                    "(online feed with a folder: default the dev scenes)")
     t.add_argument("--dev-weight", type=float, default=3.0,

@@ -43,13 +43,18 @@ def extra_faces_dir() -> Path:
 
 
 def base_weights() -> str:
-    """ImageNet MobileNetV2 weights: `MASKDASH_BASE_WEIGHTS`, else the file in shared/, else
-    Keras' own download ("imagenet")."""
+    """ImageNet MobileNetV2 weights: `MASKDASH_BASE_WEIGHTS`, else the file in shared/, else the
+    shipped seed model (its base is the ImageNet base, frozen: the same numbers, and it travels
+    with the repo to a machine that has neither shared/ nor the internet), else Keras' own
+    download ("imagenet")."""
     explicit = _env_path("MASKDASH_BASE_WEIGHTS")
     if explicit:
         return str(explicit)
     local = shared_dir() / "weights" / BASE_WEIGHTS_NAME
-    return str(local) if local.is_file() else "imagenet"
+    if local.is_file():
+        return str(local)
+    seed = shipped_model_path("seed")
+    return str(seed) if seed.is_file() else "imagenet"
 
 
 def detector_models_dir() -> Path:

@@ -219,3 +219,19 @@ def test_killed_training_resumes_and_ends_where_it_would_have(tmp_path, fm12k, b
           f"largest difference from the uninterrupted run {max(diffs):.2e}")
     assert kills >= 1 and resumes >= 1
     assert max(diffs) < 1e-4
+
+
+def test_the_seed_model_carries_the_imagenet_base(base_weights, monkeypatch, tmp_path):
+    """Without shared/ or the internet (a leased GPU machine) the base comes from the shipped seed
+    model: the same numbers as the ImageNet file, since the seed recipe never trains its base."""
+    from maskdash import settings
+    from maskdash.model.network import imagenet_base
+
+    monkeypatch.delenv("MASKDASH_BASE_WEIGHTS", raising=False)
+    monkeypatch.setenv("MASKDASH_SHARED", str(tmp_path))  # no weights/ there
+    seed = settings.base_weights()
+    assert seed == str(settings.shipped_model_path("seed"))
+    got, ref = imagenet_base(seed), imagenet_base(base_weights)
+    assert got.name == ref.name == "mobilenetv2_1.00_224"
+    pairs = list(zip(got.get_weights(), ref.get_weights()))
+    assert len(pairs) == 260 and all(np.array_equal(a, b) for a, b in pairs)

@@ -52,6 +52,19 @@ def set_preprocess(model: keras.Model, kind: str) -> keras.Model:
     return keras.Model(inputs, x, name=model.name)
 
 
+def imagenet_base(weights: str) -> keras.Model:
+    """MobileNetV2 without its top, from an ImageNet .h5, "imagenet" (Keras' download), or a .keras
+    model whose base holds them (the seed model: its base never trains)."""
+    if str(weights).endswith(".keras"):
+        source = get_base(keras.saving.load_model(weights, compile=False))
+        base = keras.applications.MobileNetV2(input_shape=(INPUT_SIZE, INPUT_SIZE, 3), include_top=False,
+                                              weights=None)
+        base.set_weights(source.get_weights())
+        return base
+    return keras.applications.MobileNetV2(input_shape=(INPUT_SIZE, INPUT_SIZE, 3), include_top=False,
+                                          weights=weights)
+
+
 def build_model(recipe: str = "robust", base_weights: str | None = None, classes: int = 2,
                 preprocess: str = "rescale") -> keras.Model:
     """One factory by name. `seed` is the original (Flatten → Dense, binary); `robust` pools and
@@ -63,9 +76,7 @@ def build_model(recipe: str = "robust", base_weights: str | None = None, classes
     weights = base_weights or settings.base_weights()
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 3), name="rgb")
     x = preprocess_layer(preprocess)(inputs)
-    base = keras.applications.MobileNetV2(
-        input_shape=(INPUT_SIZE, INPUT_SIZE, 3), include_top=False, weights=weights
-    )
+    base = imagenet_base(weights)
     base.trainable = False
     x = base(x, training=False)  # BatchNorm stays in inference mode, also when fine-tuning
     if recipe == "seed":

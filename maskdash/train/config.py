@@ -62,7 +62,7 @@ class TrainArgs:
     schedule: str | None = None  # plateau: ×0.3 after 2 epochs without a better checkpoint, stop after 3
     augment: str | None = None
     init: str | None = None  # start from this .keras model instead of ImageNet and a fresh head
-    base_weights: str | None = None  # MobileNetV2 ImageNet .h5 (default: settings.base_weights())
+    base_weights: str | None = None  # ImageNet .h5 or a .keras whose base holds them (default: settings.base_weights())
     dev_scenes: str | None = None  # robust: also learn from the train fold of these VOC scenes
     # Dev-scene faces are the only real small, crowded, mixed-light faces we have, and 84 % of them
     # are masked: each class of them gets `dev_weight` × its balanced share of the loss.
