@@ -55,14 +55,14 @@ def set_preprocess(model: keras.Model, kind: str) -> keras.Model:
 def imagenet_base(weights: str) -> keras.Model:
     """MobileNetV2 without its top, from an ImageNet .h5, "imagenet" (Keras' download), or a .keras
     model whose base holds them (the seed model: its base never trains)."""
-    if str(weights).endswith(".keras"):
-        source = get_base(keras.saving.load_model(weights, compile=False))
-        base = keras.applications.MobileNetV2(input_shape=(INPUT_SIZE, INPUT_SIZE, 3), include_top=False,
-                                              weights=None)
-        base.set_weights(source.get_weights())
-        return base
-    return keras.applications.MobileNetV2(input_shape=(INPUT_SIZE, INPUT_SIZE, 3), include_top=False,
-                                          weights=weights)
+    from_model = str(weights).endswith(".keras")
+    base = keras.applications.MobileNetV2(input_shape=(INPUT_SIZE, INPUT_SIZE, 3), include_top=False,
+                                          weights=None if from_model else weights)
+    if from_model:  # the project's one loader: safe mode, a bad file named
+        from maskdash.model.runtime import load_keras
+
+        base.set_weights(get_base(load_keras(weights)).get_weights())
+    return base
 
 
 def build_model(recipe: str = "robust", base_weights: str | None = None, classes: int = 2,
