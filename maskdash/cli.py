@@ -12,7 +12,7 @@ from pathlib import Path
 
 from maskdash import settings
 
-DETECTOR_NAMES = ("blazeface", "blazeface-full", "yunet", "yunet-multiscale")  # checked against inference.detection in tests
+DETECTOR_NAMES = ("blazeface", "blazeface-full", "yunet", "yunet-multiscale", "yunet-facehead")  # checked against inference.detection in tests
 STUDY_NAMES = ("angles", "occluders", "distance", "lighting", "native_size", "below_nose", "hands", "dim_webcam")  # checked against analysis
 
 
@@ -203,6 +203,37 @@ def _add_validate(sub) -> None:
     v.set_defaults(fn=_run_validate)
 
 
+# -- train-detector -------------------------------------------------------------------------------
+def _run_train_detector(a: argparse.Namespace) -> int:
+    from maskdash.train.facehead import DetectorArgs, train
+
+    if a.ship:
+        from maskdash.train.facehead import ship
+
+        print(f"shipped: {settings.display_path(ship(a.out, a.ship))}")
+        return 0
+    out = train(DetectorArgs(out=a.out, scenes=a.scenes or "", epochs=a.epochs, lr=a.lr, variants=a.variants,
+                             seed=a.seed, limit=a.limit, base_weights=a.base_weights or ""))
+    print(f"face head trained: {settings.display_path(out)} (ship it: --out {settings.display_path(out)} "
+          "--ship models/facehead)")
+    return 0
+
+
+def _add_train_detector(sub) -> None:
+    t = sub.add_parser("train-detector", help="train the photo pipeline's face head on the dev scenes' train fold")
+    t.add_argument("--out", default="runs/facehead", help="run folder")
+    t.add_argument("--scenes", help="VOC scenes folder (default: the dev scenes setting); its train fold only")
+    t.add_argument("--epochs", type=int, default=24)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--variants", type=int, default=2, help="augmented copies of each photo, beside it and its mirror image")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--limit", type=int, help="at most N photos per sub-fold (quick runs)")
+    t.add_argument("--base-weights", help="MobileNetV2 ImageNet .h5, or a .keras model whose base holds them")
+    t.add_argument("--ship", metavar="DIR", help="do not train: copy the finished run --out into DIR (models/facehead) "
+                   "and write its model card from the scenes_*.json files there")
+    t.set_defaults(fn=_run_train_detector)
+
+
 # -- scenes ---------------------------------------------------------------------------------------
 def _run_scenes(a: argparse.Namespace) -> int:
     from maskdash.evaluation.scenes import evaluate_pipeline, fold_scenes, format_report
@@ -214,8 +245,15 @@ def _run_scenes(a: argparse.Namespace) -> int:
         from maskdash.model.runtime import load_classifier
 
         clf = load_classifier(a.model)
-    doc = evaluate_pipeline(detector, clf, fold_scenes(a.scenes, a.fold, a.limit))
-    doc["fold"] = a.fold
+    scenes = fold_scenes(a.scenes, a.fold, a.limit)
+    if a.subfold:  # the face head's own split of the train fold (maskdash.train.facehead)
+        from maskdash.train.facehead import sub_fold
+
+        if a.fold != "train":
+            raise ValueError("--subfold splits the train fold; give --fold train")
+        scenes = [s for s in scenes if sub_fold(s.image_path) == a.subfold]
+    doc = evaluate_pipeline(detector, clf, scenes)
+    doc["fold"] = a.fold + (f"/{a.subfold}" if a.subfold else "")
     print(format_report(doc))
     if a.json:
         Path(a.json).write_text(json.dumps(doc, indent=2))
@@ -228,6 +266,8 @@ def _add_scenes(sub) -> None:
     s.add_argument("--scenes", default=str(settings.dev_scenes_dir()), help="VOC scenes folder")
     s.add_argument("--fold", default="train", choices=("train", "holdout", "all"),
                    help="choose settings on train; measure holdout once")
+    s.add_argument("--subfold", choices=("fit", "val"),
+                   help="only the train fold's photos the face head trained on (fit) or chose its settings on (val)")
     s.add_argument("--detector", help="default: the photo detector")
     s.add_argument("--model", help="classifier (default: MASKDASH_MODEL, else the shipped model)")
     s.add_argument("--no-classifier", action="store_true", help="detection only (faster)")
@@ -470,7 +510,7 @@ def _add_bench(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m maskdash", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_pack, _add_evaluate, _add_validate, _add_scenes, _add_predict, _add_audit_export_report, _add_analyze, _add_bench):
+    for add in (_add_train, _add_train_detector, _add_pack, _add_evaluate, _add_validate, _add_scenes, _add_predict, _add_audit_export_report, _add_analyze, _add_bench):
         add(sub)
     return p
 

@@ -81,6 +81,12 @@ def model_path() -> Path:
     return _env_path("MASKDASH_MODEL") or (shipped_model_dir() / "model.tflite")
 
 
+def facehead_model_path() -> Path:
+    """The photo pipeline's own face detector (`MASKDASH_FACEHEAD`, else the shipped
+    `models/facehead/model.tflite`)."""
+    return _env_path("MASKDASH_FACEHEAD") or (MODELS_DIR / "facehead" / "model.tflite")
+
+
 def reports_dir() -> Path:
     """`MASKDASH_REPORTS`: a folder laid out like `models/` for the dashboard to show."""
     return _env_path("MASKDASH_REPORTS") or MODELS_DIR

@@ -8,6 +8,8 @@
   missing, downloaded once into the cache and checked against a pinned sha256.
 - "yunet-multiscale" (photos): YuNet over the whole photo and over enlarged tiles, plus a second,
   mirrored look at the large faces it is unsure of (`maskdash.inference.multiscale`).
+- "yunet-facehead" (photos, the default): "yunet-multiscale" plus the large faces that MaskDash's
+  own face head finds and YuNet does not (`maskdash.inference.facehead`).
 
 Detectors hold their interpreter and buffers for life and serialise `detect()` with a lock, so one
 instance serves a live video callback and other threads without per-frame allocations."""
@@ -32,15 +34,17 @@ from maskdash import settings  # noqa: E402
 from maskdash.data.audit import sha256_file  # noqa: E402
 from maskdash.inference.results import Face  # noqa: E402
 
-DETECTORS = ("blazeface", "blazeface-full", "yunet", "yunet-multiscale")
+DETECTORS = ("blazeface", "blazeface-full", "yunet", "yunet-multiscale", "yunet-facehead")
 # Masked faces score low on every detector: YuNet at OpenCV's usual 0.9 misses 3 of 4 of them on the
 # dev scenes (≥ 32 px), at 0.6 it finds .87.
-DEFAULT_THRESHOLDS = {"blazeface": 0.5, "blazeface-full": 0.5, "yunet": 0.6, "yunet-multiscale": 0.6}
+DEFAULT_THRESHOLDS = {"blazeface": 0.5, "blazeface-full": 0.5, "yunet": 0.6, "yunet-multiscale": 0.6,
+                      "yunet-facehead": 0.6}
 LABELS = {
     "blazeface": "BlazeFace short range (webcam distance)",
     "blazeface-full": "BlazeFace full range",
     "yunet": "YuNet (OpenCV)",
     "yunet-multiscale": "YuNet multi-scale (small faces in crowds; photos)",
+    "yunet-facehead": "YuNet multi-scale + MaskDash face head (crowds and masked faces; photos)",
 }
 
 BLAZEFACE_LANDMARKS = ["right eye", "left eye", "nose tip", "mouth", "right ear", "left ear"]
@@ -482,6 +486,16 @@ def make_detector(name: str, score_threshold: float | None = None) -> Detector:
 
         return MultiScaleDetector(YuNetDetector(score_threshold), name, tile_detector=YuNetDetector(score_threshold),
                                   relook_detector=YuNetDetector(score_threshold))
+    if name == "yunet-facehead":  # photos: plus the large faces the face head finds (inference.facehead)
+        from maskdash.inference.facehead import FaceHeadDetector, JoinedDetector
+        from maskdash.model.runtime import ModelFileError
+
+        base = make_detector("yunet-multiscale", score_threshold)
+        try:
+            head = FaceHeadDetector()
+        except ModelFileError as exc:
+            raise DetectorUnavailable(f"The face head cannot be used: {exc}") from None
+        return JoinedDetector(base, head, name)
     return BlazeFaceDetector(name, score_threshold)
 
 
@@ -505,16 +519,21 @@ def available_detectors() -> list[str]:
                 pass
     if _yunet_present():
         out += ["yunet", "yunet-multiscale"]
+        if settings.facehead_model_path().is_file():
+            out.append("yunet-facehead")
     return out
 
 
 def default_photo_detector() -> str:
-    """YuNet is the best all-rounder on photos (masked faces ≥ 32 px: .87 found, BlazeFace full .64), run multi-scale for small faces;
-    BlazeFace full range otherwise."""
-    return "yunet-multiscale" if _yunet_present() else "blazeface-full"
+    """YuNet is the best all-rounder on photos (masked faces ≥ 32 px: .87 found, BlazeFace full .64), run multi-scale for small faces
+    and joined by the face head for the masked and turned faces it misses; BlazeFace full range otherwise."""
+    if not _yunet_present():
+        return "blazeface-full"
+    return "yunet-facehead" if settings.facehead_model_path().is_file() else "yunet-multiscale"
 
 
 _FALLBACKS = {"yunet": ("blazeface-full", "blazeface"), "yunet-multiscale": ("blazeface-full", "blazeface"),
+              "yunet-facehead": ("yunet-multiscale", "blazeface-full", "blazeface"),
               "blazeface-full": ("yunet", "blazeface"),
               "blazeface": ("blazeface-full", "yunet")}
 

@@ -224,7 +224,7 @@ def limits_text(scenes: dict, detector: str) -> str:
                  "face count as a lower bound and the shares as approximate.")
     if detector != scenes["detector"]:
         parts.append(f"These figures are for `{scenes['detector']}`; `{detector}`, chosen here, was not measured "
-                     "this way (the multi-scale one is the detector made for small faces).")
+                     "this way (YuNet multi-scale + face head is the detector made for crowds).")
     return " ".join(parts)
 
 

@@ -1,0 +1,156 @@
+"""The face head: its targets and decoding, the shipped detector joined with YuNet, bad model files,
+and the trainer's run folder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from maskdash import settings
+from maskdash.data import datasets
+from maskdash.inference import detection
+from maskdash.inference.facehead import FaceHeadDetector, JoinedDetector, _iou, load_facehead
+from maskdash.model import facehead as fh
+from maskdash.model.runtime import ModelFileError
+from maskdash.train import facehead as train_fh
+from tests.conftest import need
+
+
+def _logit(p):
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def test_targets_decode_back_to_their_boxes():
+    # Boxes in photo pixels of a 400×300 photo → head pixels → targets → a perfect output → boxes.
+    photo = [(20.0, 30.0, 60.0, 80.0), (200.0, 100.0, 232.5, 141.0), (350.0, 10.0, 398.0, 70.0)]
+    canvas, scale = fh.letterbox(np.zeros((300, 400, 3), np.uint8))
+    assert canvas.shape == (fh.SIDE, fh.SIDE, 3) and scale == pytest.approx(fh.SIDE / 400)
+    t = train_fh.targets([tuple(v * scale for v in b) for b in photo])
+    assert t[..., 5].sum() == len(photo) and t[..., 0].max() == 1.0
+    out = np.concatenate([_logit(t[..., :1]), t[..., 1:5]], axis=-1)
+    boxes, scores = fh.decode(out, scale, 400, 300, 0.5)
+    assert len(boxes) == len(photo)
+    for b in photo:
+        assert max(_iou(b, d) for d in boxes) > 0.97, (b, boxes)
+    assert np.all(scores > 0.99)
+
+
+def test_photo_variants_keep_boxes_on_their_faces():
+    # A white square "face" on black: in every variant its box must still cover white pixels.
+    rgb = np.zeros((200, 300, 3), np.uint8)
+    rgb[50:90, 30:70] = 255
+    variants = list(train_fh.photo_variants(rgb, [(30, 50, 70, 90)], 3, np.random.default_rng(0)))
+    assert len(variants) == 5
+    for canvas, [(x1, y1, x2, y2)] in variants:
+        inside = canvas[int(y1) + 3:int(y2) - 3, int(x1) + 3:int(x2) - 3]
+        assert inside.size and inside.mean() > 120, (x1, y1, x2, y2)
+
+
+def test_sub_folds_split_the_train_fold_by_photo(dev_scenes):
+    scenes = [s for s in datasets.list_scenes(dev_scenes)[0] if datasets.scene_fold(s.image_path) == "train"]
+    folds = [train_fh.sub_fold(s.image_path) for s in scenes]
+    assert 0.15 < folds.count("val") / len(folds) < 0.35
+
+
+@pytest.fixture(scope="module")
+def joined():
+    need((settings.detector_models_dir() / detection.YUNET_FILE).is_file(), "YuNet model file not present")
+    assert settings.facehead_model_path().is_file(), "the shipped face head is missing"
+    return detection.make_detector("yunet-multiscale"), detection.make_detector("yunet-facehead")
+
+
+def test_the_face_head_adds_faces_without_duplicates(joined, dev_scenes):
+    """On the train fold's 'val' photos (the face head never trained on them) the joined detector
+    finds more labelled faces than YuNet multi-scale alone, and no two of its boxes are one face."""
+    from maskdash.evaluation.scenes import match
+    from maskdash.imaging import load_rgb
+
+    base, both = joined
+    scenes = [s for s in datasets.list_scenes(dev_scenes)[0]
+              if datasets.scene_fold(s.image_path) == "train" and train_fh.sub_fold(s.image_path) == "val"]
+    found = {"base": 0, "both": 0}
+    for scene in scenes[:40]:
+        rgb = load_rgb(scene.image_path)
+        gt = [(b.x1, b.y1, b.x2, b.y2) for b in scene.boxes]
+        dets = {"base": base.detect(rgb), "both": both.detect(rgb)}
+        for k, ds in dets.items():
+            found[k] += len(match(gt, [d.box for d in ds], 0.4))
+        boxes = [d.box for d in dets["both"]]
+        assert all(_iou(a, b) < 0.3 for i, a in enumerate(boxes) for b in boxes[i + 1:])
+        assert {d.box for d in dets["base"]} <= {d.box for d in dets["both"]}  # YuNet's faces all kept
+    assert found["both"] > found["base"], found
+
+
+def test_the_face_head_finds_a_masked_face(dev_scenes):
+    """The face head alone, on a train-fold photo: a masked face of 32 px or more found (IoU ≥ 0.4)."""
+    from maskdash.evaluation.scenes import match
+    from maskdash.imaging import load_rgb
+
+    head = FaceHeadDetector()
+    hits = 0
+    for scene in datasets.list_scenes(dev_scenes)[0][:30]:
+        big = [(b.x1, b.y1, b.x2, b.y2) for b in scene.boxes if b.label == "with_mask" and b.height >= 32]
+        if big:
+            hits += len(match(big, [d.box for d in head.detect(load_rgb(scene.image_path))], 0.4))
+    assert hits >= 5, hits
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"", "not a TFLite flatbuffer"),
+    (b"\x00" * 64, "not a TFLite flatbuffer"),
+    ("classifier", "face head takes"),
+])
+def test_bad_face_head_files_are_named(tmp_path, content, words):
+    path = tmp_path / "bad.tflite"
+    if content == "classifier":  # a real TFLite model of the wrong kind: the mask classifier
+        path.write_bytes((settings.MODELS_DIR / "robust" / "model.tflite").read_bytes())
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ModelFileError) as err:
+        load_facehead(path)
+    assert "bad.tflite" in str(err.value) and words in str(err.value)
+
+
+def test_a_bad_face_head_falls_back_to_yunet_multiscale(tmp_path, monkeypatch):
+    need((settings.detector_models_dir() / detection.YUNET_FILE).is_file(), "YuNet model file not present")
+    bad = tmp_path / "facehead.tflite"
+    bad.write_bytes(b"truncated")
+    monkeypatch.setenv("MASKDASH_FACEHEAD", str(bad))
+    det, message = detection.make_detector_or_fallback("yunet-facehead")
+    assert det.name == "yunet-multiscale"
+    assert "facehead.tflite" in message and "face head" in message
+
+
+def test_joined_detector_keeps_small_head_faces_out():
+    class Fixed:
+        default_threshold = 0.6
+
+        def __init__(self, faces):
+            self.faces = faces
+
+        def detect(self, rgb, thr=None):
+            return list(self.faces)
+
+    from maskdash.inference.results import Face
+
+    base = Fixed([Face(box=(0, 0, 40, 40), det_score=0.9)])
+    head = Fixed([Face(box=(2, 2, 42, 42), det_score=0.5),  # YuNet's face again
+                  Face(box=(100, 100, 110, 110), det_score=0.9),  # too small for the head
+                  Face(box=(200, 100, 240, 150), det_score=0.5)])  # a face YuNet missed
+    faces = JoinedDetector(base, head, "t", min_face_px=24).detect(np.zeros((300, 300, 3), np.uint8))
+    assert [f.box for f in faces] == [(0, 0, 40, 40), (200, 100, 240, 150)]  # sorted by score
+
+
+def test_train_detector_writes_a_run_folder(tmp_path, dev_scenes):
+    from maskdash.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train-detector", "--out", str(out), "--epochs", "1", "--limit", "3", "--variants", "1"]) == 0
+    for name in ("args.json", "history.csv", "head_best.keras", "head_last.keras", "model.keras", "model.tflite",
+                 "training.json"):
+        assert (out / name).is_file(), name
+    rows = (out / "history.csv").read_text().splitlines()
+    assert rows[0] == "epoch,loss,val_loss" and len(rows) == 2
+    det = FaceHeadDetector(out / "model.tflite")  # the exported model loads as a detector
+    assert isinstance(det.detect(np.zeros((240, 320, 3), np.uint8)), list)
