@@ -52,7 +52,10 @@ def render_pipeline() -> None:
     diagram, steps = st.columns([1, 2], vertical_alignment="center")
     diagram.graphviz_chart(PIPELINE_DOT)
     steps.markdown(
-        "1. **Face detector** (YuNet or BlazeFace) finds the faces: a box and a score for each.\n"
+        "1. **Face detector** (YuNet or BlazeFace) finds the faces: a box and a score for each. On photos, "
+        "YuNet also looks at enlarged tiles for small faces, and MaskDash's own *face head* — a small "
+        "network trained on street photos on top of the same MobileNetV2 — adds masked and blurred faces "
+        "YuNet misses.\n"
         "2. **Crop**: each box is made square, widened by 20 %, cut out and resized to 224×224 pixels — "
         "exactly as the training faces were prepared. All faces of a frame go on as one batch.\n"
         "3. **MobileNetV2**, pre-trained on ImageNet with its top blocks fine-tuned on faces, turns each "

@@ -150,7 +150,7 @@ def render_photo(i: int, entry: dict, upload) -> None:
                          "face": st.column_config.NumberColumn(width="small"),
                          "detector score": st.column_config.NumberColumn(format="%.3f")})
     else:
-        st.warning("No face found in this photo. Try YuNet multi-scale or a lower detector threshold; very "
+        st.warning("No face found in this photo. Try YuNet multi-scale + face head or a lower detector threshold; very "
                    "small faces and strongly turned heads are often missed (figures at the foot of the page).",
                    icon=":material/face:")
     st.download_button("Download the annotated image, full size" + (" (faces blurred)" if blur else ""),

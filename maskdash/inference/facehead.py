@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from maskdash import settings
+from maskdash.inference.multiscale import _iou
 from maskdash.inference.results import Face
 from maskdash.model import facehead as fh
 
@@ -79,13 +80,6 @@ class FaceHeadDetector:
             out = self._run(canvas[None].astype(np.float32))[0]
         boxes, scores = fh.decode(out, scale, rgb.shape[1], rgb.shape[0], thr)
         return [Face(box=tuple(float(v) for v in b), det_score=float(s)) for b, s in zip(boxes, scores)]
-
-
-def _iou(a, b) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    return inter / max((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter, 1e-9)
 
 
 class JoinedDetector:
