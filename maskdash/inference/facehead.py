@@ -24,7 +24,9 @@ from maskdash.model import facehead as fh
 # sizes add more faces at a steeper price — 0.35/20 px: 377 at 1.22, 0.35/16: 379 at 1.32, 0.3/16:
 # 380 at 1.42 — more than two false detections per face gained, which a user counting a crowd pays
 # for. Among the false detections looked at: loose masks held in a hand or photographed alone, ears,
-# hands, a teddy bear, blurred blobs.
+# hands, a teddy bear, blurred blobs. Tried there and left out: keeping the face head's faces below
+# the threshold (0.15–0.35) where YuNet's whole-photo pass also sees a face at a low score (0.1–0.3):
+# +1 to +7 faces at +0.06 to +0.9 false detections per photo — YuNet's unsure boxes are everywhere.
 THRESHOLD = 0.45  # the face head's own heat-map score
 MIN_FACE_PX = 12  # photo pixels: a 400 px photo's 12 px face is 2 cells of the face head's grid
 JOIN_IOU = 0.3  # a face-head box overlapping a YuNet box this much is the same face
