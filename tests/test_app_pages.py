@@ -184,6 +184,11 @@ def test_home_shows_the_app_at_work_on_a_real_photo(dev_scenes):
     (caption,) = [c for c in _image_captions(at) if "What the Photos page does" in c]
     found = int(caption.split(": ")[1].split(" faces found")[0])
     assert found >= 5  # nine people, most masked, in this photo
+    # Every face is counted once, in its own colour: a mask below the nose is not "without".
+    import re
+
+    parts = {c: int(n) for n, c in re.findall(r"(\d+) with(?:out)?[^(]*\((green|orange|red)\)", caption)}
+    assert "green" in parts and "red" in parts and sum(parts.values()) == found, caption
 
 
 def test_home_without_data_has_no_example_picture(no_data):

@@ -372,7 +372,13 @@ def test_page_summarises_each_photo_and_the_batch_and_says_what_is_missed(upload
     small = shipped.small_face_limit(scenes)
     [note] = [i.value for i in at.info if "How far to trust a count" in i.value]
     assert f"Faces under {small['max_px']} px tall" in note and f"{100 * small['right']:.0f} %" in note
-    assert f"{100 * scenes['all']['right_share']:.0f} %" in note and scenes["detector"] in note
+    from maskdash.inference.detection import LABELS
+
+    assert f"{100 * scenes['all']['right_share']:.0f} %" in note and LABELS[scenes["detector"]] in note
+    # The note sits with the batch's counts, before the first photo's section.
+    order = [e.value for e in at.main if isinstance(getattr(e, "value", None), str)]
+    assert order.index(next(v for v in order if "How far to trust" in str(v))) < order.index(
+        next(v for v in order if str(v).startswith("**2 face(s)**")))
 
 
 def test_selecting_a_face_highlights_it_on_the_photo(uploads, classifier, media_managers):
@@ -447,7 +453,8 @@ def test_limits_text_says_what_is_missed_and_for_which_detector():
     assert "Faces under 16 px tall" in text and "only 60 % of them (20 faces)" in text
     assert "turned heads" in text and "only 25 % of the time (4 faces)" in text and "0.50 false" in text
     assert "not measured" not in text
-    assert "`blazeface`, chosen here, was not measured" in limits_text(doc, "blazeface")
+    assert "BlazeFace short range (webcam distance), chosen here, was not measured" in limits_text(doc, "blazeface")
+    assert "YuNet multi-scale (crowds) found" in text  # the detector's name as the sidebar shows it
 
 
 def test_damaged_scenes_report_is_a_report_error(tmp_path, monkeypatch):

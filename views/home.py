@@ -29,15 +29,15 @@ EXAMPLE_SCENE = "maksssksksss164.jpg"
 
 
 @st.cache_data(show_spinner="Finding the faces in an example photo…")
-def example_picture(path: str) -> tuple[bytes, int, int] | None:
-    """The app's own output on one dev photo: PNG bytes, faces found, faces masked. Made here from
+def example_picture(path: str) -> tuple[bytes, int, int, int] | None:
+    """The app's own output on one dev photo: PNG bytes, faces found, masked, worn below the nose. Made here from
     the data (the project's git holds no data-set pictures); None when it cannot be read."""
     from maskdash.imaging import ImageError, load_rgb
     from maskdash.inference.detection import default_photo_detector
     from maskdash.inference.draw import annotate_numbered
     from maskdash.inference.faces import analyse
     from maskdash.inference.photos import encode_png, view_copy
-    from maskdash.labels import WITH_MASK
+    from maskdash.labels import INCORRECT, WITH_MASK
     from views.common import get_classifier, get_detector
 
     try:
@@ -48,7 +48,8 @@ def example_picture(path: str) -> tuple[bytes, int, int] | None:
     res = analyse(rgb, Path(path).name, detector, get_classifier())
     view = view_copy(rgb)
     image, _ = annotate_numbered(view, res.faces, scale=view.shape[1] / rgb.shape[1])
-    return encode_png(image), len(res.faces), sum(f.label == WITH_MASK for f in res.faces)
+    return (encode_png(image), len(res.faces), sum(f.label == WITH_MASK for f in res.faces),
+            sum(f.label == INCORRECT for f in res.faces))
 
 
 def render_example() -> None:
@@ -64,11 +65,12 @@ def render_example() -> None:
         found = None
     if found is None:
         return
-    png, n, masked = found
+    png, n, masked, below = found
+    below_text = f"{below} with a mask below the nose (orange), " if below else ""
     st.image(png, width="stretch",
              caption=f"What the Photos page does, on a real street photo it never learnt from: {n} faces found, "
-                     f"{masked} with a mask (green), {n - masked} without (red); each number is that face's row in "
-                     "the Photos page's table.")
+                     f"{masked} with a mask (green), {below_text}{n - masked - below} without (red); each number is "
+                     "that face's row in the Photos page's table.")
 
 
 def render_intro() -> None:

@@ -100,6 +100,10 @@ for col, (label, value, help_text) in zip(cols[1:], figures):
 if good:
     st.download_button("Download the faces of all photos (CSV)", results_csv(good), "maskdash_faces.csv",
                        "text/csv", icon=":material/download:", on_click="ignore")
+    # Beside the counts it qualifies (at the foot of a crowd batch it sat thousands of pixels down).
+    scenes = safe_report(shipped.load_scenes, "robust")
+    if scenes:
+        st.info("**How far to trust a count.** " + limits_text(scenes, detector.name), icon=":material/info:")
 for err in bad:
     st.error(f"**{plain_markdown(err.name)}**: {err.message}", icon=":material/broken_image:")
 
@@ -151,7 +155,7 @@ def render_photo(i: int, entry: dict, upload) -> None:
                          "detector score": st.column_config.NumberColumn(format="%.3f")})
     else:
         st.warning("No face found in this photo. Try YuNet multi-scale + face head or a lower detector threshold; very "
-                   "small faces and strongly turned heads are often missed (figures at the foot of the page).",
+                   "small faces and strongly turned heads are often missed (figures under the batch summary).",
                    icon=":material/face:")
     st.download_button("Download the annotated image, full size" + (" (faces blurred)" if blur else ""),
                        full_size_png(res, upload, blur), download_name(res.source, "_masks_blurred.png" if blur else "_masks.png"),
@@ -162,6 +166,3 @@ for i, (entry, upload) in enumerate(entries):
     if isinstance(entry["res"], Results):
         render_photo(i, entry, upload)
 
-scenes = safe_report(shipped.load_scenes, "robust")
-if good and scenes:
-    st.info("**How far to trust a count.** " + limits_text(scenes, detector.name), icon=":material/info:")

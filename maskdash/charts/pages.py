@@ -259,7 +259,7 @@ def probability_histogram(frames: Mapping[str, pd.DataFrame], threshold: float |
     names = list(frames)
     fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=names, shared_yaxes=True,
                         horizontal_spacing=0.1)
-    colors = {WITH_MASK: "#2ecc71", WITHOUT_MASK: "#e74c3c", INCORRECT: "#f1c40f"}
+    colors = {WITH_MASK: "#2ecc71", WITHOUT_MASK: "#e74c3c", INCORRECT: "#ff8c00"}  # the photos' box colours
     for j, name in enumerate(names, start=1):
         df = frames[name]
         for truth, part in df.groupby("truth"):
@@ -306,8 +306,9 @@ def probe_bars(table: pd.DataFrame, x: str, title: str, n: Mapping[str, int] | N
     return _layout(fig, title, x, "share wrong", height=330)
 
 
-# Colours of the classes on the whole-pipeline chart; the incorrectly worn masks grey (few faces).
-HEIGHT_CLASS_COLORS = {"all faces": "#34495e", WITH_MASK: "#2ecc71", WITHOUT_MASK: "#e74c3c", INCORRECT: "#95a5a6"}
+# Colours of the classes on the whole-pipeline chart: the photos' box colours (inference.draw), so
+# that a mask below the nose is orange everywhere.
+HEIGHT_CLASS_COLORS = {"all faces": "#34495e", WITH_MASK: "#2ecc71", WITHOUT_MASK: "#e74c3c", INCORRECT: "#ff8c00"}
 
 
 def recall_by_height(table: pd.DataFrame, title: str = "") -> go.Figure:

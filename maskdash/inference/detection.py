@@ -43,8 +43,9 @@ LABELS = {
     "blazeface": "BlazeFace short range (webcam distance)",
     "blazeface-full": "BlazeFace full range",
     "yunet": "YuNet (OpenCV)",
-    "yunet-multiscale": "YuNet multi-scale (small faces in crowds; photos)",
-    "yunet-facehead": "YuNet multi-scale + MaskDash face head (crowds and masked faces; photos)",
+    # Short enough for the Photos sidebar's select box (longer ones were cut off there).
+    "yunet-multiscale": "YuNet multi-scale (crowds)",
+    "yunet-facehead": "YuNet + face head (crowds, masks)",
 }
 
 BLAZEFACE_LANDMARKS = ["right eye", "left eye", "nose tip", "mouth", "right ear", "left ear"]

@@ -210,7 +210,9 @@ def limits_text(scenes: dict, detector: str) -> str:
     a = scenes["all"]
     small = small_face_limit(scenes)
     inc = (scenes.get("per_class") or {}).get(INCORRECT) or {}
-    parts = [f"On {scenes['images']} street photos the model never learnt from, `{scenes['detector']}` found "
+    from maskdash.inference.detection import LABELS
+
+    parts = [f"On {scenes['images']} street photos the model never learnt from, {LABELS.get(scenes['detector'], scenes['detector'])} found "
              f"{_pct(a.get('found_share'))} of the {a['n']:,} faces, and {_pct(a.get('right_share'))} were found "
              "and labelled right."]
     if small:
@@ -223,8 +225,9 @@ def limits_text(scenes: dict, detector: str) -> str:
     parts.append(f"About {scenes['false_positives_per_image']:.2f} false detections per photo. On a crowd, read the "
                  "face count as a lower bound and the shares as approximate.")
     if detector != scenes["detector"]:
-        parts.append(f"These figures are for `{scenes['detector']}`; `{detector}`, chosen here, was not measured "
-                     "this way (YuNet multi-scale + face head is the detector made for crowds).")
+        parts.append(f"These figures are for {LABELS.get(scenes['detector'], scenes['detector'])}; "
+                     f"{LABELS.get(detector, detector)}, chosen here, was not measured this way (YuNet + face head "
+                     "is the detector made for crowds).")
     return " ".join(parts)
 
 
