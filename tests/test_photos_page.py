@@ -454,7 +454,7 @@ def test_limits_text_says_what_is_missed_and_for_which_detector():
     assert "turned heads" in text and "only 25 % of the time (4 faces)" in text and "0.50 false" in text
     assert "not measured" not in text
     assert "BlazeFace short range (webcam distance), chosen here, was not measured" in limits_text(doc, "blazeface")
-    assert "YuNet multi-scale (crowds) found" in text  # the detector's name as the sidebar shows it
+    assert "YuNet multi-scale found" in text  # the detector's name as the sidebar shows it
 
 
 def test_damaged_scenes_report_is_a_report_error(tmp_path, monkeypatch):

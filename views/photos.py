@@ -19,7 +19,8 @@ from views.common import get_classifier, get_detector, safe_report
 st.title("Photos")
 st.markdown(
     "Upload photos (JPEG, PNG, WebP, BMP, GIF, TIFF). Each face is found by the detector "
-    f"({term('BlazeFace / YuNet', 'YuNet')}, over the photo and enlarged tiles of it), cropped "
+    f"({term('BlazeFace / YuNet', 'YuNet')}, over the photo and enlarged tiles of it, joined by MaskDash's "
+    "own face head for masked and blurred faces), cropped "
     "and classified; you get the photo with numbered boxes (the number is the face's row in the "
     "table), a table of the faces and downloads. Green: mask, red: no mask, orange: a mask worn "
     "below the nose (a three-class model). Files stay in this session's memory only."
@@ -31,8 +32,9 @@ with st.sidebar:
     default = detection.default_photo_detector()
     det_name = st.selectbox("Face detector", names, index=names.index(default),
                             format_func=lambda n: detection.LABELS.get(n, n),
-                            help="YuNet finds masked and distant faces best; BlazeFace short range is made "
-                                 "for faces at webcam distance.")
+                            help="YuNet + face head finds the most faces in crowds (YuNet over the photo and "
+                                 "enlarged tiles, plus MaskDash's own face head for the masked and blurred faces "
+                                 "YuNet misses); BlazeFace short range is made for faces at webcam distance.")
     det_threshold = st.slider("Detector score threshold", 0.05, 0.95,
                               float(detection.DEFAULT_THRESHOLDS.get(det_name, 0.5)), 0.05, key=f"det_thr_{det_name}",
                               help="Lower finds more faces (and more false ones). Masked faces score lower "
@@ -146,10 +148,11 @@ def render_photo(i: int, entry: dict, upload) -> None:
 
         st.dataframe(table, hide_index=True, width="stretch", height=min(36 * (len(table) + 1) + 3, 420),
                      key=table_key, on_select=pick_row, selection_mode="single-row",
+                     # Bars in the boxes' colours: green from 0.5 up (a mask), red below; orange for p(below the nose).
                      column_config={"p_mask": st.column_config.ProgressColumn(
-                         "p(with_mask)", min_value=0.0, max_value=1.0, format="%.3f"),
+                         "p(with_mask)", min_value=0.0, max_value=1.0, format="%.3f", color="auto"),
                          "p_incorrect": st.column_config.ProgressColumn(
-                         "p(mask_incorrect)", min_value=0.0, max_value=1.0, format="%.3f",
+                         "p(mask_incorrect)", min_value=0.0, max_value=1.0, format="%.3f", color="orange",
                          help="p(mask below the nose), from a three-class model"),
                          "face": st.column_config.NumberColumn(width="small"),
                          "detector score": st.column_config.NumberColumn(format="%.3f")})

@@ -44,8 +44,8 @@ LABELS = {
     "blazeface-full": "BlazeFace full range",
     "yunet": "YuNet (OpenCV)",
     # Short enough for the Photos sidebar's select box (longer ones were cut off there).
-    "yunet-multiscale": "YuNet multi-scale (crowds)",
-    "yunet-facehead": "YuNet + face head (crowds, masks)",
+    "yunet-multiscale": "YuNet multi-scale",
+    "yunet-facehead": "YuNet + face head",
 }
 
 BLAZEFACE_LANDMARKS = ["right eye", "left eye", "nose tip", "mouth", "right ear", "left ear"]
