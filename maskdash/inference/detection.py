@@ -8,7 +8,7 @@
   missing, downloaded once into the cache and checked against a pinned sha256.
 - "yunet-multiscale" (photos): YuNet over the whole photo and over enlarged tiles, plus a second,
   mirrored look at the large faces it is unsure of (`maskdash.inference.multiscale`).
-- "yunet-facehead" (photos, the default): "yunet-multiscale" plus the large faces that MaskDash's
+- "yunet-facehead" (photos, the default): "yunet-multiscale" plus the faces (12 px and up) that MaskDash's
   own face head finds and YuNet does not (`maskdash.inference.facehead`).
 
 Detectors hold their interpreter and buffers for life and serialise `detect()` with a lock, so one
@@ -487,7 +487,7 @@ def make_detector(name: str, score_threshold: float | None = None) -> Detector:
 
         return MultiScaleDetector(YuNetDetector(score_threshold), name, tile_detector=YuNetDetector(score_threshold),
                                   relook_detector=YuNetDetector(score_threshold))
-    if name == "yunet-facehead":  # photos: plus the large faces the face head finds (inference.facehead)
+    if name == "yunet-facehead":  # photos: plus the faces only the face head finds (inference.facehead)
         from maskdash.inference.facehead import FaceHeadDetector, JoinedDetector
         from maskdash.model.runtime import ModelFileError
 

@@ -3,8 +3,9 @@
 `FaceHeadDetector` runs the shipped face head (`maskdash.model.facehead`, trained by
 `maskdash.train.facehead`) through the TFLite runtime. `JoinedDetector` keeps every face the
 multi-scale YuNet finds and adds the face head's faces of at least `min_face_px` (photo pixels)
-that no YuNet face overlaps: the face head was trained for the masked, turned and blurred faces
-YuNet misses, but on 261 photos, so its small faces and its low scores are left to YuNet."""
+that no YuNet face overlaps and that score at least `threshold`: the face head was trained for the
+masked, turned and blurred faces YuNet misses, but on 246 photos, so its tiniest faces and its
+unsure ones are left to YuNet."""
 
 from __future__ import annotations
 

@@ -1,11 +1,10 @@
 """The face head: MaskDash's own face detector for the faces YuNet does not see in photos.
 
-YuNet was trained on faces that show a mouth; in street photos it misses masked, turned,
-half-hidden and blurred faces of 32 px and more even after a second look
-(`maskdash.inference.multiscale`). The face head learns exactly those faces from the dev scenes'
-train fold (its annotators' boxes, masks included): a CenterNet-style head — a heat map of face
+In street photos YuNet misses masked, turned, half-hidden and blurred faces, small ones and some
+of 32 px and more even after a second look (`maskdash.inference.multiscale`). The face head
+learns such faces from the dev scenes' train fold (its annotators' boxes, masks included): a CenterNet-style head — a heat map of face
 centres, a box size and a sub-cell offset per cell of a stride-8 grid — on the frozen ImageNet
-MobileNetV2's stride-8 and stride-16 features. Frozen, because 336 photos cannot train a backbone;
+MobileNetV2's stride-8 and stride-16 features. Frozen, because 246 photos cannot train a backbone;
 the features are computed once per augmented photo and only the head (~120 k weights) trains
 (`maskdash.train.facehead`), so the detector trains on a CPU in minutes.
 
