@@ -2,11 +2,11 @@
 
 In street photos YuNet misses masked, turned, half-hidden and blurred faces, small ones and some
 of 32 px and more even after a second look (`maskdash.inference.multiscale`). The face head
-learns such faces from the dev scenes' train fold (its annotators' boxes, masks included): a CenterNet-style head — a heat map of face
-centres, a box size and a sub-cell offset per cell of a stride-8 grid — on the frozen ImageNet
-MobileNetV2's stride-8 and stride-16 features. Frozen, because 246 photos cannot train a backbone;
+learns such faces from the dev scenes' train fold (its annotators' boxes, masks included): a
+CenterNet-style head — a heat map of face centres, a box size and a sub-cell offset per cell of a
+stride-8 grid — on the frozen ImageNet MobileNetV2's stride-8 and stride-16 features. Frozen, because 246 photos cannot train a backbone;
 the features are computed once per augmented photo and only the head (~120 k weights) trains
-(`maskdash.train.facehead`), so the detector trains on a CPU in minutes.
+(`maskdash.train.facehead`), so the detector trains on a 2-core CPU in about half an hour.
 
 The detector is one model: raw RGB (1×512×512×3, the photo letterboxed into the top-left
 corner) in, 1×64×64×5 (heat logit, log box width and height in cells, centre offset x, y) out.
