@@ -53,6 +53,15 @@ def sub_fold(image_path: Path | str) -> str:
     return "val" if digest[0] / 256 < VAL_SHARE else "fit"
 
 
+def split(scenes_dir: Path | str, limit: int | None = None) -> tuple[list, list]:
+    """(fit, val) scenes: the dev scenes' train fold only, by `sub_fold`."""
+    from maskdash.evaluation.scenes import fold_scenes
+
+    scenes = fold_scenes(scenes_dir, "train")
+    return ([s for s in scenes if sub_fold(s.image_path) == "fit"][:limit],
+            [s for s in scenes if sub_fold(s.image_path) == "val"][:limit])
+
+
 def gaussian_radius(h: float, w: float, min_overlap: float = MIN_OVERLAP) -> float:
     """CenterNet's radius (in cells) within which a centre may move and its box keep the overlap."""
     b1, c1 = h + w, w * h * (1 - min_overlap) / (1 + min_overlap)
@@ -164,15 +173,12 @@ def train(args: DetectorArgs) -> Path:
     settings.quiet_tensorflow()
     import keras
 
-    from maskdash.evaluation.scenes import fold_scenes
     from maskdash.model.runtime import to_tflite
     from maskdash.train.run import Run, machine, write_atomic, write_csv, write_json
 
     run = Run(args.out)
     keras.utils.set_random_seed(args.seed)
-    scenes = fold_scenes(args.scenes or settings.dev_scenes_dir(), "train")
-    fit = [s for s in scenes if sub_fold(s.image_path) == "fit"][: args.limit]
-    val = [s for s in scenes if sub_fold(s.image_path) == "val"][: args.limit]
+    fit, val = split(args.scenes or settings.dev_scenes_dir(), args.limit)
     weights = args.base_weights or settings.base_weights()
     write_json(run.args, {**asdict(args), "base_weights": weights, "fit_photos": len(fit), "val_photos": len(val)})
     start = time.time()
