@@ -219,6 +219,9 @@ def test_training_shows_curves_summary_and_cards():
     if card:
         first_line = next(line for line in card.splitlines() if line.strip())
         assert any(first_line.lstrip("# ").strip() in m.value for m in at.markdown)
+    # The photo face detector's card too (models/facehead/, committed).
+    assert "face head (the photo pipeline's face detector)" in [h.value for h in at.subheader]
+    assert any("Face head — model card" in m.value for m in at.markdown)
 
 
 def test_training_says_what_each_accuracy_is_measured_on(robust_metrics):
@@ -252,7 +255,7 @@ def test_training_cards_leave_out_the_developer_notes():
     for note in ("leased", "64 MiB", "one-off script", "/work/", "/tmp/"):
         assert note not in shown, note
     assert all(note not in c.value for c in at.code for note in ("/work/", "/tmp/"))
-    assert [e.label for e in at.expander].count("Model card") == len(shipped.RECIPES)
+    assert [e.label for e in at.expander].count("Model card") == len(shipped.RECIPES) + 1  # + the face head
 
 
 def test_training_exports_the_shipped_model(media_managers, tmp_path):

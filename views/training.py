@@ -130,6 +130,9 @@ def render_schedule(histories: dict[str, pd.DataFrame], args: dict[str, dict]) -
             st.dataframe(h, hide_index=True, width="stretch")
 
 
+DETECTOR_DIR = "facehead"  # models/facehead/
+
+
 def demote_headings(markdown: str, levels: int = 2) -> str:
     """A card's "# Title" becomes "### Title", so that it sits under the page's own headers."""
     return re.sub(r"^(#{1,4}) ", lambda m: "#" * min(len(m.group(1)) + levels, 6) + " ", markdown, flags=re.M)
@@ -152,6 +155,12 @@ def render_cards() -> None:
         if args:
             with st.expander("Training arguments (args.json)"):
                 st.code(json.dumps(shipped.args_for_users(args), indent=2), language="json")
+    # The photo pipeline's own face detector (python -m maskdash train-detector) has a card of its own.
+    card = safe_report(shipped.load_model_card, DETECTOR_DIR)
+    if card is not None:
+        st.subheader("face head (the photo pipeline's face detector)")
+        with st.expander("Model card"):
+            st.markdown(demote_headings(shipped.card_for_users(card)))
 
 
 def render_export(recipe: str = "robust") -> None:
