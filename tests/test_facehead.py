@@ -177,3 +177,14 @@ def test_a_close_up_face_gets_one_box(joined, fm12k):
         if found:  # the question is duplicates of a face YuNet found
             extra += len(both.detect(canvas)) - len(found)
     assert extra == 0
+
+
+def test_train_detector_says_what_is_wrong_with_its_inputs(tmp_path, capsys):
+    from maskdash.cli import main
+
+    (tmp_path / "scenes" / "images").mkdir(parents=True)
+    (tmp_path / "scenes" / "annotations").mkdir()
+    assert main(["train-detector", "--out", str(tmp_path / "run"), "--scenes", str(tmp_path / "scenes")]) == 2
+    assert "the face head needs both" in capsys.readouterr().err
+    assert main(["train-detector", "--out", str(tmp_path / "nothing"), "--ship", str(tmp_path / "shipped")]) == 2
+    assert "has no model.tflite" in capsys.readouterr().err and not (tmp_path / "shipped").exists()

@@ -178,7 +178,11 @@ def train(args: DetectorArgs) -> Path:
 
     run = Run(args.out)
     keras.utils.set_random_seed(args.seed)
-    fit, val = split(args.scenes or settings.dev_scenes_dir(), args.limit)
+    scenes_dir = args.scenes or settings.dev_scenes_dir()
+    fit, val = split(scenes_dir, args.limit)
+    if not fit or not val:
+        raise ValueError(f"{settings.display_path(scenes_dir)}: its train fold has {len(fit)} 'fit' and {len(val)} "
+                         "'val' photos; the face head needs both (a folder of VOC scenes: images/, annotations/)")
     weights = args.base_weights or settings.base_weights()
     write_json(run.args, {**asdict(args), "base_weights": weights, "fit_photos": len(fit), "val_photos": len(val)})
     start = time.time()
