@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from maskdash import settings
-from maskdash.inference.multiscale import _iou
+from maskdash.inference.multiscale import _iou, nms
 from maskdash.inference.results import Face
 from maskdash.model import facehead as fh
 
@@ -33,27 +33,15 @@ MIN_FACE_PX = 12  # photo pixels: a 400 px photo's 12 px face is 2 cells of the 
 JOIN_IOU = 0.3  # a face-head box overlapping a YuNet box this much is the same face
 
 
-def facehead_path() -> Path:
-    return settings.facehead_model_path()
-
-
 def load_facehead(path: str | Path | None = None, threads: int | None = None):
     """The face head's flatbuffer (.tflite) or Keras model (.keras, converted in memory) as a
     batch function; raises ModelFileError naming the file for anything unusable."""
-    from maskdash.model.runtime import ModelFileError, TFLiteRunner, _first_line, load_keras, to_tflite
+    from maskdash.model.runtime import ModelFileError, TFLiteRunner, _first_line, load_keras, read_tflite, to_tflite
 
-    path = Path(path) if path is not None else facehead_path()
+    path = Path(path) if path is not None else settings.facehead_model_path()
     if not path.is_file():
         raise ModelFileError(path, "no such file")
-    if path.suffix.lower() == ".keras":
-        content = to_tflite(load_keras(path), "none")
-    else:
-        try:
-            content = path.read_bytes()
-        except OSError as exc:
-            raise ModelFileError(path, f"cannot read it ({exc.strerror or exc})") from None
-    if len(content) < 8 or content[4:8] != b"TFL3":
-        raise ModelFileError(path, "not a TFLite flatbuffer (empty, truncated or another kind of file)")
+    content = to_tflite(load_keras(path), "none") if path.suffix.lower() == ".keras" else read_tflite(path)
     runner = TFLiteRunner(content, batch=1, threads=threads)
     want_in, want_out = (1, fh.SIDE, fh.SIDE, 3), (1, fh.GRID, fh.GRID, fh.OUTPUTS)
     try:
@@ -82,6 +70,8 @@ class FaceHeadDetector:
         with self._lock:
             out = self._run(canvas[None].astype(np.float32))[0]
         boxes, scores = fh.decode(out, scale, rgb.shape[1], rgb.shape[0], thr)
+        keep = nms(boxes, scores, fh.NMS_IOU)  # neighbouring peaks of one face
+        boxes, scores = boxes[keep], scores[keep]
         return [Face(box=tuple(float(v) for v in b), det_score=float(s)) for b, s in zip(boxes, scores)]
 
 
@@ -94,7 +84,7 @@ def _same_face(box, other, join_iou: float) -> bool:
 
 
 class JoinedDetector:
-    """`base` (YuNet multi-scale) plus the face head's large faces that `base` did not find."""
+    """`base` (YuNet multi-scale) plus the face head's faces that `base` did not find."""
 
     def __init__(self, base, head: FaceHeadDetector, name: str, threshold: float = THRESHOLD,
                  min_face_px: float = MIN_FACE_PX, join_iou: float = JOIN_IOU):

@@ -23,7 +23,7 @@ GRID = SIDE // STRIDE
 FEATURES = ("block_6_expand_relu", "block_13_expand_relu")  # stride 8 (192 ch) and 16 (576 ch)
 OUTPUTS = 5  # heat logit, log w, log h, offset x, offset y
 WIDTH = 64  # the head's channels
-NMS_IOU = 0.4
+NMS_IOU = 0.4  # the detector merges its boxes overlapping this much (inference.facehead)
 
 
 def letterbox(rgb: np.ndarray, long_side: int = SIDE, offset: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, float]:
@@ -88,7 +88,7 @@ def build_detector(backbone, head):
 def decode(out: np.ndarray, scale: float, photo_w: int, photo_h: int, threshold: float,
            offset: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
     """One image's GRID×GRID×OUTPUTS → (N×4 boxes in photo pixels, N scores), local heat maxima
-    at or above `threshold`, overlapping boxes merged."""
+    at or above `threshold` (overlapping ones are for the detector to merge)."""
     heat = 1.0 / (1.0 + np.exp(-out[..., 0].astype(np.float32)))
     peaks = (heat >= cv2.dilate(heat, np.ones((3, 3), np.float32))) & (heat >= threshold)
     ys, xs = np.nonzero(peaks)
@@ -99,8 +99,4 @@ def decode(out: np.ndarray, scale: float, photo_w: int, photo_h: int, threshold:
     cx, cy = (xs + cell[:, 3]) * STRIDE - offset[0], (ys + cell[:, 4]) * STRIDE - offset[1]
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1) / scale
     boxes = np.clip(boxes, 0, [photo_w, photo_h, photo_w, photo_h])
-    scores = heat[ys, xs].astype(np.float64)
-    from maskdash.inference.multiscale import nms
-
-    keep = nms(boxes, scores, NMS_IOU)
-    return boxes[keep], scores[keep]
+    return boxes, heat[ys, xs].astype(np.float64)

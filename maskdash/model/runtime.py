@@ -172,10 +172,19 @@ def _shape(shape) -> str:
     return "×".join("N" if (v is None or v in (-1, 1) and i == 0) else str(v) for i, v in enumerate(shape))
 
 
-def _open_tflite(path: Path, content: bytes, threads: int | None) -> TFLiteRunner:
+def read_tflite(path: Path) -> bytes:
+    """A .tflite file's bytes, or ModelFileError naming it when unreadable or not a flatbuffer."""
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise ModelFileError(path, f"cannot read it ({exc.strerror or exc})") from None
     # A flatbuffer carries its identifier at bytes 4–8; anything else is not a TFLite model.
     if len(content) < 8 or content[4:8] != b"TFL3":
         raise ModelFileError(path, "not a TFLite flatbuffer (empty, truncated or another kind of file)")
+    return content
+
+
+def _open_tflite(path: Path, content: bytes, threads: int | None) -> TFLiteRunner:
     runner = TFLiteRunner(content, threads=threads)
     try:
         in_shape, out_shape = runner.signature()
@@ -278,11 +287,7 @@ def load_classifier(path: str | Path | None = None, *, threads: int | None = Non
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {settings.display_path(path)}")
     if path.suffix.lower() == ".tflite":
-        try:
-            content = path.read_bytes()
-        except OSError as exc:
-            raise ModelFileError(path, f"cannot read it ({exc.strerror or exc})") from None
-        runner = _open_tflite(path, content, threads)
+        runner = _open_tflite(path, read_tflite(path), threads)
         units = _check_signature(path, *runner.signature())
         clf = MaskClassifier(runner, path, f"tflite ({runner.backend})", units)
     else:
