@@ -119,10 +119,15 @@ def test_three_viewers_each_keep_a_stream(counter_video, tmp_path):
         assert not v["traceback_shown"], f"viewer {i + 1}'s page shows a traceback"
         assert v["latency_ms_p95"] < 5000, v
     assert "Traceback" not in log, log[-3000:]
-    # A leak grows part after part: a frame kept per frame is ~1 MB each, gigabytes in 2 minutes.
-    # The allocator and caches settling may grow once (52 MB seen across the whole 2 minutes on
-    # CI), so the second minute is held tighter than the whole.
+    # A leak grows part after part: three viewers send ~5,000 frames a minute, so keeping even a
+    # 64×64 thumbnail per frame (12 KB) grows ~60 MB a minute, a 224×224 crop ~750 MB, a frame
+    # gigabytes. The allocator's arenas and caches settle in steps (52 MB seen across the whole
+    # 2 minutes on CI, 44 MB within the second minute once), so the bound on the second minute is
+    # what a per-frame leak would exceed, not what a quiet run shows.
     rss = doc["server_rss_mb"]["parts"]
     half = len(rss) // 2
-    assert rss[-1] - rss[0] < 150, f"server memory grew {rss[-1] - rss[0]} MB in 2 minutes: {rss}"
-    assert rss[-1] - rss[half] < 40, f"server memory still grew {rss[-1] - rss[half]} MB in the second minute: {rss}"
+    assert rss[-1] - rss[0] < 200, f"server memory grew {rss[-1] - rss[0]} MB in 2 minutes: {rss}"
+    part_s = doc["seconds"] / (len(rss) - 1)
+    frames = sum(sum(_windows_with_frames(v)[half:]) * part_s for v in doc["per_viewer"])
+    assert rss[-1] - rss[half] < max(60, 12e-3 * frames), (
+        f"server memory still grew {rss[-1] - rss[half]} MB in the second minute ({frames:.0f} frames shown): {rss}")
