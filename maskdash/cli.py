@@ -31,7 +31,7 @@ def _run_train(a: argparse.Namespace) -> int:
         limit=a.limit, seed=a.seed, views=a.views, cover_p=a.cover_p, distract_p=a.distract_p,
         low_light_p=a.low_light_p, low_light_max=a.low_light_max, preprocess=a.preprocess,
         minutes=a.minutes, workers=a.workers, classes=a.classes, extra_faces=a.extra_faces,
-        synth_incorrect=a.synth_incorrect, augment=a.augment,
+        synth_incorrect=a.synth_incorrect, augment=a.augment, distill=a.distill,
     ))
     print(f"best checkpoint: {settings.display_path(best)}")
     return 0
@@ -98,6 +98,9 @@ def _train_arguments(t: argparse.ArgumentParser, feed: bool) -> None:
     t.add_argument("--preprocess", choices=("rescale", "stretch"),
                    help="rescale: 0…255 to −1…1 as MobileNetV2 learnt (default for a new model); stretch: each "
                    "face's own brightness and contrast taken out first (with --init: put in front of that model)")
+    t.add_argument("--distill", action="store_true",
+                   help="cached feed with --init: each view and its dim-webcam twin learn the init model's "
+                   "probabilities on the view (robustness to dim light without moving the rest)")
     t.add_argument("--minutes", type=float, help="time budget: no epoch starts that would not end in it")
     t.add_argument("--workers", type=int, default=0, help="online feed: augmentation processes (0: cores − 1)")
     t.set_defaults(fn=_run_train)

@@ -235,3 +235,34 @@ def test_the_seed_model_carries_the_imagenet_base(base_weights, monkeypatch, tmp
     assert got.name == ref.name == "mobilenetv2_1.00_224"
     pairs = list(zip(got.get_weights(), ref.get_weights()))
     assert len(pairs) == 260 and all(np.array_equal(a, b) for a, b in pairs)
+
+
+def test_distilled_views_learn_the_init_models_answers_with_dim_twins(tmp_path, fm12k, shipped_model):
+    """--distill: each clean view has a dim-webcam twin, and both carry the init model's own
+    probabilities on the clean view as their target; without --init it is refused."""
+    import pytest
+
+    from maskdash.model.network import load_model, split_at
+    from maskdash.train.config import resolve
+    from maskdash.train.feeds import CachedFeed
+    from maskdash.train.run import Run
+
+    init = str(shipped_model.with_suffix(".keras"))
+    with pytest.raises(ValueError, match="--init"):
+        resolve(TrainArgs(data=str(fm12k), distill=True))
+    args = resolve(TrainArgs(data=str(fm12k), recipe="robust", out=str(tmp_path / "d"), init=init, classes=3,
+                             augment="online", limit=4, views=1, epochs=1, batch_size=8, distill=True))
+    model = load_model(init)
+    feed = CachedFeed(args, Run(args.out))
+    top = feed.prepare(model)
+    n = len(feed.y) // 2  # clean views first, then their twins
+    assert n == 8 and feed.contents["dim_twins"]
+    assert np.array_equal(feed.y_1h[:n], feed.y_1h[n:])  # a twin learns its clean view's target
+    teacher = np.asarray(top.predict_on_batch(np.asarray(feed.x[:n], np.float32)))
+    assert np.allclose(feed.y_1h[:n], teacher, atol=2e-3)  # ... the model's own answer, soft
+    assert not np.allclose(feed.y_1h[:n].max(axis=1), 1.0)
+    assert np.abs(np.asarray(feed.x[:n], np.float32) - np.asarray(feed.x[n:], np.float32)).mean() > 0.05
+    # read back from the cache: the same targets
+    again = CachedFeed(args, Run(args.out))
+    again.prepare(load_model(init))
+    assert np.allclose(again.y_1h, feed.y_1h)

@@ -89,6 +89,10 @@ class TrainArgs:
     # was trained) or "stretch" (each face's own mean and contrast taken out: model.layers); with
     # --init, "stretch" puts the layer in front of the loaded model, None keeps what it has
     preprocess: str | None = None
+    # cached feed with --init: learn the init model's own probabilities on each clean view (no
+    # dim views among them), and the same probabilities on that view's dim-webcam twin — so the
+    # dim faces are taught what the model already says in good light, and the rest stays put
+    distill: bool = False
     minutes: float | None = None  # stop starting epochs after this long (a lease's limit)
     workers: int | None = 0  # online feed: augmentation processes; 0: one per CPU core, less one
 
@@ -133,6 +137,9 @@ def resolve(args: TrainArgs) -> TrainArgs:
         raise ValueError("the seed recipe keeps the original's preprocessing (rescale)")
     if args.preprocess is None and not args.init:
         args.preprocess = "rescale"  # a new model; with --init, None keeps the loaded model's
+    if args.distill and (args.feed != "cached" or not args.init or args.augment == "seed"):
+        raise ValueError("--distill teaches a model its own answers on dim twins of its views: it needs "
+                         "--init, the cached feed and the robust or online augmentation")
     if args.feed == "online":
         args.views = args.train_split = args.val_split = None
     else:

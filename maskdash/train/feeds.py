@@ -4,7 +4,8 @@ from the loop's random generator, the validation sets, and what the data held.
 
 `cached`: the frozen bottom (everything up to `cut`) runs once per augmented view (through TFLite
 when there are many) and its output is cached in `run/cache/`, with a manifest written last that
-names the arguments it depends on; the network trained is the top. `online`: the training
+names the arguments it depends on; the network trained is the top. With `distill`, each clean view
+gets a dim-webcam twin, and both learn the init model's probabilities on the clean view. `online`: the training
 faces sit in one shared-memory block; spawned worker processes draw fresh views of each batch."""
 
 from __future__ import annotations
@@ -86,11 +87,12 @@ class CachedFeed:
         from maskdash.model.network import get_base, split_at
 
         bottom, top = split_at(model, self.args.cut or get_base(model).layers[-1].name)
-        arrays = self._read_cache() or self._compute(bottom)
+        arrays = self._read_cache() or self._compute(bottom, top)
         self.x, self.y = arrays["train_x"], arrays["train_y"]
         self.x_val, self.y_val = arrays["val_x"], arrays["val_y"]
         self.x_sv, self.y_sv = arrays["sval_x"], np.asarray(arrays["sval_y"], np.int64)
-        self.y_1h = one_hot(self.y, self.args.classes)
+        # distilled: soft targets, the init model's answer on each clean view (and its twin's)
+        self.y_1h = np.asarray(arrays["train_t"], np.float32) if self.args.distill else one_hot(self.y, self.args.classes)
         self.weights = sample_weights(np.asarray(self.y), arrays["train_src"], self.args.dev_weight)
         return top
 
@@ -99,7 +101,11 @@ class CachedFeed:
         a = self.args
         return {k: getattr(a, k) for k in ("data", "recipe", "cut", "augment", "views", "limit", "seed",
                                            "dev_scenes", "train_split", "val_split", "base_weights", "init",
-                                           "classes", "extra_faces", "synth_incorrect")}
+                                           "classes", "extra_faces", "synth_incorrect")} | (
+            {k: getattr(a, k) for k in ("distill", "low_light_p", "low_light_max", "cover_p")} if a.distill else {})
+
+    def _files(self) -> tuple[str, ...]:
+        return CACHE_FILES + (("train_t",) if self.args.distill else ())
 
     def _read_cache(self) -> dict | None:
         cache, manifest_path = self.run.cache, self.run.cache / "manifest.json"
@@ -116,7 +122,7 @@ class CachedFeed:
             note("the cached features were computed with other arguments; recomputing them")
             return None
         arrays = {}
-        for name in CACHE_FILES:
+        for name in self._files():
             path = cache / f"{name}.npy"
             try:
                 arrays[name] = np.load(path, mmap_mode="r" if name == "train_x" else None, allow_pickle=False)
@@ -130,7 +136,7 @@ class CachedFeed:
         print(f"using cached features from {settings.display_path(cache)}")
         return arrays
 
-    def _compute(self, bottom) -> dict:
+    def _compute(self, bottom, top) -> dict:
         from tqdm import tqdm
 
         from maskdash.model.runtime import TFLiteRunner, to_tflite
@@ -198,24 +204,34 @@ class CachedFeed:
         # a stream of its own, so that the epochs' shuffles do not depend on whether the
         # features were computed or read back
         rng = np.random.default_rng([a.seed, 1])
-        views = []
+        views, twins = [], []
         aug = np.empty_like(images)
         for v in range(a.views):
             for i, (img, lab) in enumerate(zip(images, labels)):
                 aug[i] = augment_one(a.augment, img, rng, int(lab), backgrounds, a.cover_p, a.distract_p,
-                                     a.low_light_p, a.low_light_max)
+                                     0.0 if a.distill else a.low_light_p, a.low_light_max)
             views.append(extract(aug, f"features view {v + 1}/{a.views}"))
-        arrays = {"train_x": np.concatenate(views), "train_y": np.tile(labels, a.views),
-                  "train_src": np.tile(source, a.views), "val_x": extract(va.images, "features validation"),
+            if a.distill:
+                for i in range(len(aug)):
+                    aug[i] = camera.low_light(aug[i], rng, a.low_light_max or camera.BRIGHTEST)
+                twins.append(extract(aug, f"features view {v + 1}/{a.views}, dim twin"))
+        copies = a.views * (2 if a.distill else 1)
+        arrays = {"train_x": np.concatenate(views + twins), "train_y": np.tile(labels, copies),
+                  "train_src": np.tile(source, copies), "val_x": extract(va.images, "features validation"),
                   "val_y": va.labels, "sval_x": extract(sval.images, "features extra val") if len(sval.labels)
                   else np.zeros((0, *views[0].shape[1:]), np.float16), "sval_y": sval.labels}
+        if a.distill:  # the teacher is the top as loaded, before any training
+            clean = np.concatenate(views)
+            t = np.concatenate([np.asarray(top.predict_on_batch(clean[i : i + 256].astype(np.float32)), np.float32)
+                                for i in tqdm(range(0, len(clean), 256), desc="teacher's answers", unit="batch")])
+            arrays["train_t"] = np.tile(t, (2, 1))
         for name, arr in arrays.items():
             save_npy(self.run.cache / f"{name}.npy", arr)
         self.feature_seconds = time.time() - t0
         self.contents = {"train": len(labels), "scene_faces": int((source == 1).sum()),
                          "synth_incorrect": int(a.synth_incorrect or 0),
                          "extra_faces": int((source == 2).sum()), "val": len(va.labels),
-                         "extra_val": len(sval.labels), "views": a.views}
+                         "extra_val": len(sval.labels), "views": a.views, **({"dim_twins": True} if a.distill else {})}
         write_json(self.run.cache / "manifest.json", {  # last: its presence marks a complete cache
             "key": self._key(), "shapes": {k: list(v.shape) for k, v in arrays.items()},
             "contents": self.contents, "seconds": round(self.feature_seconds)})
