@@ -65,7 +65,9 @@ def load_rgb(source: str | Path | bytes | BinaryIO, max_pixels: int = MAX_PIXELS
             except UnidentifiedImageError as exc:
                 raise ImageError("not an image (unrecognised format)") from exc
             except Image.DecompressionBombError as exc:
-                raise ImageError("image too large (decompression bomb guard)") from exc
+                raise ImageError(f"image too large: its header declares over {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} "
+                                 "million pixels, more than any camera takes (a decompression bomb); "
+                                 "refused before decoding") from exc
             w, h = img.size
             if w * h > max_pixels:
                 raise ImageError(f"image too large ({w}×{h} pixels; limit {max_pixels / 1e6:.0f} MP)")

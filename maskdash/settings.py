@@ -140,3 +140,10 @@ _TF_QUIET = False
 def require_all() -> bool:
     """CI sets MASKDASH_REQUIRE_ALL=1: optional resources must then be present."""
     return os.environ.get("MASKDASH_REQUIRE_ALL", "") not in ("", "0", "false")
+
+
+def local_streams_allowed() -> bool:
+    """MASKDASH_LOCAL_STREAMS=1: the Live page may read stream URLs on this server itself
+    (loopback) and on link-local addresses (where cloud metadata services answer). Off by
+    default, so a visitor cannot make the server probe its own services; LAN cameras are allowed."""
+    return os.environ.get("MASKDASH_LOCAL_STREAMS", "") not in ("", "0", "false")

@@ -15,6 +15,7 @@ import streamlit
 from streamlit.testing.v1 import AppTest
 
 from media import downloaded
+from maskdash import settings
 from maskdash.evaluation import shipped
 from maskdash.labels import CLASSES3
 from maskdash.model import convolution
@@ -154,7 +155,9 @@ def test_home_explains_the_test_gap_and_shows_the_whole_pipeline(robust_metrics)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Found and labelled right"] == _pct(scenes["all"]["right_share"], 1)
     assert metrics["Faces found on real photos"] == _pct(scenes["all"]["found"] / scenes["all"]["n"], 1)
-    assert any(f"Detector `{scenes['detector']}`" in c.value and "crop figures" in c.value for c in at.caption)
+    from maskdash.inference.detection import LABELS
+
+    assert any(f"Detector: {LABELS[scenes['detector']]}." in c.value and "crop figures" in c.value for c in at.caption)
     assert metrics["Real photos, holdout (balanced)"] == _pct(robust_metrics["sets"]["dev_scenes_holdout"]["balanced_accuracy"])
 
 
@@ -244,7 +247,13 @@ def test_training_learning_rate_caption_follows_each_runs_schedule():
     at = open_page("views/training.py")
     (caption,) = [c.value for c in at.caption if "learning" in c.value.lower() or "decay" in c.value]
     robust, seed = caption.split("**seed**")
-    assert "cosine decay" in robust and "ReduceLROnPlateau" not in robust
+    # the shipped robust model was fine-tuned on the cached feed from an earlier model: no head
+    # epochs and a plateau schedule (the caption once described a cosine decay and "0 head
+    # epochs" for it)
+    args = json.loads((settings.MODELS_DIR / "robust" / "args.json").read_text())
+    assert args["schedule"] == "plateau" and args["head_epochs"] == 0
+    assert "ReduceLROnPlateau" in robust and "cosine" not in robust and "0 head epochs" not in robust
+    assert f"{args['fine_tune_lr']:g}" in robust
     assert "ReduceLROnPlateau" in seed
 
 

@@ -514,3 +514,42 @@ def test_page_shows_a_mask_below_the_nose_and_the_compliance_view(uploads, below
     assert (metrics["Compliant"], metrics["Not compliant"], metrics["Share compliant"]) == ("1", "1", "50 %")
     assert "With mask" not in metrics and "Mask below nose" not in metrics
     assert any(m.value == "**2 face(s)**: 1 compliant, 1 not compliant · 50 % compliant" for m in at.markdown)
+
+
+def test_a_photo_over_the_decode_limit_says_it_was_reduced(detector, classifier):
+    import io
+
+    from PIL import Image
+
+    from maskdash.imaging import DECODE_MAX_PIXELS
+
+    buf = io.BytesIO()
+    Image.new("RGB", (7000, 4000), (120, 130, 140)).save(buf, "JPEG", quality=50)  # 28 MP
+    res = process_upload("big.jpg", buf.getvalue(), detector, classifier)
+    assert isinstance(res, Results) and res.size[0] * res.size[1] <= DECODE_MAX_PIXELS
+    assert any("7000×4000 photo (28 megapixels) is analysed, drawn and downloaded at reduced size" in n
+               for n in res.notes), res.notes
+
+
+def test_a_transparent_png_says_where_its_transparency_went(detector, classifier):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGBA", (64, 48), (10, 20, 30, 0)).save(buf, "PNG")
+    res = process_upload("clear.png", buf.getvalue(), detector, classifier)
+    assert isinstance(res, Results) and "transparent parts were put on white" in res.notes
+
+
+def test_no_face_advice_names_a_real_detector_or_the_size():
+    from maskdash.inference import detection
+    from maskdash.inference.photos import no_face_advice
+
+    default = detection.default_photo_detector()
+    tiny = no_face_advice((8, 8), default, default, detection.LABELS)
+    assert "only 8×8 px" in tiny and "Try" not in tiny
+    same = no_face_advice((640, 480), default, default, detection.LABELS)
+    assert "a lower detector threshold" in same and detection.LABELS[default] not in same
+    other = no_face_advice((640, 480), "blazeface", default, detection.LABELS)
+    assert f"the detector {detection.LABELS[default]}" in other

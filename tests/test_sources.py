@@ -54,7 +54,8 @@ def test_a_malformed_stream_url_is_refused_before_any_connection(url):
         check_url(url)
 
 
-def test_a_stream_url_is_opened_and_an_unreachable_one_is_reported(faces_mp4):
+def test_a_stream_url_is_opened_and_an_unreachable_one_is_reported(faces_mp4, monkeypatch):
+    monkeypatch.setenv("MASKDASH_LOCAL_STREAMS", "1")  # the test's server runs on this machine
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(faces_mp4.parent))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -63,7 +64,31 @@ def test_a_stream_url_is_opened_and_an_unreachable_one_is_reported(faces_mp4):
         assert check_url(url).width == 640
         p = player(url)
         assert p.video is not None
-        with pytest.raises(VideoSourceError, match="cannot be opened"):
+        with pytest.raises(VideoSourceError, match="cannot be opened.*404 not found"):
             check_url(f"http://127.0.0.1:{server.server_port}/missing.mp4")
     finally:
         server.shutdown()
+        server.server_close()
+    with pytest.raises(VideoSourceError, match="refused the connection"):
+        check_url(f"http://127.0.0.1:{server.server_port}/{faces_mp4.name}")  # the server is gone
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8501/", "rtsp://localhost/stream",
+                                 "http://169.254.169.254/latest/meta-data/", "http://[::1]:9/x"])
+def test_the_servers_own_and_link_local_addresses_are_not_opened_for_visitors(url, monkeypatch):
+    monkeypatch.delenv("MASKDASH_LOCAL_STREAMS", raising=False)
+    with pytest.raises(VideoSourceError, match="MASKDASH_LOCAL_STREAMS=1"):
+        check_url(url)
+
+
+def test_an_unknown_host_is_named():
+    with pytest.raises(VideoSourceError, match="the host camera.invalid was not found"):
+        check_url("rtsp://camera.invalid:554/stream")
+
+
+def test_a_file_that_is_not_a_video_says_so_in_words(tmp_path):
+    path = tmp_path / "random.mp4"
+    path.write_bytes(bytes(range(256)) * 64)
+    with pytest.raises(VideoSourceError, match="not a video format FFmpeg knows") as info:
+        check_file(path)
+    assert "Errno" not in str(info.value)

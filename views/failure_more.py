@@ -74,7 +74,8 @@ def below_nose_tab(results: dict[str, dict], have_data: bool) -> None:
     if placed is not None:
         st.caption(f"Masks placed from BlazeFace landmarks on {pct(placed, 0)} of the drawn faces; the rest at the "
                    "typical position in a face crop.")
-    st.markdown("**The faces most taken for a correctly worn mask**")
+    st.markdown("**The faces the model leaned most towards a correctly worn mask** (each with its verdict: "
+                "when the model gets them all right, these are its closest calls)")
     example_faces(results, "below_nose", names, have_data)
 
 
@@ -123,7 +124,8 @@ def hands_tab(results: dict[str, dict], have_data: bool) -> None:
     else:
         st.info("No drawn-hand figures beside these: the occluders study had not been run for this model "
                 "(`python -m maskdash analyze` runs both).", icon=":material/hourglass_empty:")
-    st.markdown("**The real faces most taken for a mask**")
+    st.markdown("**The real faces the model leaned most towards a mask** (each with its verdict: when it gets "
+                "them all right, these are its closest calls)")
     example_faces(results, "hands", names, have_data)
 
 

@@ -24,7 +24,7 @@ GLOSSARY = {
         "ReduceLROnPlateau": "A callback that lowers the learning rate (e.g. ×0.3) when the validation loss has "
                              "stopped improving for a few epochs — the steps in the seed run's learning-rate chart.",
         "Cosine decay": "A learning-rate schedule that glides from its starting value down to almost zero along half "
-                        "a cosine wave, fixed before training — the robust run's smooth curve.",
+                        "a cosine wave, fixed before training — the whole-network (online) runs' smooth curve.",
         "EarlyStopping": "A callback that ends training when the validation loss has not improved for a set number "
                          "of epochs, and can restore the best weights seen.",
         "Transfer learning": "Starting from a network already trained on a large data set (ImageNet, 1.3 M photos) "

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from maskdash.evaluation import shipped
+from maskdash.inference import detection
 from maskdash.settings import display_path
 from views.common import data_available, data_hint, pct, reports_hint, safe_report
 
@@ -121,7 +122,7 @@ def render_pipeline_tiles(scenes: dict) -> None:
                    f"{scenes['false_positives_per_image']:.2f} false detections per photo.")
     small = shipped.small_face_limit(scenes)
     misses = (f"; faces under {small['max_px']} px tall: {pct(small['right'], 0)}" if small else "")
-    st.caption(f"Detector `{detector}`. The crop figures start from the labelled boxes; this one also counts "
+    st.caption(f"Detector: {detection.LABELS.get(detector, detector)}. The crop figures start from the labelled boxes; this one also counts "
                f"the faces the detector misses and the masks worn incorrectly{misses}.")
 
 

@@ -60,8 +60,9 @@ def render_pipeline() -> None:
         "exactly as the training faces were prepared. All faces of a frame go on as one batch.\n"
         "3. **MobileNetV2**, pre-trained on ImageNet with its top blocks fine-tuned on faces, turns each "
         "face into 7×7×1280 features.\n"
-        "4. **Head**: the features are pooled and a dense layer with softmax gives p(with_mask); a face "
-        "is called *with mask* when p reaches the threshold (0.5 by default).\n"
+        "4. **Head**: the features are pooled and a dense layer with softmax gives three probabilities — "
+        "mask worn properly, no mask, mask below the nose — that add up to 1; a face is called *with mask* "
+        "when p(with_mask) reaches the threshold (0.5 by default), else the likelier of the other two.\n"
         "5. **Per-face smoothing** (live video only): faces are followed from frame to frame and each "
         "face's label comes from its last few verdicts, so a hand passing the mouth flips one frame, not "
         "the label. A photo has one frame, so its verdict is the classifier's own."
@@ -123,6 +124,9 @@ def face_from_data() -> tuple[np.ndarray | None, str]:
         return None, ""
 
 
+NO_FACE = "no face detected, the whole image is used"
+
+
 def face_from_upload() -> tuple[np.ndarray | None, str]:
     if not data_available():
         data_hint("Picking a face from Face Mask 12K")
@@ -141,7 +145,10 @@ def face_from_upload() -> tuple[np.ndarray | None, str]:
     except (detection.DetectorUnavailable, ValueError):
         dets = []
     if not dets:
-        return to_input(rgb), f"{up.name}: no face detected, the whole image is used"
+        st.warning(f"No face found in {up.name}: the whole picture is shown to the model as if it were a face. "
+                   "The feature maps still show what each layer sees, but a mask score of a picture without "
+                   "a face means nothing, so none is shown.", icon=":material/face:")
+        return to_input(rgb), f"{up.name}: {NO_FACE}"
     biggest = max(dets, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
     return crop_face(rgb, biggest.box), f"{up.name}: the largest detected face"
 
@@ -178,8 +185,9 @@ def render_feature_maps() -> None:
     with c1:
         st.image(face, caption=source_note, width="stretch")
         try:
-            p = float(get_classifier().predict(face[None])[0])
-            st.metric("p(with_mask)", f"{p:.3f}")
+            if not source_note.endswith(NO_FACE):  # a mask score of a faceless picture means nothing
+                p = float(get_classifier().predict(face[None])[0])
+                st.metric("p(with_mask)", f"{p:.3f}")
         except (FileNotFoundError, OSError, ValueError):
             pass
         layer = st.selectbox("Layer", choices, index=min(1, len(choices) - 1), key="fmap_layer",

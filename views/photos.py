@@ -11,7 +11,8 @@ from maskdash.inference import detection
 from maskdash.inference.draw import annotate_numbered
 from maskdash.inference.photos import (ANSWERS, UPLOAD_TYPES, PhotoError, annotated_png, answer, counts, decode_view,
                                        display_copy, download_name, encode_view, face_table, limits_text,
-                                       plain_markdown, process_upload, summary_line, summary_metrics, view_copy)
+                                       no_face_advice, plain_markdown, process_upload, summary_line, summary_metrics,
+                                       view_copy)
 from maskdash.inference.results import Results, results_csv
 from views.glossary import term
 from views.common import get_classifier, get_detector, safe_report
@@ -47,9 +48,13 @@ with st.sidebar:
                        help="Each face is pixelated in the annotated downloads; boxes, numbers and labels are "
                             "kept. Faces the detector missed are not blurred. The CSV never holds image data.")
 
-files = st.file_uploader("Photos", type=UPLOAD_TYPES, accept_multiple_files=True)
+UPLOAD_MB = st.get_option("server.maxUploadSize")
+files = st.file_uploader("Photos", type=UPLOAD_TYPES, accept_multiple_files=True,
+                         help=f"Up to {UPLOAD_MB} MB per file. The uploader itself refuses a larger file: it "
+                              "marks its name red and the file never reaches the app.")
 if not files:
-    st.info("Drop one or more photos above to start.", icon=":material/upload:")
+    st.info(f"Drop one or more photos above to start (up to {UPLOAD_MB} MB each; a larger file is refused by the "
+            "uploader and marked red in its list).", icon=":material/upload:")
     st.stop()
 
 try:
@@ -157,10 +162,9 @@ def render_photo(i: int, entry: dict, upload) -> None:
                          "face": st.column_config.NumberColumn(width="small"),
                          "detector score": st.column_config.NumberColumn(format="%.3f")})
     else:
-        st.warning("No face found in this photo. Try YuNet multi-scale + face head or a lower detector threshold; very "
-                   "small faces and strongly turned heads are often missed (figures under the batch summary).",
+        st.warning(no_face_advice(res.size, detector.name, detection.default_photo_detector(), detection.LABELS),
                    icon=":material/face:")
-    st.download_button("Download the annotated image, full size" + (" (faces blurred)" if blur else ""),
+    st.download_button(f"Download the annotated image ({w}×{h} px)" + (" (faces blurred)" if blur else ""),
                        full_size_png(res, upload, blur), download_name(res.source, "_masks_blurred.png" if blur else "_masks.png"),
                        "image/png", key=f"dl_{i}_{res.source}_{blur}", icon=":material/download:", on_click="ignore")
 

@@ -100,18 +100,24 @@ def render_curves(histories: dict[str, pd.DataFrame]) -> None:
 
 
 def schedule_caption(recipe: str, args: dict) -> str:
-    """How this run's learning rate was set, from its own arguments."""
+    """How this run's learning rate was set, from its own arguments (a run that started from an
+    earlier model has no head epochs and fine-tunes from the first)."""
     lr, ft = args.get("lr"), args.get("fine_tune_lr")
-    if shipped.trainer_of(args) == "online":
+    schedule = args.get("schedule") or ("cosine" if shipped.trainer_of(args) == "online" else "plateau")
+    head = int(args.get("head_epochs") or 0)
+    if recipe == "seed" or not ft:
+        start = f"starts at {lr:g}" if lr else "starts at its set rate"
+    elif head:
+        start = f"{head} head epoch{'s' if head != 1 else ''} at {lr:g}, then fine-tuning at {ft:g}"
+    else:
+        start = f"fine-tunes from the first epoch at {ft:g} (it starts from an earlier model)"
+    if schedule == "cosine":
         budget = f" (its length fitted to a {args['minutes']}-minute budget)" if args.get("minutes") else ""
-        head = int(args.get("head_epochs", 1))
-        return (f"**{recipe}**: {head} head epoch{'s' if head != 1 else ''} at {lr:g}; then fine-tuning starts "
-                f"with a warm-up epoch at a quarter of {ft:g} and follows a **{term('Cosine decay', 'cosine decay')}** from {ft:g} "
-                f"down to 1e-06 at the last epoch{budget}.") if lr and ft else f"**{recipe}**: cosine decay."
-    start = f"starts at {lr:g}" if lr else "starts at its set rate"
-    fine = f", fine-tuning at {ft:g}" if ft and recipe != "seed" else ""
-    return (f"**{recipe}**: {start}{fine}; **{term('ReduceLROnPlateau')}** multiplies it by 0.3 after every 2 epochs "
-            "without a lower validation loss, and EarlyStopping ends the run after 3.")
+        return (f"**{recipe}**: {start}; fine-tuning opens with a warm-up epoch at a quarter of that rate and "
+                f"follows a **{term('Cosine decay', 'cosine decay')}** down to 1e-06 at the last epoch{budget}.")
+    return (f"**{recipe}**: {start}; **{term('ReduceLROnPlateau')}** multiplies it by 0.3 after every 2 epochs "
+            "without a better checkpoint, and EarlyStopping ends the run after 3 (a run of a few epochs may "
+            "keep one rate throughout).")
 
 
 def render_schedule(histories: dict[str, pd.DataFrame], args: dict[str, dict]) -> None:
@@ -121,7 +127,7 @@ def render_schedule(histories: dict[str, pd.DataFrame], args: dict[str, dict]) -
     c4.plotly_chart(charts.epoch_time(histories), key="train_time")
     machines = {r: (safe_report(shipped.load_training_facts, r) or {}).get("machine") for r in histories}
     where = "; ".join(f"{r} on {m.split(';')[0]}" for r, m in machines.items() if m)
-    st.caption(" ".join(schedule_caption(r, args[r]) for r in histories)
+    st.caption("Learning rate — " + " ".join(schedule_caption(r, args[r]) for r in histories)
                + (f" Epoch times come from different machines ({where}): compare their shapes, not their heights."
                   if where else ""))
     with st.expander("Per-epoch numbers"):

@@ -83,8 +83,11 @@ def headlines(s: dict) -> dict[str, float | None]:
 
     occ = (st.get("occluders") or {}).get("objects") or {}
     out["no mask, untouched: called with mask"] = (occ.get("none") or {}).get("called_with_mask")
-    for obj in ("hand", "phone", "cup", "scarf"):
+    for obj in ("hand", "phone", "cup"):
         out[f"no mask + {obj}: called with mask"] = (occ.get(obj) or {}).get("called_with_mask")
+    # a scarf pulled over mouth and nose is accepted as a face covering (the Occluding objects tab):
+    # its "with mask" calls are not failures, so the glance names them for what they are
+    out["scarf over mouth and nose: accepted as a covering"] = (occ.get("scarf") or {}).get("called_with_mask")
     src = ((st.get("angles") or {}).get("sources") or {})
     for source, title in (("dev_scenes", "dev scenes"), ("test", "Test")):
         bins = (src.get(source) or {}).get("bins")
@@ -106,7 +109,7 @@ def headlines(s: dict) -> dict[str, float | None]:
         out[f"mask below the nose ({title}): called with mask"] = r and r["called_with_mask"]
     hands = (st.get("hands") or {}).get("table")
     r = row(hands, group="hand_or_object")
-    out["real hand or object over the mouth: called with mask"] = r and r["called_with_mask"]
+    out["real hand or object over an unmasked mouth: called with mask"] = r and r["called_with_mask"]
     dim = (st.get("dim_webcam") or {}).get("table")
     for truth, title in (("with_mask", "masked"), ("without_mask", "unmasked")):
         r = row(dim, source="test", level="very dark", truth=truth)

@@ -361,9 +361,11 @@ def args_for_users(args: dict) -> dict:
 
 
 def trainer_of(args: dict | None) -> str:
-    """"online" (fresh views every epoch, cosine learning-rate decay; its arguments carry the
-    fine-tuning `cut`) or "cached" (frozen features cached, ReduceLROnPlateau)."""
-    return "online" if args and "cut" in args else "cached"
+    """The feed a run was trained with: "online" (fresh views every epoch) or "cached" (frozen
+    features cached), also for run folders from before one trainer took both."""
+    from maskdash.train.config import recognise
+
+    return recognise(args or {})[1]
 
 
 def validated_on_pack(args: dict | None) -> bool:

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from maskdash.imaging import ImageError, load_rgb, resize
+from maskdash.imaging import DECODE_MAX_PIXELS, ImageError, load_rgb, resize
 from maskdash.inference.draw import annotate_numbered
 from maskdash.inference.faces import analyse
 from maskdash.inference.results import Results
@@ -58,9 +58,30 @@ def _describe(data: bytes) -> list[str]:
                 notes.append("CMYK colours were converted to RGB")
             if img.mode.startswith("I;16") or img.mode in ("I", "F"):
                 notes.append("16-bit image reduced to 8 bits per channel")
+            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+                notes.append("transparent parts were put on white")
+            w, h = img.size
+            if w * h > DECODE_MAX_PIXELS:
+                notes.append(f"a {w}×{h} photo ({w * h / 1e6:.0f} megapixels) is analysed, drawn and downloaded "
+                             f"at reduced size (at most {DECODE_MAX_PIXELS / 1e6:.0f} megapixels)")
     except Exception:  # noqa: BLE001 - a header we cannot read is load_rgb's to explain
         pass
     return notes
+
+
+SMALLEST_PHOTO_PX = 24  # a face needs ~12 px to be found, and a face fills a fraction of its photo
+
+
+def no_face_advice(size: tuple[int, int], detector_name: str, default_name: str, labels: dict[str, str]) -> str:
+    """What to tell a user whose photo gave no face: too small a picture, or what else to try."""
+    w, h = size
+    if min(w, h) < SMALLEST_PHOTO_PX:
+        return (f"No face found: this picture is only {w}×{h} px, too small to hold a face the detectors can find "
+                f"(a face needs to be about 12 px tall or more).")
+    tries = ("a lower detector threshold" if detector_name == default_name
+             else f"the detector {labels.get(default_name, default_name)} or a lower detector threshold")
+    return (f"No face found in this photo. Try {tries}; very small faces and strongly turned heads are often "
+            "missed (see \"How far to trust a count\" above).")
 
 
 def process_upload(name: str, data: bytes, detector, classifier, det_threshold: float | None = None,

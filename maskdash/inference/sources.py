@@ -40,13 +40,59 @@ def _options(url: str) -> dict:
     return {"rtsp_transport": "tcp"} if urlsplit(url).scheme in ("rtsp", "rtsps") else {}
 
 
-def _probe(source, name: str, options: dict | None = None, timeout: float | None = None) -> VideoInfo:
+def _why(exc: BaseException, url: str | None) -> str:
+    """FFmpeg's error in words a user can act on (its raw text said "[Errno 5] Input/output error")."""
+    import av.error as e
+
+    where = f"{urlsplit(url).hostname}:{urlsplit(url).port or 'its default port'}" if url else ""
+    if isinstance(exc, e.InvalidDataError):
+        return "its contents are not a video format FFmpeg knows (a damaged file, or another kind of file)"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"{where} refused the connection (nothing serves a stream there)"
+    if isinstance(exc, (TimeoutError, e.ExitError)):  # ExitError: PyAV's timeout interrupted FFmpeg
+        return f"{where} did not answer within {OPEN_TIMEOUT_S} s"
+    if isinstance(exc, (e.HTTPUnauthorizedError, e.HTTPForbiddenError)):
+        return "the server refused access (a camera that needs a login takes it as rtsp://user:password@host/…)"
+    if isinstance(exc, e.HTTPNotFoundError):
+        return "the server has nothing at that path (404 not found)"
+    if isinstance(exc, e.HTTPError):
+        return f"the server answered with an error ({getattr(exc, 'strerror', None) or exc})"
+    return f"{getattr(exc, 'strerror', None) or exc}"
+
+
+def _check_host(url: str) -> None:
+    """The URL's host must resolve, and not to this server or a link-local address unless
+    `settings.local_streams_allowed()`."""
+    import ipaddress
+    import socket
+
+    from maskdash import settings
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, parts.port or None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, OSError):
+        raise VideoSourceError(f"{url} cannot be opened: the host {host or '(none)'} was not found "
+                               "(check the name, or give the camera's IP address)") from None
+    if settings.local_streams_allowed():
+        return
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%")[0])
+        if ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
+            raise VideoSourceError(f"{url} is not read: {host} is this server itself or a link-local address, "
+                                   "which the Live page does not open for visitors (set MASKDASH_LOCAL_STREAMS=1 "
+                                   "where the app runs to allow it)")
+
+
+def _probe(source, name: str, options: dict | None = None, timeout: float | None = None,
+           url: str | None = None) -> VideoInfo:
     import av
 
     try:
         container = av.open(source, options=options or {}, timeout=timeout)
     except (av.FFmpegError, OSError) as exc:
-        raise VideoSourceError(f"{name} cannot be opened as a video: {exc}") from None
+        raise VideoSourceError(f"{name} cannot be opened as a video: {_why(exc, url)}") from None
     try:
         streams = container.streams.video
         if not streams:
@@ -55,7 +101,7 @@ def _probe(source, name: str, options: dict | None = None, timeout: float | None
         try:
             frame = next(container.decode(stream), None)
         except (av.FFmpegError, OSError) as exc:
-            raise VideoSourceError(f"{name}: its video cannot be decoded ({exc})") from None
+            raise VideoSourceError(f"{name}: its video cannot be decoded ({_why(exc, url)})") from None
         if frame is None:
             raise VideoSourceError(f"{name}: its video track holds no frames")
         rate = float(stream.average_rate) if stream.average_rate else None
@@ -89,7 +135,8 @@ def check_url(url: str) -> VideoInfo:
     if parts.scheme not in URL_SCHEMES or not parts.netloc:
         raise VideoSourceError(f"{url or 'The address'} is not a stream URL: it should start with "
                                + ", ".join(f"{s}://" for s in URL_SCHEMES) + " and name a host")
-    return _probe(url, url, _options(url), timeout=OPEN_TIMEOUT_S)
+    _check_host(url)
+    return _probe(url, url, _options(url), timeout=OPEN_TIMEOUT_S, url=url)
 
 
 def player(source: str | bytes, loop: bool = False):
