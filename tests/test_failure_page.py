@@ -330,3 +330,18 @@ def test_the_committed_audit_explains_why_the_pairs_add_up_to_more():
     note = pairs_note(pairs, cross, dups)
     assert f"add up to {total}" in note and f"{total - cross} more than the {cross}" in note
     assert all(f"{k} group {g}" in note for k, g in three)
+
+
+def test_the_real_hands_study_and_the_report_count_the_same_faces():
+    """The Failure analysis page's real hands and the Evaluation page's "hand or object over an
+    unmasked mouth" are one group of the extra faces' holdout (they once differed: 14 and 12 faces,
+    the study counting scarves pulled up, which the product accepts as a covering)."""
+    import pandas as pd
+
+    from maskdash import settings
+
+    metrics = json.loads((settings.MODELS_DIR / "robust" / "metrics.json").read_text())
+    covered = metrics["extra_faces_holdout"]["hand_or_object_over_mouth"]
+    study = pd.read_csv(settings.MODELS_DIR / "analysis" / "robust" / "hands_summary.csv").set_index("group")
+    assert study.loc["hand_or_object", "n"] == covered["n"]
+    assert study.loc["hand_or_object", "called_with_mask"] == pytest.approx(covered["called_with_mask"], abs=1e-4)

@@ -218,6 +218,15 @@ class ExtraFace:
     tags: tuple[str, ...]
     fold: str
 
+    @property
+    def mouth_covered_unmasked(self) -> bool:
+        """An unmasked face with a hand or an object over the mouth — not a scarf pulled up, which
+        the product accepts as a face covering. Every "called with_mask" among these is a mistake;
+        `report` and the hands study count this same group."""
+        tags = set(self.tags)
+        return (self.label == "without_mask" and bool(tags & {"hand_over_mouth", "object_over_mouth"})
+                and "scarf_or_face_cover" not in tags)
+
 
 def extra_fold(source: str, orig_path: str) -> str:
     """Deterministic split of the extra faces by source photo (every face cut from one photo

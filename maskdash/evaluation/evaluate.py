@@ -277,7 +277,7 @@ def evaluate_extra(classifier, extra_dir: Path, fold: str = "holdout", threshold
         return np.array([bool(t & set(names)) for t in tags], bool)
 
     unmasked = truth == WITHOUT_MASK
-    covered = unmasked & has("hand_over_mouth", "object_over_mouth") & ~has("scarf_or_face_cover")
+    covered = np.array([f.mouth_covered_unmasked for f in kept], bool)
     hands = unmasked & has("hand_over_mouth")
     hard = unmasked & has("reviewed_hard_negative")
     dim = has("dim_webcam")

@@ -84,8 +84,8 @@ def below_nose(ctx: Context) -> StudyResult:
 
 
 HAND_GROUPS = {  # group → (title, the extra faces' tags that put a face in it)
-    # unmasked faces only, as the drawn hand and `report`'s figure: a hand beside a worn mask
-    # called with_mask is right, and counting it as "taken for a mask" overstated the failure
+    # `ExtraFace.mouth_covered_unmasked`, as `report` counts it: unmasked faces only, and not a
+    # scarf pulled up (accepted as a covering); counting those as "taken for a mask" overstated it
     "hand_or_object": ("hand or object over an unmasked mouth (real photos)", ("hand_over_mouth", "object_over_mouth")),
     "hard_negative": ("reviewed hard negatives (real photos)", ("reviewed_hard_negative",)),
 }
@@ -133,7 +133,7 @@ def hands(ctx: Context) -> StudyResult:
     rows = []
     for k, f in enumerate(faces):
         for group, (_, tags) in HAND_GROUPS.items():
-            if set(tags) & set(f.tags) and (group != "hand_or_object" or f.label == WITHOUT_MASK):
+            if set(tags) & set(f.tags) and (group != "hand_or_object" or f.mouth_covered_unmasked):
                 rows.append({"group": group, "path": f.path.name, "image": calls.extra_image(f, root),
                              "truth": f.label, "tags": ";".join(f.tags), "source": f.source, **v.iloc[k].to_dict()})
     df = pd.DataFrame(rows, columns=["group", "path", "image", "truth", "tags", "source", "p_mask", "p_incorrect",
