@@ -31,7 +31,7 @@ def _run_train(a: argparse.Namespace) -> int:
         limit=a.limit, seed=a.seed, views=a.views, cover_p=a.cover_p, distract_p=a.distract_p,
         low_light_p=a.low_light_p, low_light_max=a.low_light_max, preprocess=a.preprocess,
         minutes=a.minutes, workers=a.workers, classes=a.classes, extra_faces=a.extra_faces,
-        synth_incorrect=a.synth_incorrect, augment=a.augment, distill=a.distill,
+        synth_incorrect=a.synth_incorrect, augment=a.augment, distill=a.distill, twin_targets=a.twin_targets,
     ))
     print(f"best checkpoint: {settings.display_path(best)}")
     return 0
@@ -101,6 +101,10 @@ def _train_arguments(t: argparse.ArgumentParser, feed: bool) -> None:
     t.add_argument("--distill", action="store_true",
                    help="cached feed with --init: each view and its dim-webcam twin learn the init model's "
                    "probabilities on the view (robustness to dim light without moving the rest)")
+    t.add_argument("--twin-targets", choices=("teacher", "label"),
+                   help="with --distill, what the dim twins learn: the clean view's probabilities (teacher, the "
+                   "default) or their own labels (label: the clean views keep the init model's answers, as in "
+                   "Learning without Forgetting)")
     t.add_argument("--minutes", type=float, help="time budget: no epoch starts that would not end in it")
     t.add_argument("--workers", type=int, default=0, help="online feed: augmentation processes (0: cores − 1)")
     t.set_defaults(fn=_run_train)

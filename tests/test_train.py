@@ -266,3 +266,9 @@ def test_distilled_views_learn_the_init_models_answers_with_dim_twins(tmp_path, 
     again = CachedFeed(args, Run(args.out))
     again.prepare(load_model(init))
     assert np.allclose(again.y_1h, feed.y_1h)
+    # twins that learn their own labels: the clean views keep the teacher's answers
+    args.twin_targets = "label"
+    lwf = CachedFeed(args, Run(args.out))
+    lwf.prepare(load_model(init))
+    assert np.allclose(lwf.y_1h[:n], feed.y_1h[:n])
+    assert np.array_equal(lwf.y_1h[n:], np.eye(3, dtype=np.float32)[lwf.y[n:]])

@@ -93,6 +93,10 @@ class TrainArgs:
     # dim views among them), and the same probabilities on that view's dim-webcam twin — so the
     # dim faces are taught what the model already says in good light, and the rest stays put
     distill: bool = False
+    # with distill, what the dim twins learn: "teacher" (the clean view's probabilities) or
+    # "label" (their own labels, as Learning without Forgetting learns new data beside the old
+    # answers it keeps)
+    twin_targets: str | None = None
     minutes: float | None = None  # stop starting epochs after this long (a lease's limit)
     workers: int | None = 0  # online feed: augmentation processes; 0: one per CPU core, less one
 
@@ -140,6 +144,12 @@ def resolve(args: TrainArgs) -> TrainArgs:
     if args.distill and (args.feed != "cached" or not args.init or args.augment == "seed"):
         raise ValueError("--distill teaches a model its own answers on dim twins of its views: it needs "
                          "--init, the cached feed and the robust or online augmentation")
+    if args.distill:
+        args.twin_targets = args.twin_targets or "teacher"
+        if args.twin_targets not in ("teacher", "label"):
+            raise ValueError(f"unknown twin targets {args.twin_targets!r}; choose from teacher, label")
+    else:
+        args.twin_targets = None
     if args.feed == "online":
         args.views = args.train_split = args.val_split = None
     else:

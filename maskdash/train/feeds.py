@@ -91,8 +91,14 @@ class CachedFeed:
         self.x, self.y = arrays["train_x"], arrays["train_y"]
         self.x_val, self.y_val = arrays["val_x"], arrays["val_y"]
         self.x_sv, self.y_sv = arrays["sval_x"], np.asarray(arrays["sval_y"], np.int64)
-        # distilled: soft targets, the init model's answer on each clean view (and its twin's)
-        self.y_1h = np.asarray(arrays["train_t"], np.float32) if self.args.distill else one_hot(self.y, self.args.classes)
+        # distilled: soft targets, the init model's answer on each clean view (and its twin's,
+        # unless the twins learn their labels); the clean views come first, then their twins
+        self.y_1h = one_hot(self.y, self.args.classes)
+        if self.args.distill:
+            half = len(self.y) // 2
+            self.y_1h[:half] = arrays["train_t"][:half]
+            if self.args.twin_targets == "teacher":
+                self.y_1h[half:] = arrays["train_t"][half:]
         self.weights = sample_weights(np.asarray(self.y), arrays["train_src"], self.args.dev_weight)
         return top
 
