@@ -92,3 +92,15 @@ def test_a_file_that_is_not_a_video_says_so_in_words(tmp_path):
     with pytest.raises(VideoSourceError, match="not a video format FFmpeg knows") as info:
         check_file(path)
     assert "Errno" not in str(info.value)
+
+
+def test_a_cameras_password_is_never_shown_and_a_bad_port_is_named():
+    from maskdash.inference.sources import shown_url
+
+    assert shown_url("rtsp://admin:s3cret@cam.example:554/live") == "rtsp://admin:***@cam.example:554/live"
+    assert shown_url("rtsp://cam.example/live") == "rtsp://cam.example/live"
+    with pytest.raises(VideoSourceError) as info:
+        check_url("rtsp://admin:s3cret@camera.invalid:554/stream")
+    assert "s3cret" not in str(info.value) and "admin:***@" in str(info.value)
+    with pytest.raises(VideoSourceError, match="port is not a number"):
+        check_url("http://cam.example:abc/stream")

@@ -315,7 +315,7 @@ def pick_source() -> dict | None:
                                help="An IP camera's RTSP or HTTP(S) address, read by this server.").strip()
         if not source:
             return None
-        name = source
+        name = sources.shown_url(source)  # a camera's password never reaches the page
     try:
         info = check_source(kind, source, name)
     except sources.VideoSourceError as exc:

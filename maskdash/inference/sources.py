@@ -40,11 +40,27 @@ def _options(url: str) -> dict:
     return {"rtsp_transport": "tcp"} if urlsplit(url).scheme in ("rtsp", "rtsps") else {}
 
 
+def shown_url(url: str) -> str:
+    """The URL as messages and captions show it: a camera's password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _port(url: str) -> int | None:
+    try:
+        return urlsplit(url).port
+    except ValueError:  # "host:abc"
+        return None
+
+
 def _why(exc: BaseException, url: str | None) -> str:
     """FFmpeg's error in words a user can act on (its raw text said "[Errno 5] Input/output error")."""
     import av.error as e
 
-    where = f"{urlsplit(url).hostname}:{urlsplit(url).port or 'its default port'}" if url else ""
+    where = f"{urlsplit(url).hostname}:{_port(url) or 'its default port'}" if url else ""
     if isinstance(exc, e.InvalidDataError):
         return "its contents are not a video format FFmpeg knows (a damaged file, or another kind of file)"
     if isinstance(exc, ConnectionRefusedError):
@@ -68,19 +84,23 @@ def _check_host(url: str) -> None:
 
     from maskdash import settings
 
-    parts = urlsplit(url)
+    parts, name = urlsplit(url), shown_url(url)
     host = parts.hostname or ""
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError:
+        raise VideoSourceError(f"{name} is not a stream URL: its port is not a number") from None
     try:
         infos = socket.getaddrinfo(host, parts.port or None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError, OSError):
-        raise VideoSourceError(f"{url} cannot be opened: the host {host or '(none)'} was not found "
+        raise VideoSourceError(f"{name} cannot be opened: the host {host or '(none)'} was not found "
                                "(check the name, or give the camera's IP address)") from None
     if settings.local_streams_allowed():
         return
     for info in infos:
         ip = ipaddress.ip_address(info[4][0].split("%")[0])
         if ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
-            raise VideoSourceError(f"{url} is not read: {host} is this server itself or a link-local address, "
+            raise VideoSourceError(f"{name} is not read: {host} is this server itself or a link-local address, "
                                    "which the Live page does not open for visitors (set MASKDASH_LOCAL_STREAMS=1 "
                                    "where the app runs to allow it)")
 
@@ -133,10 +153,10 @@ def check_url(url: str) -> VideoInfo:
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in URL_SCHEMES or not parts.netloc:
-        raise VideoSourceError(f"{url or 'The address'} is not a stream URL: it should start with "
+        raise VideoSourceError(f"{shown_url(url) or 'The address'} is not a stream URL: it should start with "
                                + ", ".join(f"{s}://" for s in URL_SCHEMES) + " and name a host")
     _check_host(url)
-    return _probe(url, url, _options(url), timeout=OPEN_TIMEOUT_S, url=url)
+    return _probe(url, shown_url(url), _options(url), timeout=OPEN_TIMEOUT_S, url=url)
 
 
 def player(source: str | bytes, loop: bool = False):
