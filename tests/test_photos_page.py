@@ -527,7 +527,8 @@ def test_a_photo_over_the_decode_limit_says_it_was_reduced(detector, classifier)
     Image.new("RGB", (7000, 4000), (120, 130, 140)).save(buf, "JPEG", quality=50)  # 28 MP
     res = process_upload("big.jpg", buf.getvalue(), detector, classifier)
     assert isinstance(res, Results) and res.size[0] * res.size[1] <= DECODE_MAX_PIXELS
-    assert any("7000×4000 photo (28 megapixels) is analysed, drawn and downloaded at reduced size" in n
+    w, h = res.size
+    assert any(f"7000×4000 photo (28 megapixels) is analysed, drawn and downloaded at {w}×{h}" in n
                for n in res.notes), res.notes
 
 

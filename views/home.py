@@ -132,8 +132,11 @@ def training_sentence(args: dict) -> str:
     if args.get("dev_scenes") or (args.get("pack") or {}).get("scene_faces"):
         trained.append("plus the faces of the *train* fold of the dev street photos (the *holdout* fold is kept for evaluation)")
     if args.get("epochs"):
-        trained.append(f"{args['epochs']} epochs, batch {args.get('batch_size', '?')}, learning rate {args.get('lr')} "
-                       f"then {args.get('fine_tune_lr')} for fine-tuning")
+        ft, head = args.get("fine_tune_lr"), args.get("head_epochs")
+        rate = (f"learning rate {args.get('lr')}" if not ft  # the head alone learns
+                else f"fine-tuning at {ft} from an earlier model" if args.get("init") and not head
+                else f"learning rate {args.get('lr')} then {ft} for fine-tuning")
+        trained.append(f"{args['epochs']} epochs, batch {args.get('batch_size', '?')}, {rate}")
     return "Trained on " + "; ".join(trained) + "."
 
 

@@ -194,8 +194,8 @@ def results_panel(state: live.LiveState, playing: bool, show_p: bool, sound: boo
 
         if not playing and not ready:
             what = "Choose a video file" if source == "file" else "Enter a stream URL"
-            st.info(f"**Not playing.** {what} in the left column: once it opens, the video appears there with a "
-                    "**START** button under it.", icon=":material/play_circle:")
+            st.info(f"**Not playing.** {what} in the left column (another one, if it could not be opened): once it "
+                    "opens, the video appears there with a **START** button under it.", icon=":material/play_circle:")
         elif not playing and source != "webcam":
             st.info(f"**Not playing.** Press **START** under the video to run the {SOURCES[source].lower()} "
                     "through the detector and the classifier.", icon=":material/play_circle:")

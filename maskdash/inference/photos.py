@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -50,7 +51,10 @@ def _describe(data: bytes) -> list[str]:
     Only reads the header; failures here are left to load_rgb to report."""
     notes = []
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with warnings.catch_warnings():  # load_rgb has judged the size already
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+        with img:
             frames = getattr(img, "n_frames", 1)
             if frames > 1:
                 notes.append(f"animated image ({frames} frames): only the first frame was analysed")
@@ -60,10 +64,7 @@ def _describe(data: bytes) -> list[str]:
                 notes.append("16-bit image reduced to 8 bits per channel")
             if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
                 notes.append("transparent parts were put on white")
-            w, h = img.size
-            if w * h > DECODE_MAX_PIXELS:
-                notes.append(f"a {w}×{h} photo ({w * h / 1e6:.0f} megapixels) is analysed, drawn and downloaded "
-                             f"at reduced size (at most {DECODE_MAX_PIXELS / 1e6:.0f} megapixels)")
+
     except Exception:  # noqa: BLE001 - a header we cannot read is load_rgb's to explain
         pass
     return notes
@@ -99,6 +100,16 @@ def process_upload(name: str, data: bytes, detector, classifier, det_threshold: 
         log.exception("face search failed for %r", name)
         return PhotoError(name, f"the face search failed on this image ({type(exc).__name__}: {exc})")
     result.notes = _describe(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            w, h = Image.open(io.BytesIO(data)).size
+    except Exception:  # noqa: BLE001 - decoded above, so only a header oddity; nothing to add
+        w = h = 0
+    if w * h > DECODE_MAX_PIXELS:  # decoded at reduced size by load_rgb
+        rw, rh = result.size
+        result.notes.append(f"a {w}×{h} photo ({w * h / 1e6:.0f} megapixels) is analysed, drawn and downloaded at "
+                            f"{rw}×{rh} (photos over {DECODE_MAX_PIXELS / 1e6:.0f} megapixels are decoded at reduced size)")
     return result
 
 
