@@ -48,6 +48,24 @@ def test_photo_variants_keep_boxes_on_their_faces():
         assert inside.size and inside.mean() > 120, (x1, y1, x2, y2)
 
 
+def test_zoomed_copies_enlarge_the_faces_and_keep_their_boxes_on_them():
+    # Faces spread over the photo: a zoomed copy shows some of them, larger, boxes on white pixels.
+    rgb = np.zeros((300, 400, 3), np.uint8)
+    boxes = [(x, y, x + 20, y + 20) for x in (20, 120, 220, 320) for y in (30, 140, 250)]
+    for x1, y1, x2, y2 in boxes:
+        rgb[y1:y2, x1:x2] = 255
+    plain = next(train_fh.photo_variants(rgb, boxes, 0, None))[1]
+    zoomed = list(train_fh.photo_variants(rgb, boxes, 0, np.random.default_rng(1), zoom=4))[2:]
+    assert len(zoomed) == 4
+    for canvas, kept in zoomed:
+        assert 0 < len(kept) < len(boxes)
+        for x1, y1, x2, y2 in kept:
+            if x2 - x1 > 0.9 * (y2 - y1):  # not cut by the window's edge
+                assert y2 - y1 > 1.25 * (plain[0][3] - plain[0][1])  # enlarged
+                inside = canvas[int(y1) + 3:int(y2) - 3, int(x1) + 3:int(x2) - 3]
+                assert inside.size and inside.mean() > 120, (x1, y1, x2, y2)
+
+
 def test_the_face_head_learns_from_the_train_fold_only(dev_scenes):
     fit, val = train_fh.split(dev_scenes)
     fit_names, val_names = {s.image_path.name for s in fit}, {s.image_path.name for s in val}

@@ -41,6 +41,9 @@ class DetectorArgs:
     batch: int = 16
     dropout: float = 0.1
     variants: int = 2  # augmented copies per fit photo, beside the photo and its mirror image
+    # copies enlarged 1.3–2× and cut to the canvas: the dev photos' faces are mostly small, and the
+    # shrunk copies make them smaller still, so a large masked profile was rare in training
+    zoom: int = 0
     seed: int = 0
     limit: int | None = None  # photos per sub-fold (quick checks)
     base_weights: str = ""  # default: settings.base_weights()
@@ -116,9 +119,29 @@ def _reexpose(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return x
 
 
-def photo_variants(rgb: np.ndarray, boxes, variants: int, rng: np.random.Generator | None):
-    """(canvas, boxes in head pixels) for the photo, its mirror image (when `rng` is given) and
-    `variants` augmented copies."""
+def zoomed(rgb: np.ndarray, boxes, rng: np.random.Generator, factor: float):
+    """The photo enlarged `factor` times its letterboxed size and cut to a random SIDE×SIDE window:
+    (canvas, boxes in head pixels) — the faces whose centre is in the window, clipped to it."""
+    h, w = rgb.shape[:2]
+    s = fh.SIDE * factor / max(h, w)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    big = cv2.resize(np.ascontiguousarray(rgb), (nw, nh), interpolation=cv2.INTER_LINEAR)
+    x0, y0 = int(rng.integers(0, max(1, nw - fh.SIDE + 1))), int(rng.integers(0, max(1, nh - fh.SIDE + 1)))
+    window = big[y0:y0 + fh.SIDE, x0:x0 + fh.SIDE]
+    canvas = np.zeros((fh.SIDE, fh.SIDE, 3), np.uint8)
+    canvas[:window.shape[0], :window.shape[1]] = window
+    kept = []
+    for x1, y1, x2, y2 in boxes:
+        bx1, by1, bx2, by2 = x1 * s - x0, y1 * s - y0, x2 * s - x0, y2 * s - y0
+        cx, cy = (bx1 + bx2) / 2, (by1 + by2) / 2
+        if 0 <= cx < window.shape[1] and 0 <= cy < window.shape[0]:
+            kept.append((max(0.0, bx1), max(0.0, by1), min(float(window.shape[1]), bx2), min(float(window.shape[0]), by2)))
+    return canvas, kept
+
+
+def photo_variants(rgb: np.ndarray, boxes, variants: int, rng: np.random.Generator | None, zoom: int = 0):
+    """(canvas, boxes in head pixels) for the photo, its mirror image (when `rng` is given),
+    `variants` augmented copies and `zoom` enlarged ones."""
     h, w = rgb.shape[:2]
     canvas, s = fh.letterbox(rgb)
     yield canvas, [(x1 * s, y1 * s, x2 * s, y2 * s) for x1, y1, x2, y2 in boxes]
@@ -136,9 +159,13 @@ def photo_variants(rgb: np.ndarray, boxes, variants: int, rng: np.random.Generat
         ox, oy = int(rng.integers(0, fh.SIDE - nw + 1)), int(rng.integers(0, fh.SIDE - nh + 1))
         canvas, s = fh.letterbox(src, long_side, (ox, oy))
         yield _reexpose(canvas, rng), [(x1 * s + ox, y1 * s + oy, x2 * s + ox, y2 * s + oy) for x1, y1, x2, y2 in bxs]
+    for _ in range(zoom):
+        flip = rng.random() < 0.5
+        canvas, bxs = zoomed(rgb[:, ::-1] if flip else rgb, mirrored if flip else boxes, rng, float(rng.uniform(1.3, 2.0)))
+        yield _reexpose(canvas, rng), bxs
 
 
-def features(scenes, backbone, variants: int, rng: np.random.Generator | None, desc: str):
+def features(scenes, backbone, variants: int, rng: np.random.Generator | None, desc: str, zoom: int = 0):
     """Backbone features (float16) and targets of every variant of every photo."""
     from tqdm import tqdm
 
@@ -160,7 +187,7 @@ def features(scenes, backbone, variants: int, rng: np.random.Generator | None, d
             skipped.append((str(scene.image_path), str(exc)))
             continue
         boxes = [(b.x1, b.y1, b.x2, b.y2) for b in scene.boxes]
-        batch.extend(photo_variants(rgb, boxes, variants, rng))
+        batch.extend(photo_variants(rgb, boxes, variants, rng, zoom))
         if len(batch) >= 16:
             flush()
     if batch:
@@ -187,7 +214,8 @@ def train(args: DetectorArgs) -> Path:
     write_json(run.args, {**asdict(args), "base_weights": weights, "fit_photos": len(fit), "val_photos": len(val)})
     start = time.time()
     backbone = fh.build_backbone(weights)
-    x8, x16, y, skipped = features(fit, backbone, args.variants, np.random.default_rng(args.seed), "features (fit)")
+    x8, x16, y, skipped = features(fit, backbone, args.variants, np.random.default_rng(args.seed), "features (fit)",
+                                   args.zoom)
     v8, v16, vy, vskipped = features(val, backbone, 0, None, "features (val)")
     run.write_skipped(skipped + vskipped)
     head = fh.build_head(args.dropout)
