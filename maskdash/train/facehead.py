@@ -195,6 +195,31 @@ def features(scenes, backbone, variants: int, rng: np.random.Generator | None, d
     return np.concatenate(f8), np.concatenate(f16), np.stack(ys), skipped
 
 
+def batches(x8: np.ndarray, x16: np.ndarray, y: np.ndarray, batch: int, rng: np.random.Generator | None):
+    """The cached features as Keras batches, cast to float32 one batch at a time: handing Keras
+    the whole float16 arrays made it hold a float32 copy of all of them (1,476 photo copies ran
+    this 23 GB machine out of memory). `rng`: a new order every epoch; None: in order."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.order = rng.permutation(len(y)) if rng is not None else np.arange(len(y))
+
+        def __len__(self):
+            return -(-len(y) // batch)
+
+        def __getitem__(self, i):
+            idx = np.sort(self.order[i * batch:(i + 1) * batch])
+            return (x8[idx].astype(np.float32), x16[idx].astype(np.float32)), y[idx]
+
+        def on_epoch_end(self):
+            if rng is not None:
+                self.order = rng.permutation(len(y))
+
+    return Batches()
+
+
 def train(args: DetectorArgs) -> Path:
     """Train, choose the checkpoint on the 'val' photos, export; returns the run folder."""
     settings.quiet_tensorflow()
@@ -222,10 +247,11 @@ def train(args: DetectorArgs) -> Path:
     steps = -(-len(y) // args.batch) * args.epochs
     head.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(args.lr, steps)), loss=loss)
     history, best = [], float("inf")
+    fit_batches = batches(x8, x16, y, args.batch, np.random.default_rng([args.seed, 2]))
+    val_batches = batches(v8, v16, vy, args.batch, None)
     for epoch in range(args.epochs):
-        h = head.fit([x8, x16], y, batch_size=args.batch, epochs=epoch + 1, initial_epoch=epoch, verbose=0,
-                     shuffle=True)
-        val_loss = float(head.evaluate([v8, v16], vy, batch_size=args.batch, verbose=0))
+        h = head.fit(fit_batches, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
+        val_loss = float(head.evaluate(val_batches, verbose=0))
         history.append([epoch + 1, round(float(h.history["loss"][-1]), 5), round(val_loss, 5)])
         write_csv(run.history, ["epoch", "loss", "val_loss"], history)
         write_atomic(run.dir / "head_last.keras", lambda tmp: head.save(tmp))
