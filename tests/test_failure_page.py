@@ -253,6 +253,11 @@ def test_percentages_carry_their_n_and_tiny_bins_stand_apart():
     assert list(line.y) == [None, 1.0, 1.0] and list(line.customdata) == [2, 67, 435]  # off the line…
     few = next(t for t in fig.data if t.name == f"fewer than {charts.MIN_N} faces")
     assert list(few.x) == ["48–64"] and list(few.customdata) == [2] and "n=%{customdata}" in few.hovertemplate
+    # two models at 100 %: the first one's lines are drawn last, on top, and listed first
+    both = charts.native_accuracy({"robust": acc, "seed": acc})
+    lines = [t.name for t in both.data if t.name.endswith("truth without_mask")]
+    assert lines == ["seed · truth without_mask", "robust · truth without_mask"]
+    assert both.layout.legend.traceorder == "reversed"
     dist = pd.DataFrame({"width": [16, 224], "truth": ["all", "all"], "n": [8, 8], "accuracy": [0.5, 1.0],
                          "mean_p_mask": [0.5, 0.5]})
     fig = charts.distance_accuracy({"robust": dist}, (16, 224))

@@ -23,7 +23,8 @@ st.markdown(
     f"({term('BlazeFace / YuNet', 'YuNet')}, over the photo and enlarged tiles of it, joined by MaskDash's "
     "own face head for masked and blurred faces), cropped "
     "and classified; you get the photo with numbered boxes (the number is the face's row in the "
-    "table), a table of the faces and downloads. Green: mask, red: no mask, orange: a mask worn "
+    "table; where there is room, the label and the model's confidence in that label follow it), a table "
+    "of the faces and downloads. Green: mask, red: no mask, orange: a mask worn "
     "below the nose (a three-class model). Files stay in this session's memory only."
 )
 
