@@ -498,9 +498,12 @@ def test_page_shows_a_mask_below_the_nose_and_the_compliance_view(uploads, below
     assert metrics["Share masked"] == "50 %"
     assert any(m.value == "**2 face(s)**: 1 with mask, 0 without, 1 with the mask below the nose · 50 % masked"
                for m in at.markdown)
-    [csv_button] = [b for b in at.get("download_button") if "CSV" in b.proto.label]
+    [csv_button] = [b for b in at.get("download_button") if "faces of all photos (CSV)" in b.proto.label]
     rows = pd.read_csv(io.StringIO(downloaded(media_managers, csv_button).decode()))
     assert list(rows.columns) == SCENE_COLUMNS and rows["p_incorrect"].notna().all()
+    [per_photo] = [b for b in at.get("download_button") if "row per photo (CSV)" in b.proto.label]
+    photos = pd.read_csv(io.StringIO(downloaded(media_managers, per_photo).decode()))
+    assert (photos.loc[0, "faces"], photos.loc[0, "with_mask"], photos.loc[0, "mask_incorrect"]) == (2, 1, 1)
 
     answers = at.sidebar.radio(key="photo_answers")
     assert answers.value == "three classes"  # the default
@@ -554,3 +557,24 @@ def test_no_face_advice_names_a_real_detector_or_the_size():
     assert "a lower detector threshold" in same and detection.LABELS[default] not in same
     other = no_face_advice((640, 480), "blazeface", default, detection.LABELS)
     assert f"the detector {detection.LABELS[default]}" in other
+
+
+def test_the_photos_csv_has_a_row_per_file_with_its_counts_or_its_reason(uploads, detector, classifier):
+    import io
+
+    import pandas as pd
+
+    from maskdash.inference.photos import photos_csv
+
+    names = ["faces.jpg", "empty.png", "no_face.png", "truncated.jpg"]
+    outcomes = [process_upload(n, uploads[n], detector, classifier) for n in names]
+    table = pd.read_csv(io.BytesIO(photos_csv(outcomes)))
+    assert list(table["photo"]) == names
+    rows = table.set_index("photo")
+    faces = outcomes[0]
+    assert rows.loc["faces.jpg", "status"] == "analysed" and rows.loc["faces.jpg", "faces"] == len(faces.faces)
+    assert rows.loc["faces.jpg", "with_mask"] + rows.loc["faces.jpg", "without_mask"] + \
+        rows.loc["faces.jpg", "mask_incorrect"] == len(faces.faces)
+    assert rows.loc["no_face.png", "faces"] == 0 and pd.isna(rows.loc["no_face.png", "share_masked"])
+    for bad in ("empty.png", "truncated.jpg"):
+        assert rows.loc[bad, "status"].startswith("cannot use this file: ") and pd.isna(rows.loc[bad, "faces"])

@@ -11,8 +11,8 @@ from maskdash.inference import detection
 from maskdash.inference.draw import annotate_numbered
 from maskdash.inference.photos import (ANSWERS, UPLOAD_TYPES, PhotoError, annotated_png, answer, counts, decode_view,
                                        display_copy, download_name, encode_view, face_table, limits_text,
-                                       no_face_advice, plain_markdown, process_upload, summary_line, summary_metrics,
-                                       view_copy)
+                                       no_face_advice, photos_csv, plain_markdown, process_upload, summary_line,
+                                       summary_metrics, view_copy)
 from maskdash.inference.results import Results, results_csv
 from views.glossary import term
 from views.common import get_classifier, get_detector, safe_report
@@ -106,8 +106,13 @@ cols[0].metric("Photos analysed", f"{len(good)} of {len(entries)}")
 for col, (label, value, help_text) in zip(cols[1:], figures):
     col.metric(label, value, help=help_text)
 if good:
-    st.download_button("Download the faces of all photos (CSV)", results_csv(good), "maskdash_faces.csv",
-                       "text/csv", icon=":material/download:", on_click="ignore")
+    faces_col, photos_col = st.columns(2)
+    faces_col.download_button("Download the faces of all photos (CSV)", results_csv(good), "maskdash_faces.csv",
+                              "text/csv", icon=":material/download:", on_click="ignore")
+    photos_col.download_button("Download a row per photo (CSV)", photos_csv([e["res"] for e, _ in entries]),
+                               "maskdash_photos.csv", "text/csv", icon=":material/download:", on_click="ignore",
+                               help="Each file with its counts, photos without faces and files that could not "
+                                    "be read included (with the reason).")
     # Beside the counts it qualifies (at the foot of a crowd batch it sat thousands of pixels down).
     scenes = safe_report(shipped.load_scenes, "robust")
     if scenes:

@@ -181,6 +181,30 @@ def counts(results: list[Results]) -> dict:
     return out
 
 
+PHOTO_COLUMNS = ["photo", "status", "faces", WITH_MASK, WITHOUT_MASK, INCORRECT, "share_masked"]
+
+
+def photos_csv(outcomes: list) -> bytes:
+    """One row per uploaded file, in upload order — analysed (with its counts, 0 faces included)
+    or not (with the reason): the faces CSV has rows only for faces, so a photo without any, or a
+    file that could not be read, would not appear in it at all."""
+    import pandas as pd
+
+    rows = []
+    for out in outcomes:
+        if isinstance(out, PhotoError):
+            rows.append({"photo": out.name, "status": out.message})
+            continue
+        c = counts([out])
+        rows.append({"photo": out.source, "status": "analysed", "faces": c["faces"], WITH_MASK: c["with_mask"],
+                     WITHOUT_MASK: c["without_mask"], INCORRECT: c["incorrect"],
+                     "share_masked": None if c["share_masked"] is None else round(c["share_masked"], 4)})
+    table = pd.DataFrame(rows, columns=PHOTO_COLUMNS)
+    for col in ("faces", WITH_MASK, WITHOUT_MASK, INCORRECT):
+        table[col] = table[col].astype("Int64")  # empty, not 0, for a file that was not analysed
+    return table.to_csv(index=False).encode()
+
+
 def answer(label: str, answers: str = THREE_CLASSES) -> str:
     """A face's label as the page answers: the label itself, or compliant / not compliant."""
     return compliance(label) if answers == COMPLIANCE else label
