@@ -159,7 +159,8 @@ def dim_webcam_tab(results: dict[str, dict], have_data: bool) -> None:
                          "kept its label": pct(r["kept_label"], 1), "called with mask": pct(r["called_with_mask"], 1),
                          "called mask incorrect": pct(r["called_incorrect"], 1)})
     if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        st.dataframe(pd.DataFrame(rows), hide_index=True,
+                     column_config={"faces": st.column_config.Column(width="medium")})  # its names were cut off
         st.caption("Real dim-webcam faces: the extra faces' holdout fold tagged *dim_webcam*. A two-class model "
                    "cannot keep the label *mask incorrect* (–).")
     st.markdown("**The same faces at each level, as the model saw them**")
