@@ -258,6 +258,10 @@ def test_percentages_carry_their_n_and_tiny_bins_stand_apart():
     lines = [t.name for t in both.data if t.name.endswith("truth without_mask")]
     assert lines == ["seed · truth without_mask", "robust · truth without_mask"]
     assert both.layout.legend.traceorder == "reversed"
+    seed = pd.DataFrame({"size_bin": ["0–32", "384+", "96–128"], "truth": ["with_mask"] * 3, "n": [50] * 3,
+                         "accuracy": [1.0] * 3})
+    mixed = charts.native_accuracy({"robust": acc, "seed": seed})  # the seed's trace, drawn first, lacks bins
+    assert list(mixed.layout.xaxis.categoryarray) == ["0–32", "48–64", "64–96", "96–128", "384+"]
     dist = pd.DataFrame({"width": [16, 224], "truth": ["all", "all"], "n": [8, 8], "accuracy": [0.5, 1.0],
                          "mean_p_mask": [0.5, 0.5]})
     fig = charts.distance_accuracy({"robust": dist}, (16, 224))

@@ -149,7 +149,10 @@ def native_accuracy(tables: Mapping[str, pd.DataFrame]) -> go.Figure:
                       TRUTH_DASH[cls])
     fig = _study_layout(fig, "Full Test split: accuracy by the file's native width", "native width (px)", "accuracy")
     fig.update_layout(legend_traceorder="reversed")
-    return fig.update_xaxes(type="category")
+    # bins in order of width, not in the order the traces first name them ("0–32", "32–48", …, "384+")
+    bins = pd.unique(pd.concat([t["size_bin"].astype(str) for t in tables.values()])) if tables else []
+    order = sorted(bins, key=lambda b: int("".join(ch for ch in b.split("–")[0] if ch.isdigit()) or 0))
+    return fig.update_xaxes(type="category", categoryorder="array", categoryarray=order)
 
 
 def lighting_accuracy(tables: Mapping[str, pd.DataFrame], kind: str, factors: Sequence[float]) -> go.Figure:
