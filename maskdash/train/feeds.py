@@ -5,8 +5,9 @@ from the loop's random generator, the validation sets, and what the data held.
 `cached`: the frozen bottom (everything up to `cut`) runs once per augmented view (through TFLite
 when there are many) and its output is cached in `run/cache/`, with a manifest written last that
 names the arguments it depends on; the network trained is the top. With `distill`, each clean view
-gets a dim-webcam twin, and both learn the init model's probabilities on the clean view. `online`: the training
-faces sit in one shared-memory block; spawned worker processes draw fresh views of each batch."""
+gets a dim-webcam twin; the clean views learn the init model's probabilities, the twins those too
+or their own labels (`twin_targets`). `online`: the training faces sit in one shared-memory block;
+spawned worker processes draw fresh views of each batch."""
 
 from __future__ import annotations
 
