@@ -76,15 +76,23 @@ def measure(video: Path, length: int, seconds: float = 20.0, busy: int = 0, view
     env = {"MASKDASH_MODEL": ""}  # the shipped model, whatever the caller's environment says
     with cpu_load(busy), StreamlitServer(ROOT / "app.py", env=env, log_path=log_path) as srv, \
             chromium_pages(viewers, video) as pages:
-        started = []
+        started, restarts = [], [0] * len(pages)
         for page in pages:  # viewers join one after another, as people do
             page.context.add_init_script(KEEP_PEERS_JS)
             open_live(page, srv.url)
             press(page, "Start")
             started.append(wait_for_frames(page, at_least=3, timeout_s=180) >= 3)
         probes = [webrtc_page_frame(page) for page in pages]
-        for frame in probes:
-            frame.evaluate(PROBE_JS)
+        for i, (page, frame) in enumerate(zip(pages, probes)):
+            # A session that stopped while the next viewer joined (streamlit-webrtc drops a
+            # session now and then under load; browser-testing.md) is started once more, as its
+            # viewer would press START again; the restart is counted and reported.
+            if not frame.evaluate(PROBE_JS):
+                restarts[i] += 1
+                press(page, "Start")
+                started[i] = wait_for_frames(page, at_least=3, timeout_s=180) >= 3
+                probes[i] = frame = webrtc_page_frame(page)
+                started[i] = bool(frame.evaluate(PROBE_JS)) and started[i]
         time.sleep(WARM_UP_S)
         for frame in probes:
             frame.evaluate(TAKE_JS)  # drop the warm-up
@@ -105,7 +113,7 @@ def measure(video: Path, length: int, seconds: float = 20.0, busy: int = 0, view
     for i in range(len(pages)):
         whole = [s for part in samples[i] for s in part]
         results.append({
-            "started": started[i], "unreadable_frames": unreadable[i],
+            "started": started[i], "restarts": restarts[i], "unreadable_frames": unreadable[i],
             **latency_stats(whole, CAMERA_FPS, modulo=length), **rates[i],
             "windows": [latency_stats(part, CAMERA_FPS, modulo=length) for part in samples[i]],
             "traceback_shown": "Traceback" in page_text[i],

@@ -151,6 +151,7 @@ def latency_stats(samples: list[tuple], fps: float, modulo: int = 1 << BITS) -> 
 # two videos a frame made the probe skip one callback in six on this machine, and cost the page).
 PROBE_JS = "async () => {" + READ_JS + """
   const shownVideo = document.querySelector('video');
+  if (!shownVideo) return false;  // the stream stopped (the component shows START again)
   const cam = document.createElement('video');
   cam.muted = true;
   cam.srcObject = await navigator.mediaDevices.getUserMedia({video: {width: {ideal: 640}, height: {ideal: 480}}});
