@@ -46,8 +46,9 @@ class PhotoError:
     message: str
 
 
-def _describe(data: bytes) -> list[str]:
-    """Notes on what decoding had to change (first frame of an animation, CMYK, 16 bits).
+def _describe(data: bytes, analysed: tuple[int, int]) -> list[str]:
+    """Notes on what decoding had to change (first frame of an animation, CMYK, 16 bits,
+    transparency, a photo decoded at reduced size: `analysed` is the size it was analysed at).
     Only reads the header; failures here are left to load_rgb to report."""
     notes = []
     try:
@@ -64,7 +65,11 @@ def _describe(data: bytes) -> list[str]:
                 notes.append("16-bit image reduced to 8 bits per channel")
             if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
                 notes.append("transparent parts were put on white")
-
+            w, h = img.size
+            if w * h > DECODE_MAX_PIXELS:  # load_rgb decoded it at reduced size
+                notes.append(f"a {w}×{h} photo ({w * h / 1e6:.0f} megapixels) is analysed, drawn and downloaded at "
+                             f"{analysed[0]}×{analysed[1]} (photos over {DECODE_MAX_PIXELS / 1e6:.0f} megapixels are "
+                             "decoded at reduced size)")
     except Exception:  # noqa: BLE001 - a header we cannot read is load_rgb's to explain
         pass
     return notes
@@ -99,17 +104,7 @@ def process_upload(name: str, data: bytes, detector, classifier, det_threshold: 
     except (cv2.error, ValueError, RuntimeError, MemoryError) as exc:
         log.exception("face search failed for %r", name)
         return PhotoError(name, f"the face search failed on this image ({type(exc).__name__}: {exc})")
-    result.notes = _describe(data)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            w, h = Image.open(io.BytesIO(data)).size
-    except Exception:  # noqa: BLE001 - decoded above, so only a header oddity; nothing to add
-        w = h = 0
-    if w * h > DECODE_MAX_PIXELS:  # decoded at reduced size by load_rgb
-        rw, rh = result.size
-        result.notes.append(f"a {w}×{h} photo ({w * h / 1e6:.0f} megapixels) is analysed, drawn and downloaded at "
-                            f"{rw}×{rh} (photos over {DECODE_MAX_PIXELS / 1e6:.0f} megapixels are decoded at reduced size)")
+    result.notes = _describe(data, result.size)
     return result
 
 
