@@ -220,7 +220,8 @@ def _run_train_detector(a: argparse.Namespace) -> int:
         print(f"shipped: {settings.display_path(ship(a.out, a.ship))}")
         return 0
     out = train(DetectorArgs(out=a.out, scenes=a.scenes or "", epochs=a.epochs, lr=a.lr, variants=a.variants, zoom=a.zoom,
-                             seed=a.seed, limit=a.limit, base_weights=a.base_weights or ""))
+                             paste=a.paste, extra_faces=a.extra_faces or "", seed=a.seed, limit=a.limit,
+                             base_weights=a.base_weights or ""))
     print(f"face head trained: {settings.display_path(out)} (ship it: --out {settings.display_path(out)} "
           "--ship models/facehead)")
     return 0
@@ -235,6 +236,9 @@ def _add_train_detector(sub) -> None:
     t.add_argument("--variants", type=int, default=2, help="augmented copies of each photo, beside it and its mirror image")
     t.add_argument("--zoom", type=int, default=0, help="copies of each photo enlarged 1.3–2× and cut to the input "
                    "(larger faces than the photos hold)")
+    t.add_argument("--paste", type=int, default=0, help="copies of each photo with real faces of the extra faces' train "
+                   "fold pasted in at 32–160 px (large masked and turned faces the photos lack)")
+    t.add_argument("--extra-faces", help="extra-faces folder for --paste (default: the extra faces setting)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--limit", type=int, help="at most N photos per sub-fold (quick runs)")
     t.add_argument("--base-weights", help="MobileNetV2 ImageNet .h5, or a .keras model whose base holds them")

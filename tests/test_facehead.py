@@ -3,6 +3,8 @@ and the trainer's run folder."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -64,6 +66,48 @@ def test_zoomed_copies_enlarge_the_faces_and_keep_their_boxes_on_them():
                 assert y2 - y1 > 1.25 * (plain[0][3] - plain[0][1])  # enlarged
                 inside = canvas[int(y1) + 3:int(y2) - 3, int(x1) + 3:int(x2) - 3]
                 assert inside.size and inside.mean() > 120, (x1, y1, x2, y2)
+
+
+def test_pasted_faces_land_inside_the_photo_on_their_boxes_and_cover_no_labelled_face():
+    # A grey "face" crop (its face box the middle 1/1.2 of it) pasted into a black 300×200 photo
+    # letterboxed onto the canvas beside a labelled face: every pasted box lies on grey pixels,
+    # inside the photo, overlapping no other box, and the canvas outside the photo is untouched.
+    crop = np.zeros((120, 120, 3), np.uint8)
+    crop[10:110, 10:110] = 200
+    pool = [train_fh.Donor(Path("grey.png"), crop, (1 / 12, 1 / 12, 11 / 12, 11 / 12))]
+    canvas = np.zeros((fh.SIDE, fh.SIDE, 3), np.uint8)
+    labelled = [(0.0, 0.0, 90.0, 90.0)]
+    canvas[0:90, 0:90] = 255
+    rng = np.random.default_rng(3)
+    gained = 0
+    for _ in range(20):
+        out, boxes = train_fh.pasted(canvas, labelled, pool, rng, (300, 200))
+        assert boxes[0] == labelled[0] and out[0:90, 0:90].min() == 255
+        assert out[200:].max() == 0 and out[:, 300:].max() == 0  # the letterbox's padding
+        new = boxes[1:]
+        assert len(new) <= train_fh.PASTE_MAX
+        gained += len(new)
+        for i, (x1, y1, x2, y2) in enumerate(new):
+            assert 0 <= x1 < x2 <= 300 and 0 <= y1 < y2 <= 200
+            assert train_fh.PASTE_FACE_PX[0] - 1 <= y2 - y1 <= train_fh.PASTE_FACE_PX[1] + 1
+            cx, cy = int((x1 + x2) / 2), int((y1 + y2) / 2)
+            assert out[cy, cx].mean() > 150  # the face's middle is the crop's, not the photo's
+            for other in boxes[:1 + i]:
+                assert _iou((x1, y1, x2, y2), other) == 0
+    assert gained >= 10
+
+
+def test_pasted_faces_come_from_the_extra_faces_train_fold_only(extra_faces):
+    pool = train_fh.donors(extra_faces)
+    train = {f.path for f in datasets.list_extra_faces(extra_faces, ("train",))}
+    kept_back = {f.path for f in datasets.list_extra_faces(extra_faces, ("val", "holdout"))}
+    used = {d.path for d in pool}
+    assert kept_back and used <= train and not used & kept_back
+    assert len(used) > 0.95 * len(train)
+    for d in pool[:50]:
+        x1, y1, x2, y2 = d.box
+        assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1
+        assert max(x2 - x1, y2 - y1) == pytest.approx(1 / train_fh.PASTE_MARGIN)
 
 
 def test_the_face_head_learns_from_the_train_fold_only(dev_scenes):
@@ -206,3 +250,13 @@ def test_train_detector_says_what_is_wrong_with_its_inputs(tmp_path, capsys):
     assert "the face head needs both" in capsys.readouterr().err
     assert main(["train-detector", "--out", str(tmp_path / "nothing"), "--ship", str(tmp_path / "shipped")]) == 2
     assert "has no model.tflite" in capsys.readouterr().err and not (tmp_path / "shipped").exists()
+
+
+def test_train_detector_names_an_extra_faces_folder_it_cannot_paste_from(tmp_path, capsys, dev_scenes):
+    from maskdash.cli import main
+
+    (tmp_path / "empty").mkdir()
+    assert main(["train-detector", "--out", str(tmp_path / "run"), "--scenes", str(dev_scenes), "--limit", "2",
+                 "--paste", "1", "--extra-faces", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err
+    assert "empty" in err and "index.csv" in err and "Traceback" not in err

@@ -44,6 +44,10 @@ class DetectorArgs:
     # copies enlarged 1.3–2× and cut to the canvas: the dev photos' faces are mostly small, and the
     # shrunk copies make them smaller still, so a large masked profile was rare in training
     zoom: int = 0
+    # copies with real faces from the extra faces' train fold pasted in at 32–160 px: the large masked
+    # (often turned) faces the dev photos lack; the fit photos' own faces stay in place and labelled
+    paste: int = 0
+    extra_faces: str = ""  # default: the extra faces setting
     seed: int = 0
     limit: int | None = None  # photos per sub-fold (quick checks)
     base_weights: str = ""  # default: settings.base_weights()
@@ -139,9 +143,93 @@ def zoomed(rgb: np.ndarray, boxes, rng: np.random.Generator, factor: float):
     return canvas, kept
 
 
-def photo_variants(rgb: np.ndarray, boxes, variants: int, rng: np.random.Generator | None, zoom: int = 0):
+PASTE_MARGIN = 1.2  # the extra faces' crops are squares 1.2 × the face box's longer side, centred on it
+PASTE_FACE_PX = (32, 160)  # pasted face heights in head pixels (log-uniform)
+PASTE_MAX = 3  # faces pasted into one copy, at most
+
+
+@dataclass(frozen=True)
+class Donor:
+    """A real face crop to paste: its file, the crop (RGB) and its face box as fractions of the crop."""
+    path: Path
+    rgb: np.ndarray
+    box: tuple[float, float, float, float]
+
+
+def donors(root: Path | str, folds: tuple[str, ...] = ("train",)) -> list[Donor]:
+    """The extra faces of `folds` (train only for training), each with its face box inside the
+    crop (from the index's box: the crop is that box's longer side × 1.2, centred on it)."""
+    import csv
+
+    from maskdash.data.datasets import list_extra_faces
+    from maskdash.imaging import ImageError, load_rgb
+
+    root = Path(root)
+    faces = list_extra_faces(root, folds)  # names a folder without index.csv
+    boxes = {}
+    with open(root / "index.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            try:
+                x1, y1, x2, y2 = (float(v) for v in row["box"].split())
+            except (KeyError, ValueError):
+                continue
+            boxes[row["path"]] = (x2 - x1, y2 - y1)
+    out = []
+    for face in faces:
+        wh = boxes.get(face.path.relative_to(root).as_posix())
+        if wh is None or min(wh) <= 0:
+            continue
+        try:
+            rgb = load_rgb(face.path)
+        except ImageError:
+            continue
+        fw, fh_ = (v / (max(wh) * PASTE_MARGIN) for v in wh)
+        out.append(Donor(face.path, rgb, (0.5 - fw / 2, 0.5 - fh_ / 2, 0.5 + fw / 2, 0.5 + fh_ / 2)))
+    return out
+
+
+def _alpha(side: int, box) -> np.ndarray:
+    """Alpha for a pasted square: an ellipse a little larger than the face box, its edge softened,
+    so the crop's corners (another photo's background) fade out and no square edge is left."""
+    bx1, by1, bx2, by2 = box
+    yy, xx = (np.mgrid[0:side, 0:side] + 0.5) / side
+    rx, ry = (bx2 - bx1) / 2 * 1.1, (by2 - by1) / 2 * 1.1
+    inside = (((xx - (bx1 + bx2) / 2) / rx) ** 2 + ((yy - (by1 + by2) / 2) / ry) ** 2 <= 1).astype(np.float32)
+    return cv2.GaussianBlur(inside, (0, 0), max(0.5, 0.05 * side))[..., None]
+
+
+def pasted(canvas: np.ndarray, boxes, pool: list[Donor], rng: np.random.Generator, extent: tuple[int, int] | None = None):
+    """`canvas` with 1–PASTE_MAX donor faces pasted inside `extent` (the photo's w, h on the canvas)
+    where they cover no labelled face (nor one another); (canvas, boxes + the pasted faces' boxes)."""
+    out = canvas.astype(np.float32)
+    boxes = list(boxes)
+    width, height = extent or (canvas.shape[1], canvas.shape[0])
+    lo, hi = np.log(PASTE_FACE_PX[0]), np.log(PASTE_FACE_PX[1])
+    for _ in range(int(rng.integers(1, PASTE_MAX + 1))):
+        d = pool[int(rng.integers(len(pool)))]
+        bx1, by1, bx2, by2 = d.box
+        side = int(round(float(np.exp(rng.uniform(lo, hi))) / (by2 - by1)))
+        if side < 8 or side > width or side > height:
+            continue
+        crop = cv2.resize(np.ascontiguousarray(d.rgb[:, ::-1] if rng.random() < 0.5 else d.rgb), (side, side),
+                          interpolation=cv2.INTER_AREA if side < d.rgb.shape[0] else cv2.INTER_LINEAR)
+        for _try in range(10):
+            x0, y0 = int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1))
+            if all(x2 <= x0 or x1 >= x0 + side or y2 <= y0 or y1 >= y0 + side for x1, y1, x2, y2 in boxes):
+                break
+        else:
+            continue
+        alpha = _alpha(side, d.box)
+        region = out[y0:y0 + side, x0:x0 + side]
+        out[y0:y0 + side, x0:x0 + side] = alpha * crop + (1 - alpha) * region
+        boxes.append((x0 + bx1 * side, y0 + by1 * side, x0 + bx2 * side, y0 + by2 * side))
+    return np.clip(out, 0, 255).astype(np.uint8), boxes
+
+
+def photo_variants(rgb: np.ndarray, boxes, variants: int, rng: np.random.Generator | None, zoom: int = 0,
+                   paste: int = 0, pool: list[Donor] | None = None):
     """(canvas, boxes in head pixels) for the photo, its mirror image (when `rng` is given),
-    `variants` augmented copies and `zoom` enlarged ones."""
+    `variants` augmented copies, `zoom` enlarged ones and `paste` with faces of `pool` pasted in."""
     h, w = rgb.shape[:2]
     canvas, s = fh.letterbox(rgb)
     yield canvas, [(x1 * s, y1 * s, x2 * s, y2 * s) for x1, y1, x2, y2 in boxes]
@@ -163,9 +251,16 @@ def photo_variants(rgb: np.ndarray, boxes, variants: int, rng: np.random.Generat
         flip = rng.random() < 0.5
         canvas, bxs = zoomed(rgb[:, ::-1] if flip else rgb, mirrored if flip else boxes, rng, float(rng.uniform(1.3, 2.0)))
         yield _reexpose(canvas, rng), bxs
+    for _ in range(paste if pool else 0):
+        flip = rng.random() < 0.5
+        canvas, s = fh.letterbox(rgb[:, ::-1] if flip else rgb)
+        bxs = [(x1 * s, y1 * s, x2 * s, y2 * s) for x1, y1, x2, y2 in (mirrored if flip else boxes)]
+        canvas, bxs = pasted(canvas, bxs, pool, rng, (round(w * s), round(h * s)))
+        yield _reexpose(canvas, rng), bxs
 
 
-def features(scenes, backbone, variants: int, rng: np.random.Generator | None, desc: str, zoom: int = 0):
+def features(scenes, backbone, variants: int, rng: np.random.Generator | None, desc: str, zoom: int = 0,
+             paste: int = 0, pool: list[Donor] | None = None):
     """Backbone features (float16) and targets of every variant of every photo."""
     from tqdm import tqdm
 
@@ -187,7 +282,7 @@ def features(scenes, backbone, variants: int, rng: np.random.Generator | None, d
             skipped.append((str(scene.image_path), str(exc)))
             continue
         boxes = [(b.x1, b.y1, b.x2, b.y2) for b in scene.boxes]
-        batch.extend(photo_variants(rgb, boxes, variants, rng, zoom))
+        batch.extend(photo_variants(rgb, boxes, variants, rng, zoom, paste, pool))
         if len(batch) >= 16:
             flush()
     if batch:
@@ -237,10 +332,16 @@ def train(args: DetectorArgs) -> Path:
                          "'val' photos; the face head needs both (a folder of VOC scenes: images/, annotations/)")
     weights = args.base_weights or settings.base_weights()
     write_json(run.args, {**asdict(args), "base_weights": weights, "fit_photos": len(fit), "val_photos": len(val)})
+    pool = None
+    if args.paste:
+        pool = donors(args.extra_faces or settings.extra_faces_dir())
+        if not pool:
+            raise ValueError(f"{settings.display_path(args.extra_faces or settings.extra_faces_dir())}: no faces of its "
+                             "train fold to paste (an extra-faces folder: index.csv with boxes, and the crops)")
     start = time.time()
     backbone = fh.build_backbone(weights)
     x8, x16, y, skipped = features(fit, backbone, args.variants, np.random.default_rng(args.seed), "features (fit)",
-                                   args.zoom)
+                                   args.zoom, args.paste, pool)
     v8, v16, vy, vskipped = features(val, backbone, 0, None, "features (val)")
     run.write_skipped(skipped + vskipped)
     head = fh.build_head(args.dropout)
