@@ -260,3 +260,24 @@ def test_train_detector_names_an_extra_faces_folder_it_cannot_paste_from(tmp_pat
                  "--paste", "1", "--extra-faces", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert "empty" in err and "index.csv" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_the_shipped_photo_pipeline_on_the_dev_holdout(dev_scenes):
+    """Issue 15's headline, measured live: the photo detector (YuNet multi-scale joined by the face
+    head) and the shipped classifier over the dev holdout fold; the committed figures (the Home and
+    Evaluation pages, the model cards) are what this run gives."""
+    import json
+
+    from maskdash.evaluation.scenes import evaluate_pipeline, fold_scenes
+    from maskdash.model.runtime import load_classifier
+
+    doc = evaluate_pipeline(detection.make_detector(detection.default_photo_detector()), load_classifier(None),
+                            fold_scenes(dev_scenes, "holdout"))
+    assert doc["images"] == 229 and doc["all"]["n"] == 1060
+    assert doc["all"]["right_share"] >= 0.85  # the issue's target: found and labelled right
+    assert doc["false_positives_per_image"] <= 1.0  # the issue's target
+    assert doc["faces_32px_plus"]["right_share"] >= 0.885  # not yet the issue's 95 %: a floor against regressions
+    committed = json.loads((settings.MODELS_DIR / "robust" / "scenes_holdout.json").read_text())
+    assert abs(doc["all"]["right"] - committed["all"]["right"]) <= 3
+    assert abs(doc["false_positives"] - committed["false_positives"]) <= 3
