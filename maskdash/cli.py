@@ -298,6 +298,9 @@ def _run_predict(a: argparse.Namespace) -> int:
     if a.engine == "ray" and a.annotate:
         print("error: --annotate works with the local engine only", file=sys.stderr)
         return 2
+    if a.blur and not a.annotate:
+        print("error: --blur applies to the annotated copies; give --annotate DIR", file=sys.stderr)
+        return 2
     ray_only = [f"--{k.replace('_', '-')}" for k in ("address", "workers", "block_size", "fresh") if getattr(a, k)]
     if a.engine == "local" and ray_only:
         print(f"error: {', '.join(ray_only)} only apply to --engine ray", file=sys.stderr)
@@ -318,7 +321,7 @@ def _run_predict(a: argparse.Namespace) -> int:
             tally, processed, workers = predict_ray(paths, opts, out, workers=a.workers, address=a.address,
                                                     block_size=a.block_size, fresh=a.fresh)
         else:
-            tally = batch.predict_local(paths, opts, out, Path(a.annotate) if a.annotate else None)
+            tally = batch.predict_local(paths, opts, out, Path(a.annotate) if a.annotate else None, blur=a.blur)
             processed, workers = len(paths), 1
         doc = batch.summary(tally, skipped, engine=a.engine, workers=workers,
                             seconds=time.perf_counter() - start, processed=processed)
@@ -344,7 +347,10 @@ def _add_predict(sub) -> None:
     r.add_argument("--crops", action="store_true", help="each image is one face")
     r.add_argument("--model", help="a .keras or .tflite file (default: MASKDASH_MODEL, else the shipped model)")
     r.add_argument("--detector", help=f"{', '.join(DETECTOR_NAMES)} (default: the best available)")
-    r.add_argument("--annotate", help="folder for annotated copies (local engine)")
+    r.add_argument("--annotate", help="folder for annotated copies, each face numbered as its CSV row's `face` "
+                   "(local engine; never written over an input photo)")
+    r.add_argument("--blur", action="store_true", help="pixelate the faces in the annotated copies (boxes, numbers "
+                   "and labels kept); the CSV holds no image data either way")
     r.add_argument("--threshold", type=float, default=0.5, help="p_mask at or above which a face is with_mask")
     r.add_argument("--det-threshold", type=float)
     r.add_argument("--engine", choices=("local", "ray"), default="local",

@@ -91,6 +91,62 @@ def test_predict_scene_columns_boxes_and_annotation(tmp_path, dev_scenes, shippe
     assert annotated.size == (w, h)
 
 
+def test_annotated_copies_never_take_an_input_photos_name(tmp_path):
+    from maskdash.inference.batch import annotation_path
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    inputs = {(a / "img.jpg").resolve(), (b / "img.jpg").resolve(), (a / "other.png").resolve()}
+    taken: set[Path] = set()
+    names = []
+    for src in (a / "img.jpg", b / "img.jpg", a / "other.png"):
+        target = annotation_path(a, src, inputs, taken)
+        taken.add(target.resolve())
+        names.append(target.name)
+    assert names == ["img-annotated.jpg", "img-annotated-2.jpg", "other.jpg"]
+    assert annotation_path(tmp_path / "out", a / "img.jpg", inputs, set()).name == "img.jpg"
+
+
+def test_predict_annotates_into_the_photos_folder_without_losing_a_photo(tmp_path, dev_scenes, shipped_model):
+    scenes, _ = datasets.list_scenes(dev_scenes)
+    pick = [s for s in scenes if datasets.scene_fold(s.image_path) == "holdout" and len(s.boxes) >= 3][:2]
+    for folder, scene in zip(("a", "b"), pick):
+        (tmp_path / folder).mkdir()
+        shutil.copy(scene.image_path, tmp_path / folder / "img.png")  # same name in two folders
+    before = (tmp_path / "a" / "img.png").read_bytes()
+    out = tmp_path / "faces.csv"
+    assert main(["predict", str(tmp_path / "a"), str(tmp_path / "b"), "--csv", str(out), "--annotate",
+                 str(tmp_path / "a"), "--detector", "blazeface-full"]) == 0
+    assert (tmp_path / "a" / "img.png").read_bytes() == before
+    assert {p.name for p in (tmp_path / "a").iterdir()} == {"img.png", "img.jpg", "img-annotated.jpg"}
+
+
+def test_predict_blur_pixelates_the_faces_and_leaves_the_rest(tmp_path, dev_scenes, shipped_model, capsys):
+    scenes, _ = datasets.list_scenes(dev_scenes)
+    pick = next(s for s in scenes if datasets.scene_fold(s.image_path) == "holdout"
+                and sum(b.height >= 30 for b in s.boxes) >= 2)
+    copies = {}
+    for mode in ([], ["--blur"]):
+        folder = tmp_path / ("blurred" if mode else "plain")
+        assert main(["predict", str(pick.image_path), "--csv", str(folder / "faces.csv"), "--annotate", str(folder),
+                     "--detector", "blazeface-full", *mode]) == 0
+        copies[bool(mode)] = np.asarray(Image.open(folder / f"{pick.image_path.stem}.jpg").convert("L"), np.float32)
+    _, rows = read_csv(tmp_path / "blurred" / "faces.csv")
+    assert rows and rows == read_csv(tmp_path / "plain" / "faces.csv")[1]  # the CSV does not change
+    diff = np.abs(copies[True] - copies[False])
+    near = np.zeros(diff.shape, bool)  # boxes and the labels beside them
+    changed = []
+    for r in rows:
+        x1, y1, x2, y2 = (int(float(r[k])) for k in ("x1", "y1", "x2", "y2"))
+        near[max(0, y1 - 40):y2 + 40, max(0, x1 - 60):x2 + 60] = True
+        if y2 - y1 >= 20:
+            changed.append(diff[y1 + 4:y2 - 4, x1 + 4:x2 - 4].mean())
+    assert changed and min(changed) > 4  # each face's pixels pixelated
+    assert diff[~near].mean() < 1.5  # elsewhere only JPEG's noise
+    capsys.readouterr()
+    assert main(["predict", str(pick.image_path), "--csv", str(tmp_path / "x.csv"), "--blur"]) == 2
+    assert "--blur applies to the annotated copies" in capsys.readouterr().err
+
+
 def test_evaluate_writes_metrics_confusion_and_predictions(tmp_path, test_faces):
     root = tmp_path / "tiny"
     for cls, folder in (("with_mask", "WithMask"), ("without_mask", "WithoutMask")):

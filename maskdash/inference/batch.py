@@ -340,9 +340,10 @@ def write_summary(csv_path: Path, doc: dict) -> Path:
 
 # -- the local engine -----------------------------------------------------------------------------
 def predict_local(paths: list[Path], opts: Options, out: Path, annotate_dir: Path | None = None,
-                  err=None) -> Tally:
+                  err=None, blur: bool = False) -> Tally:
     """Every file in this process, the CSV written as it goes; a line on `err` for each file that
-    gives no rows. Raises WriteError when the CSV (or the annotation folder) cannot be written."""
+    gives no rows. `annotate_dir`: a numbered copy of each photo there (`blur`: faces pixelated).
+    Raises WriteError when the CSV (or the annotation folder) cannot be written."""
     err = err or sys.stderr
     predictor = Predictor(opts)
     if predictor.note:
@@ -353,6 +354,8 @@ def predict_local(paths: list[Path], opts: Options, out: Path, annotate_dir: Pat
         out.parent.mkdir(parents=True, exist_ok=True)
         f = open(out, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed below
     tally = Tally()
+    inputs = {_resolved(p) for p in paths}
+    taken: set[Path] = set()
     with f, writing(out):
         w = csv_writer(f, opts)
         w.writeheader()
@@ -362,15 +365,44 @@ def predict_local(paths: list[Path], opts: Options, out: Path, annotate_dir: Pat
             tally.add(o)
             w.writerows(o.rows)
             if annotate_dir and o.result is not None:
-                _annotate(o.result, annotate_dir / f"{path.stem}.jpg", err)
+                target = annotation_path(annotate_dir, path, inputs, taken)
+                taken.add(_resolved(target))
+                _annotate(o.result, target, err, blur)
     return tally
 
 
-def _annotate(result, path: Path, err) -> None:
+def _resolved(path: Path) -> Path:
+    try:
+        return Path(path).resolve()
+    except OSError:
+        return Path(os.path.abspath(path))
+
+
+def annotation_path(folder: Path, source: Path, inputs: set[Path], taken: set[Path]) -> Path:
+    """Where the annotated copy of `source` goes: `<stem>.jpg` in `folder`, unless that is one of
+    the inputs (an annotation folder that is also the photos' folder must not lose a photo) or
+    another input's copy of this run (two folders holding an `img.jpg`); then `<stem>-annotated.jpg`,
+    `<stem>-annotated-2.jpg`, … A copy left by an earlier run is replaced."""
+    stem = Path(source).stem
+    names = [f"{stem}.jpg", f"{stem}-annotated.jpg"] + [f"{stem}-annotated-{k}.jpg" for k in range(2, 10_000)]
+    for name in names:
+        target = folder / name
+        if _resolved(target) not in inputs and _resolved(target) not in taken:
+            return target
+    raise WriteError(f"no free name for the annotated copy of {shown(source)} in {shown(folder)}")
+
+
+def _annotate(result, path: Path, err, blur: bool = False) -> None:
     import cv2
 
+    from maskdash.inference.draw import annotate_numbered
+
     try:
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(result.annotated(), cv2.COLOR_RGB2BGR))
+        if result.rgb is None:
+            raise ValueError("its result holds no picture")
+        # numbered as the CSV's `face` column: a crowd's labels do not cover its faces
+        drawn, _ = annotate_numbered(result.rgb, result.faces, blur=blur)
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
         if not ok:
             raise ValueError("JPEG encoding failed")
         path.write_bytes(buf.tobytes())
