@@ -217,6 +217,9 @@ class ExtraFace:
     source: str  # the public set it was cut from
     tags: tuple[str, ...]
     fold: str
+    # the face box's width and height in the source photo (the crop is its longer side × 1.2,
+    # centred on it); None when the index gives no usable box
+    box_wh: tuple[float, float] | None = None
 
     @property
     def mouth_covered_unmasked(self) -> bool:
@@ -233,6 +236,14 @@ def extra_fold(source: str, orig_path: str) -> str:
     lands in one fold): 60 % train, 20 % val (checkpoint choice), 20 % holdout (reported once)."""
     u = hashlib.sha256(f"{source}/{orig_path}".encode()).digest()[0] / 256
     return "holdout" if u < 0.2 else "val" if u < 0.4 else "train"
+
+
+def _box_wh(text: str | None) -> tuple[float, float] | None:
+    try:
+        x1, y1, x2, y2 = (float(v) for v in (text or "").split())
+    except ValueError:
+        return None
+    return (x2 - x1, y2 - y1) if x2 > x1 and y2 > y1 else None
 
 
 def list_extra_faces(root: Path | str, folds: tuple[str, ...] = EXTRA_FOLDS) -> list[ExtraFace]:
@@ -261,7 +272,8 @@ def list_extra_faces(root: Path | str, folds: tuple[str, ...] = EXTRA_FOLDS) -> 
             tags = tuple(t for t in (row.get("tags") or "").split(";") if t)
             face = by_path.get(row["path"])
             if face is None:
-                by_path[row["path"]] = ExtraFace(root / row["path"], label, row.get("source", ""), tags, fold)
+                by_path[row["path"]] = ExtraFace(root / row["path"], label, row.get("source", ""), tags, fold,
+                                                 _box_wh(row.get("box")))
             elif face.label != label:
                 conflicting.add(row["path"])
             else:

@@ -10,6 +10,7 @@ import csv
 import errno
 import hashlib
 import io
+import itertools
 import os
 import stat
 import sys
@@ -384,12 +385,13 @@ def annotation_path(folder: Path, source: Path, inputs: set[Path], taken: set[Pa
     another input's copy of this run (two folders holding an `img.jpg`); then `<stem>-annotated.jpg`,
     `<stem>-annotated-2.jpg`, … A copy left by an earlier run is replaced."""
     stem = Path(source).stem
-    names = [f"{stem}.jpg", f"{stem}-annotated.jpg"] + [f"{stem}-annotated-{k}.jpg" for k in range(2, 10_000)]
-    for name in names:
-        target = folder / name
-        if _resolved(target) not in inputs and _resolved(target) not in taken:
+    suffixes = itertools.chain(["", "-annotated"], (f"-annotated-{k}" for k in itertools.count(2)))
+    for suffix in suffixes:  # ends: inputs and taken are finite
+        target = folder / f"{stem}{suffix}.jpg"
+        where = _resolved(target)
+        if where not in inputs and where not in taken:
             return target
-    raise WriteError(f"no free name for the annotated copy of {shown(source)} in {shown(folder)}")
+    raise AssertionError("unreachable")
 
 
 def _annotate(result, path: Path, err, blur: bool = False) -> None:

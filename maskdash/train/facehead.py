@@ -158,32 +158,19 @@ class Donor:
 
 def donors(root: Path | str, folds: tuple[str, ...] = ("train",)) -> list[Donor]:
     """The extra faces of `folds` (train only for training), each with its face box inside the
-    crop (from the index's box: the crop is that box's longer side × 1.2, centred on it)."""
-    import csv
-
+    crop (the crop is the index's box's longer side × PASTE_MARGIN, centred on it)."""
     from maskdash.data.datasets import list_extra_faces
     from maskdash.imaging import ImageError, load_rgb
 
-    root = Path(root)
-    faces = list_extra_faces(root, folds)  # names a folder without index.csv
-    boxes = {}
-    with open(root / "index.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            try:
-                x1, y1, x2, y2 = (float(v) for v in row["box"].split())
-            except (KeyError, ValueError):
-                continue
-            boxes[row["path"]] = (x2 - x1, y2 - y1)
     out = []
-    for face in faces:
-        wh = boxes.get(face.path.relative_to(root).as_posix())
-        if wh is None or min(wh) <= 0:
+    for face in list_extra_faces(root, folds):  # names a folder without index.csv
+        if face.box_wh is None:
             continue
         try:
             rgb = load_rgb(face.path)
         except ImageError:
             continue
-        fw, fh_ = (v / (max(wh) * PASTE_MARGIN) for v in wh)
+        fw, fh_ = (v / (max(face.box_wh) * PASTE_MARGIN) for v in face.box_wh)
         out.append(Donor(face.path, rgb, (0.5 - fw / 2, 0.5 - fh_ / 2, 0.5 + fw / 2, 0.5 + fh_ / 2)))
     return out
 
