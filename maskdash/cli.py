@@ -16,6 +16,18 @@ DETECTOR_NAMES = ("blazeface", "blazeface-full", "yunet", "yunet-multiscale", "y
 STUDY_NAMES = ("angles", "occluders", "distance", "lighting", "native_size", "below_nose", "hands", "dim_webcam")  # checked against analysis
 
 
+def probability(text: str) -> float:
+    """An argparse type for a threshold on a probability or score: a number from 0 to 1. Outside
+    it every face gets one label, silently; argparse then names the flag and exits 2 before any work."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
 # -- train ----------------------------------------------------------------------------------------
 def _run_train(a: argparse.Namespace) -> int:
     from maskdash.train.config import TrainArgs
@@ -143,9 +155,11 @@ def _add_pack(sub) -> None:
 
 # -- evaluate -------------------------------------------------------------------------------------
 def _run_evaluate(a: argparse.Namespace) -> int:
+    from maskdash.data.datasets import list_split
     from maskdash.evaluation import evaluate
     from maskdash.model.runtime import load_classifier
 
+    list_split(a.data, a.split)  # a missing split is named before anything is written to --out
     clf = load_classifier(a.model)
     dedup = None
     if a.split.lower() == "test" and not a.no_dedup:
@@ -171,7 +185,7 @@ def _add_evaluate(sub) -> None:
     e.add_argument("--split", default="Test")
     e.add_argument("--model", help="a .keras or .tflite file (default: MASKDASH_MODEL, else the shipped model)")
     e.add_argument("--out", required=True)
-    e.add_argument("--threshold", type=float, default=0.5)
+    e.add_argument("--threshold", type=probability, default=0.5)
     e.add_argument("--probes", action="store_true", help="also run the resolution and lighting probes")
     e.add_argument("--audit", help="folder of an earlier `audit` (for the de-duplicated Test split)")
     e.add_argument("--no-dedup", action="store_true")
@@ -204,7 +218,7 @@ def _add_validate(sub) -> None:
     v.add_argument("--extra-faces", default=str(settings.extra_faces_dir()))
     v.add_argument("--no-extra", action="store_true", help="leave the extra faces out")
     v.add_argument("--no-dim", action="store_true", help="leave the dim-webcam probe out (faster)")
-    v.add_argument("--threshold", type=float, default=0.5)
+    v.add_argument("--threshold", type=probability, default=0.5)
     v.add_argument("--limit", type=int, help="the first N faces of each set only (a quick look, not a verdict)")
     v.add_argument("--json", help="also write the figures to this JSON file")
     v.set_defaults(fn=_run_validate)
@@ -306,14 +320,18 @@ def _run_predict(a: argparse.Namespace) -> int:
         print(f"error: {', '.join(ray_only)} only apply to --engine ray", file=sys.stderr)
         return 2
     start = time.perf_counter()
-    paths, skipped = batch.gather(a.inputs)
+    out, annotate = Path(a.csv), Path(a.annotate) if a.annotate else None
+    paths, skipped = batch.gather(a.inputs, exclude=frozenset({batch.resolved(annotate)} if annotate else ()))
+    problem = batch.output_problem(a.inputs, out, annotate, paths)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     for path, reason in skipped:
         print(f"skipped {batch.shown(path)}: {reason}", file=sys.stderr)
     if not paths:
         print("no input images found", file=sys.stderr)
         return 2
     opts = batch.options(a.crops, a.threshold, a.det_threshold, a.model, a.detector)
-    out = Path(a.csv)
     try:
         if a.engine == "ray":
             from maskdash.inference.scale import predict_ray
@@ -321,7 +339,7 @@ def _run_predict(a: argparse.Namespace) -> int:
             tally, processed, workers = predict_ray(paths, opts, out, workers=a.workers, address=a.address,
                                                     block_size=a.block_size, fresh=a.fresh)
         else:
-            tally = batch.predict_local(paths, opts, out, Path(a.annotate) if a.annotate else None, blur=a.blur)
+            tally = batch.predict_local(paths, opts, out, annotate, blur=a.blur)
             processed, workers = len(paths), 1
         doc = batch.summary(tally, skipped, engine=a.engine, workers=workers,
                             seconds=time.perf_counter() - start, processed=processed)
@@ -351,8 +369,8 @@ def _add_predict(sub) -> None:
                    "(local engine; never written over an input photo)")
     r.add_argument("--blur", action="store_true", help="pixelate the faces in the annotated copies (boxes, numbers "
                    "and labels kept); the CSV holds no image data either way")
-    r.add_argument("--threshold", type=float, default=0.5, help="p_mask at or above which a face is with_mask")
-    r.add_argument("--det-threshold", type=float)
+    r.add_argument("--threshold", type=probability, default=0.5, help="p_mask at or above which a face is with_mask")
+    r.add_argument("--det-threshold", type=probability, help="detector score (0–1) a face needs (default: the detector's own)")
     r.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local: this process; ray: Ray Data workers, resumable (needs requirements-scale.txt)")
     r.add_argument("--address", help="ray: a running cluster (ray://host:10001, or auto); default: a local Ray")

@@ -106,7 +106,7 @@ def test_annotated_copies_never_take_an_input_photos_name(tmp_path):
     assert annotation_path(tmp_path / "out", a / "img.jpg", inputs, set()).name == "img.jpg"
 
 
-def test_predict_annotates_into_the_photos_folder_without_losing_a_photo(tmp_path, dev_scenes, shipped_model):
+def test_predict_annotated_copies_never_cost_a_photo_nor_count_twice(tmp_path, dev_scenes, shipped_model, capsys):
     scenes, _ = datasets.list_scenes(dev_scenes)
     pick = [s for s in scenes if datasets.scene_fold(s.image_path) == "holdout" and len(s.boxes) >= 3][:2]
     for folder, scene in zip(("a", "b"), pick):
@@ -114,10 +114,46 @@ def test_predict_annotates_into_the_photos_folder_without_losing_a_photo(tmp_pat
         shutil.copy(scene.image_path, tmp_path / folder / "img.png")  # same name in two folders
     before = (tmp_path / "a" / "img.png").read_bytes()
     out = tmp_path / "faces.csv"
-    assert main(["predict", str(tmp_path / "a"), str(tmp_path / "b"), "--csv", str(out), "--annotate",
-                 str(tmp_path / "a"), "--detector", "blazeface-full"]) == 0
+    args = ["predict", str(tmp_path / "a"), str(tmp_path / "b"), "--csv", str(out), "--detector", "blazeface-full"]
+    # into an input folder: the next run would read the copies as photos, so refused before any work
+    assert main([*args, "--annotate", str(tmp_path / "a")]) == 2
+    assert "is an input folder" in capsys.readouterr().err
+    assert {p.name for p in (tmp_path / "a").iterdir()} == {"img.png"} and not out.exists()
+    # into a subfolder of an input: two copies of two img.png, and a rerun reads only the photos
+    ann = tmp_path / "a" / "annotated"
+    assert main([*args, "--annotate", str(ann)]) == 0
+    assert {p.name for p in ann.iterdir()} == {"img.jpg", "img-annotated.jpg"}
+    first = read_csv(out)[1]
+    capsys.readouterr()
+    assert main([*args, "--annotate", str(ann)]) == 0
+    assert "annotated copies' folder" in capsys.readouterr().err
+    assert read_csv(out)[1] == first and {p.name for p in ann.iterdir()} == {"img.jpg", "img-annotated.jpg"}
     assert (tmp_path / "a" / "img.png").read_bytes() == before
-    assert {p.name for p in (tmp_path / "a").iterdir()} == {"img.png", "img.jpg", "img-annotated.jpg"}
+    assert json.loads(out.with_name("faces.summary.json").read_text())["images"] == 2
+
+
+def test_predict_refuses_a_csv_that_is_an_input_photo(tmp_path, test_faces, capsys):
+    photo = tmp_path / "victim.jpg"
+    shutil.copy(test_faces["with_mask"][0], photo)
+    before = photo.read_bytes()
+    for csv_name in ("victim.jpg", "victim.summary.json"):
+        (tmp_path / "victim.summary.json").write_bytes(before) if csv_name.endswith(".json") else None
+        inputs = [str(photo)] + ([str(tmp_path / "victim.summary.json")] if csv_name.endswith(".json") else [])
+        assert main(["predict", *inputs, "--csv", str(tmp_path / "victim.jpg"), "--crops"]) == 2
+        assert "would overwrite the input" in capsys.readouterr().err
+        assert photo.read_bytes() == before
+
+
+@pytest.mark.parametrize("flag", ["--threshold", "--det-threshold"])
+@pytest.mark.parametrize("value", ["1.5", "-3", "nan", "high"])
+def test_thresholds_outside_0_to_1_are_refused_before_any_work(tmp_path, flag, value, capsys):
+    photo = tmp_path / "x.jpg"
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", str(photo), "--csv", str(tmp_path / "x.csv"), flag, value])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert flag in err and ("between 0 and 1" in err or "not a number" in err)
+    assert not (tmp_path / "x.csv").exists()
 
 
 def test_predict_blur_pixelates_the_faces_and_leaves_the_rest(tmp_path, dev_scenes, shipped_model, capsys):
@@ -167,6 +203,14 @@ def test_evaluate_writes_metrics_confusion_and_predictions(tmp_path, test_faces)
     assert any("empty.png" in s["path"] for s in doc["skipped"])
     columns, rows = read_csv(out / "predictions_test.csv")
     assert {"path", "label", "p_mask"} <= set(columns) and len(rows) == 12
+
+
+def test_evaluate_names_a_missing_split_before_writing(tmp_path, capsys):
+    (tmp_path / "data" / "Train").mkdir(parents=True)
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--data", str(tmp_path / "data"), "--split", "Test", "--out", str(out)]) == 2
+    assert "no split folder 'Test'" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_unknown_detector_is_a_clear_error_not_a_traceback(tmp_path, test_faces):

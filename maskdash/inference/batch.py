@@ -52,9 +52,13 @@ def shown(path: str | Path) -> str:
 
 
 # -- inputs ---------------------------------------------------------------------------------------
-def walk(root: Path, accepted: set[str]) -> tuple[list[Path], list[tuple[Path, str]]]:
+OWN_FOLDER = "the annotated copies' folder (--annotate): its copies are not read as photos"
+
+
+def walk(root: Path, accepted: set[str], exclude: frozenset[Path] = frozenset()) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Image files under `root` (recursive) and, for every other entry, why it is skipped.
-    Links to files are followed; links to folders are not (they could loop)."""
+    Links to files are followed; links to folders are not (they could loop). Folders in `exclude`
+    (resolved paths: this run's own output) are skipped, so a rerun does not count its copies."""
     found: list[Path] = []
     skipped: list[tuple[Path, str]] = []
     folders = [root]
@@ -71,6 +75,8 @@ def walk(root: Path, accepted: set[str]) -> tuple[list[Path], list[tuple[Path, s
             reason = _entry_problem(entry, path, accepted)
             if reason is None:
                 found.append(path)
+            elif reason == "folder" and resolved(path) in exclude:
+                skipped.append((path, OWN_FOLDER))
             elif reason == "folder":
                 folders.append(path)
             else:
@@ -122,10 +128,11 @@ def read_path_list(path: Path) -> list[Path]:
     return out
 
 
-def gather(items: list[str | Path], _lists: frozenset[Path] = frozenset()) -> tuple[list[Path], list[tuple[Path, str]]]:
+def gather(items: list[str | Path], _lists: frozenset[Path] = frozenset(),
+           exclude: frozenset[Path] = frozenset()) -> tuple[list[Path], list[tuple[Path, str]]]:
     """The files to read, in order (folders searched for the types Photos accepts, path lists
-    expanded, lists within lists too), and the folder entries skipped, with their reasons. Raises
-    PathListError for a path list that cannot be read."""
+    expanded, lists within lists too), and the folder entries skipped, with their reasons; folders
+    in `exclude` (resolved) are not searched. Raises PathListError for a path list that cannot be read."""
     from maskdash.inference.photos import UPLOAD_TYPES
 
     accepted = {"." + t for t in UPLOAD_TYPES}
@@ -137,16 +144,32 @@ def gather(items: list[str | Path], _lists: frozenset[Path] = frozenset()) -> tu
             key = p.resolve()
             if key in _lists:
                 raise PathListError(f"the path list {shown(p)} lists itself (through {len(_lists)} list(s))")
-            listed, missed = gather(read_path_list(p), _lists | {key})
+            listed, missed = gather(read_path_list(p), _lists | {key}, exclude)
             paths += listed
             skipped += missed
         elif p.is_dir():
-            found, missed = walk(p, accepted)
+            found, missed = walk(p, accepted, exclude)
             paths += found
             skipped += missed
         else:
             paths.append(p)  # a bad or missing file is reported when read
     return paths, skipped
+
+
+def output_problem(items: list[str | Path], out: Path, annotate_dir: Path | None, paths: list[Path]) -> str | None:
+    """Why this run's outputs would destroy or pollute its inputs, or None: the CSV (or the summary
+    beside it) is an input file (the CSV is opened for writing before any input is read), or the
+    annotated copies would go into a folder given as input (the next run would read them as photos)."""
+    inputs = {resolved(p) for p in paths}
+    for target in (out, summary_path(out)):
+        if resolved(target) in inputs:
+            return f"--csv {shown(out)} would overwrite the input {shown(target)}; write the CSV somewhere else"
+    if annotate_dir is not None:
+        for item in items:
+            if Path(item).is_dir() and resolved(Path(item)) == resolved(annotate_dir):
+                return (f"--annotate {shown(annotate_dir)} is an input folder: the copies would be read as photos "
+                        "by the next run; give them a folder of their own (a subfolder is fine)")
+    return None
 
 
 def inputs_digest(paths: list[Path]) -> str:
@@ -355,7 +378,7 @@ def predict_local(paths: list[Path], opts: Options, out: Path, annotate_dir: Pat
         out.parent.mkdir(parents=True, exist_ok=True)
         f = open(out, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed below
     tally = Tally()
-    inputs = {_resolved(p) for p in paths}
+    inputs = {resolved(p) for p in paths}
     taken: set[Path] = set()
     with f, writing(out):
         w = csv_writer(f, opts)
@@ -367,12 +390,13 @@ def predict_local(paths: list[Path], opts: Options, out: Path, annotate_dir: Pat
             w.writerows(o.rows)
             if annotate_dir and o.result is not None:
                 target = annotation_path(annotate_dir, path, inputs, taken)
-                taken.add(_resolved(target))
+                taken.add(resolved(target))
                 _annotate(o.result, target, err, blur)
     return tally
 
 
-def _resolved(path: Path) -> Path:
+def resolved(path: Path) -> Path:
+    """The absolute path with links followed (the path as given made absolute where it cannot be)."""
     try:
         return Path(path).resolve()
     except OSError:
@@ -388,7 +412,7 @@ def annotation_path(folder: Path, source: Path, inputs: set[Path], taken: set[Pa
     suffixes = itertools.chain(["", "-annotated"], (f"-annotated-{k}" for k in itertools.count(2)))
     for suffix in suffixes:  # ends: inputs and taken are finite
         target = folder / f"{stem}{suffix}.jpg"
-        where = _resolved(target)
+        where = resolved(target)
         if where not in inputs and where not in taken:
             return target
     raise AssertionError("unreachable")
