@@ -121,6 +121,11 @@ def test_roc_pr_and_calibration_from_real_curve_points():
     fig = charts.calibration({"robust": rel, "empty": rel.iloc[0:0]})
     assert [t.name for t in fig.data] == ["perfectly calibrated", "robust"]
     assert list(fig.data[1].customdata) == list(rel["count"])
+    shown = [(x, t) for x, t in zip(fig.data[1].x, fig.data[1].text) if t]
+    assert shown and all(b[0] - a[0] >= 0.08 for a, b in zip(shown, shown[1:]))  # labels never overprint
+    from maskdash.charts.pages import _spaced_labels
+
+    assert _spaced_labels([0.55, 0.5, 0.7, 0.1, 0.56], list("abcde")) == ["", "b", "c", "d", ""]
 
 
 def test_probability_histogram_one_panel_per_run_with_threshold():

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from media import downloaded, served
 from maskdash.imaging import load_rgb, resize
-from maskdash.inference.photos import PhotoError, process_upload
+from maskdash.inference.photos import VIEW_MAX_HEIGHT, PhotoError, process_upload, view_width
 from maskdash.inference.results import SCENE_COLUMNS, Results, results_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,6 +160,24 @@ def test_unusual_but_valid_images_are_analysed_with_a_note(uploads, detector, cl
     assert any(note in n for n in res.notes), res.notes
     assert res.rgb.dtype == np.uint8 and res.rgb.shape == (480, 680, 3)
     assert len(res.faces) >= 1
+
+
+def test_black_and_white_photos_say_what_it_costs(uploads, scene, detector, classifier):
+    grey_rgb = _jpeg(np.asarray(Image.fromarray(scene).convert("L").convert("RGB")))  # colourless, stored as RGB
+    for name, data, expected in (("gray16.png", uploads["gray16.png"], True), ("grey.jpg", grey_rgb, True),
+                                 ("faces.jpg", uploads["faces.jpg"], False), ("cmyk.jpg", uploads["cmyk.jpg"], False)):
+        res = process_upload(name, data, detector, classifier)
+        assert isinstance(res, Results) and res.faces, res
+        notes = [n for n in res.notes if n.startswith("Black-and-white photo")]
+        assert bool(notes) == expected, (name, res.notes)
+        if expected:  # the shipped model's measured figures, not only a warning
+            assert "kept their label" in notes[0] and "without mask" in notes[0], notes
+
+
+def test_portrait_photos_are_shown_no_taller_than_a_screen():
+    assert view_width(1280, 720) == "stretch"
+    assert view_width(301, 400) == round(VIEW_MAX_HEIGHT * 301 / 400)
+    assert view_width(20, 4000) == 200  # a strip stays visible
 
 
 @pytest.mark.parametrize("name", list(BAD))

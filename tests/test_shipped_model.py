@@ -99,6 +99,14 @@ def test_dev_scene_holdout_balanced_accuracy(clf, dev_scenes):
     m = results["dev_scenes_holdout"]
     assert m["n"] > 1000
     assert m["balanced_accuracy"] >= 0.95, m
+    # black and white (CCTV, infrared night modes): measured beside colour, and the figure the model
+    # card and the Photos page quote is what this model gives
+    grey = results["dev_scenes_holdout_grayscale"]
+    committed = json.loads((settings.shipped_model_dir("robust") / "metrics.json").read_text())["dev_scenes_holdout_grayscale"]
+    for c in (labels.WITH_MASK, labels.WITHOUT_MASK):
+        assert grey[c]["n"] == committed[c]["n"] > 100
+        assert abs(grey[c]["kept"] - committed[c]["kept"]) <= 0.02, (c, grey[c], committed[c])
+        assert grey[c]["kept"] >= 0.75, grey  # a floor under today's figure: black and white must not get worse
 
 
 def test_objects_over_the_mouth_are_not_masks(clf, test_split):

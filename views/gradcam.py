@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from maskdash.imaging import ImageError
+from maskdash.inference.photos import UPLOAD_TYPES
 from maskdash.labels import CLASSES
 
 
@@ -36,7 +37,7 @@ def uploaded_face(key: str) -> np.ndarray | None:
     from maskdash.labels import CROP_MARGIN
     from views.common import get_detector
 
-    up = st.file_uploader("A photo with one or more faces", type=["jpg", "jpeg", "png", "webp", "bmp"], key=key)
+    up = st.file_uploader("A photo with one or more faces", type=UPLOAD_TYPES, key=key)
     if up is None:
         return None
     try:

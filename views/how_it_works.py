@@ -11,6 +11,7 @@ import streamlit as st
 from maskdash import charts
 from maskdash.imaging import ImageError, crop_face, load_rgb, to_input
 from maskdash.inference import detection
+from maskdash.inference.photos import UPLOAD_TYPES
 from maskdash.labels import CLASSES
 from maskdash.model import convolution
 from maskdash.settings import facemask12k_dir
@@ -131,7 +132,7 @@ def face_from_upload() -> tuple[np.ndarray | None, str]:
     if not data_available():
         data_hint("Picking a face from Face Mask 12K")
     up = st.file_uploader("A photo with a face (the largest face found is used)",
-                          type=["jpg", "jpeg", "png", "webp", "bmp"], key="face_upload")
+                          type=UPLOAD_TYPES, key="face_upload")
     if up is None:
         return None, ""
     try:

@@ -12,7 +12,7 @@ from maskdash.inference.draw import annotate_numbered
 from maskdash.inference.photos import (ANSWERS, UPLOAD_TYPES, PhotoError, annotated_png, answer, counts, decode_view,
                                        display_copy, download_name, encode_view, face_table, limits_text,
                                        no_face_advice, photos_csv, plain_markdown, process_upload, summary_line,
-                                       summary_metrics, view_copy)
+                                       summary_metrics, view_copy, view_width)
 from maskdash.inference.results import Results, results_csv
 from views.glossary import term
 from views.common import get_classifier, get_detector, safe_report
@@ -147,7 +147,7 @@ def render_photo(i: int, entry: dict, upload) -> None:
             format_func=lambda k: "none" if k is None else
             f"face {k} · {answer(res.faces[k].label, answers)} · p(with_mask) {res.faces[k].p_mask:.2f}")
     drawn, _ = annotate_numbered(view, res.faces, scale=scale, highlight=highlight)
-    st.image(display_copy(drawn), caption=f"{name} · {w}×{h} px · {len(res.faces)} face(s)", width="stretch")
+    st.image(display_copy(drawn), caption=f"{name} · {w}×{h} px · {len(res.faces)} face(s)", width=view_width(w, h))
     if res.faces:
         table = face_table(res, answers)
         table_key = f"faces_{i}_{res.source}"
@@ -157,7 +157,7 @@ def render_photo(i: int, entry: dict, upload) -> None:
             rows = st.session_state[table_key].selection.rows
             st.session_state[select_key] = rows[0] if rows else None
 
-        st.dataframe(table, hide_index=True, width="stretch", height=min(36 * (len(table) + 1) + 3, 420),
+        st.dataframe(table, hide_index=True, width="stretch", height="content" if len(table) <= 12 else "auto",
                      key=table_key, on_select=pick_row, selection_mode="single-row",
                      # Bars in the boxes' colours: green from 0.5 up (a mask), red below; orange for p(below the nose).
                      column_config={"p_mask": st.column_config.ProgressColumn(

@@ -227,6 +227,17 @@ def has_inset(fig: go.Figure) -> bool:
     return any(getattr(t, "xaxis", None) == "x2" for t in fig.data)
 
 
+def _spaced_labels(x: Sequence[float], labels: list[str], gap: float = 0.08) -> list[str]:
+    """The labels of points at least `gap` apart along x, blanks between: the middle bins of a
+    confident model sit close together and their labels overprinted each other (hover keeps them)."""
+    xs = np.asarray(x, float)
+    out, last = [""] * len(labels), -np.inf
+    for i in np.argsort(xs, kind="stable"):
+        if xs[i] - last >= gap:
+            out[i], last = labels[i], xs[i]
+    return out
+
+
 def calibration(tables: Mapping[str, pd.DataFrame]) -> go.Figure:
     """Reliability diagram: mean predicted p(with_mask) per bin vs the observed share of masked
     faces. Each point is labelled with its number of faces and sized by it; empty bins are left
@@ -243,7 +254,7 @@ def calibration(tables: Mapping[str, pd.DataFrame]) -> go.Figure:
             x=t["mean_p"], y=t["fraction_with_mask"], mode="lines+markers+text", name=name,
             line=dict(color=run_color(name, i), **_RUN_LINES[i % len(_RUN_LINES)]),
             marker=dict(size=size, symbol=_RUN_SYMBOLS[i % len(_RUN_SYMBOLS)]), customdata=t["count"],
-            text=[f"n={c:,}" for c in t["count"]], textposition="top left" if i % 2 == 0 else "bottom right",
+            text=_spaced_labels(t["mean_p"], [f"n={c:,}" for c in t["count"]]), textposition="top left" if i % 2 == 0 else "bottom right",
             textfont=dict(size=10, color=run_color(name, i)), cliponaxis=False,
             hovertemplate="mean p %{x:.3f}<br>observed %{y:.3f}<br>%{customdata} faces<extra>" + name + "</extra>",
         ))

@@ -249,7 +249,26 @@ def evaluate_scenes(classifier, scenes_dir: Path, threshold: float = 0.5, progre
             "called_incorrect": float((labels[sel] == INCORRECT).mean()) if sel.any() and pinc is not None else None,
             "mean_p_mask": float(p[sel].mean()) if sel.any() else None,
         }
+    hold = folds == "holdout"
+    results["dev_scenes_holdout_grayscale"] = grayscale_kept(classifier, faces.images[hold], truth[hold],
+                                                             labels[hold], threshold)
     return results, rows
+
+
+def grayscale(images: np.ndarray) -> np.ndarray:
+    """The same faces in black and white (CCTV, an infrared night mode, a black-and-white print)."""
+    grey = np.round(images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=-1)
+
+
+def grayscale_kept(classifier, images: np.ndarray, truth: np.ndarray, colour_labels: np.ndarray,
+                   threshold: float = 0.5) -> dict:
+    """Each class's share keeping its label in black and white, beside the share in colour."""
+    p, pinc = scores(classifier, grayscale(images))
+    got = labels_for(p, threshold, pinc)
+    return {c: {"n": int((truth == c).sum()), "kept": _share(got[truth == c] == c),
+                "kept_colour": _share(colour_labels[truth == c] == c)}
+            for c in CLASSES3 if (truth == c).any()}
 
 
 def _share(x: np.ndarray) -> float | None:

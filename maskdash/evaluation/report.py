@@ -78,6 +78,7 @@ def build_report(model_dir: Path, data_dir: Path | None = None, scenes_dir: Path
         doc["dev_scenes_incorrect"] = scene_results["dev_scenes_incorrect"]
         doc["dev_scenes_holdout_incorrect"] = scene_results["dev_scenes_holdout_incorrect"]
         doc["dev_scenes_holdout_by_height"] = scene_results["dev_scenes_holdout_by_height"]
+        doc["dev_scenes_holdout_grayscale"] = scene_results["dev_scenes_holdout_grayscale"]
         from maskdash.evaluation import scenes
         from maskdash.inference.detection import default_photo_detector, make_detector
 
@@ -140,6 +141,15 @@ def _read_p(path: Path):
             yield float(row["p_mask"])
 
 
+def grayscale_card_lines(doc: dict) -> list[str]:
+    g = doc.get("dev_scenes_holdout_grayscale")
+    if not g:
+        return []
+    return ["", "Black and white (CCTV, an infrared night mode): the dev holdout's labelled faces turned grey; "
+            "share keeping its label, grey against colour: " + "; ".join(
+                f"{c} {_pct(r['kept'])} against {_pct(r['kept_colour'])} (n = {r['n']})" for c, r in g.items()) + "."]
+
+
 def summary_lines(doc: dict) -> list[str]:
     lines = [f"model: {doc.get('model')}  recipe: {doc.get('recipe')}"]
     for name, m in doc["sets"].items():
@@ -147,6 +157,7 @@ def summary_lines(doc: dict) -> list[str]:
     if "dev_scenes_incorrect" in doc:
         inc = doc["dev_scenes_incorrect"]
         lines.append(f"dev scenes, mask worn incorrectly: n={inc['n']}, called with_mask {100 * (inc['called_with_mask'] or 0):.1f}%")
+    lines += [x for x in grayscale_card_lines(doc) if x]
     for name in ("dev_scenes_holdout", "test"):
         t = doc["sets"].get(name, {}).get("three_class")
         if t:
@@ -415,6 +426,7 @@ def write_model_card(model_dir: Path) -> Path:
         L += ["", f"Masks worn incorrectly in the dev scenes (n = {inc['n']}): called `with_mask` "
               f"{_pct(inc['called_with_mask'])} of the time"
               + (f", `mask_incorrect` {_pct(inc['called_incorrect'])}." if inc.get("called_incorrect") is not None else ".")]
+    L += grayscale_card_lines(doc)
     L += three_class_card_lines(doc)
     probes = doc.get("probes", {})
     if probes:

@@ -105,6 +105,14 @@ def process_upload(name: str, data: bytes, detector, classifier, det_threshold: 
         log.exception("face search failed for %r", name)
         return PhotoError(name, f"the face search failed on this image ({type(exc).__name__}: {exc})")
     result.notes = _describe(data, result.size)
+    if is_black_and_white(rgb):
+        from maskdash.evaluation.shipped import ReportError, load_metrics
+
+        try:
+            metrics = load_metrics("robust")
+        except ReportError:  # an unreadable report costs the figure, not the photo
+            metrics = None
+        result.notes.append(black_and_white_note(metrics))
     return result
 
 
@@ -128,6 +136,40 @@ def view_scale(width: int, height: int) -> float:
     reduced to DISPLAY_MAX_SIDE (the download keeps the original size)."""
     side = max(width, height, 1)
     return min(DISPLAY_MAX_SIDE / side, max(1.0, VIEW_MIN_SIDE / side))
+
+
+VIEW_MAX_HEIGHT = 900  # px on screen: a portrait photo at the full content width needed a screen and a half
+
+
+def view_width(width: int, height: int) -> int | str:
+    """The on-screen width of a photo: the content width ("stretch"), narrower for a portrait
+    photo so that its height stays within VIEW_MAX_HEIGHT (the full-size view and download remain)."""
+    if width >= height:
+        return "stretch"
+    return max(200, round(VIEW_MAX_HEIGHT * width / max(height, 1)))
+
+
+BLACK_AND_WHITE_SPREAD = 6  # channel spread (0–255) below which a photo counts as black and white
+
+
+def is_black_and_white(rgb: np.ndarray) -> bool:
+    """Whether a photo has no colour: its channels agree up to JPEG's chroma noise almost everywhere
+    (a sepia or tinted print has a colour, and is not counted)."""
+    small = rgb[:: max(1, rgb.shape[0] // 256), :: max(1, rgb.shape[1] // 256)].astype(np.int16)
+    spread = small.max(axis=2) - small.min(axis=2)
+    return bool(np.percentile(spread, 99) <= BLACK_AND_WHITE_SPREAD)
+
+
+def black_and_white_note(metrics: dict | None) -> str:
+    """What a black-and-white photo costs, from the shipped model's report (`report`: the dev
+    holdout's labelled faces turned grey)."""
+    text = "Black-and-white photo: the model learnt from colour photos and reads faces without colour less reliably"
+    grey = (metrics or {}).get("dev_scenes_holdout_grayscale") or {}
+    kept = [f"{c.replace('_', ' ')} {100 * r['kept']:.0f} % (in colour {100 * r['kept_colour']:.0f} %)"
+            for c, r in grey.items() if c in (WITH_MASK, WITHOUT_MASK) and r.get("kept") is not None]
+    if kept:
+        text += " — on street photos it never learnt from, faces turned grey kept their label: " + ", ".join(kept)
+    return text + "."
 
 
 def view_copy(rgb: np.ndarray) -> np.ndarray:
