@@ -344,5 +344,8 @@ def test_validate_reads_validation_data_only(tmp_path, fm12k, extra_faces, shipp
     occ = doc["drawn_occluders_called_with_mask"]
     assert occ["n"] == 30 and {"hand", "phone", "cup", "scarf"} <= set(occ), occ
     assert set(doc["dim_webcam"]) == {"dim", "dark", "very dark"}
+    grey = doc["extra_val_grayscale"]  # the same 60 faces turned grey, beside colour
+    assert sum(r["n"] for r in grey.values()) == 60 and all(0 <= r["kept"] <= 1 for r in grey.values()), grey
+    assert {c: r["kept_colour"] for c, r in grey.items()} == {c: e["recall"][c] for c in grey}
     printed = capsys.readouterr().out
     assert "Face Mask 12K Validation" in printed and "dim-webcam probe" in printed and str(out) in printed

@@ -2,8 +2,8 @@
 
 A candidate model is shipped when it passes a rule written down before it is trained (see the
 model's NOTES.md); the rule may only look at data that never reports a result: Face Mask 12K
-Validation, the extra faces' val fold, the failure study's drawn occluders over unmasked
-Validation faces, and the dim-webcam probe over Validation faces. Test, the dev scenes' holdout
+Validation, the extra faces' val fold (also turned grey: black-and-white cameras), the failure
+study's drawn occluders over unmasked Validation faces, and the dim-webcam probe over Validation faces. Test, the dev scenes' holdout
 and the extra faces' holdout are for `report` and `analyze`, once a model is chosen.
 
     python -m maskdash validate --model runs/<run>/best.keras [--json figures.json]"""
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from maskdash.data import datasets
-from maskdash.evaluation.evaluate import dim_webcam_probe, evaluate_extra, scores
+from maskdash.evaluation.evaluate import dim_webcam_probe, evaluate_extra, grayscale_kept, scores
 from maskdash.labels import CLASSES, CLASSES3, WITH_MASK, WITHOUT_MASK, labels_for
 
 OCCLUDED_FACES = 128  # unmasked Validation faces (the first ones) given each drawn occluder
@@ -53,6 +53,16 @@ def extra_val(classifier, extra_dir: Path, threshold: float, limit: int | None =
             "binary_balanced_accuracy": float(np.mean(binary)) if binary else None, "skipped": doc["skipped"]}
 
 
+def extra_val_grayscale(classifier, extra_dir: Path, threshold: float, limit: int | None = None) -> dict:
+    """The extra faces' val fold turned grey (CCTV, infrared night modes): each class's share keeping
+    its label, beside colour — real web photos of many cameras, where the dev holdout showed the loss."""
+    faces = datasets.list_extra_faces(extra_dir, ("val",))[:limit]
+    loaded = datasets.load_samples([datasets.Sample(f.path, 0, "val") for f in faces], progress=False)
+    read = set(loaded.paths)  # a face whose file cannot be read is left out of both
+    truth = np.array([f.label for f in faces if str(f.path) in read])
+    return grayscale_kept(classifier, loaded.images, truth, _labels(classifier, loaded.images, threshold), threshold)
+
+
 def drawn_occluders(classifier, images: np.ndarray, labels: np.ndarray, threshold: float,
                     n: int = OCCLUDED_FACES) -> dict:
     """For each of the failure study's drawn occluders: the share of the first `n` unmasked
@@ -83,6 +93,7 @@ def validation_figures(classifier, data_dir: Path | str, extra_dir: Path | str |
            "drawn_occluders_called_with_mask": drawn_occluders(classifier, loaded.images, loaded.labels, threshold)}
     if extra_dir is not None and (Path(extra_dir) / "index.csv").is_file():
         doc["extra_val"] = extra_val(classifier, Path(extra_dir), threshold, limit)
+        doc["extra_val_grayscale"] = extra_val_grayscale(classifier, Path(extra_dir), threshold, limit)
     if dim:
         doc["dim_webcam"] = dim_webcam_probe(classifier, loaded.images, loaded.labels, threshold)
     if loaded.skipped:
@@ -104,6 +115,9 @@ def format_figures(doc: dict) -> str:
         lines += [f"  extra faces, val fold: balanced {_pct(e['balanced_accuracy'])}; {rec}",
                   f"    reviewed hard negatives kept without_mask {_pct(e['hard_negatives']['kept_without_mask'])} "
                   f"(n = {e['hard_negatives']['n']}); binary view balanced {_pct(e['binary_balanced_accuracy'])}"]
+    if "extra_val_grayscale" in doc:
+        lines.append("    turned grey, labels kept: " + ", ".join(
+            f"{c} {_pct(r['kept'])} (colour {_pct(r['kept_colour'])})" for c, r in doc["extra_val_grayscale"].items()))
     o = doc["drawn_occluders_called_with_mask"]
     lines.append(f"  drawn occluders over {o['n']} unmasked faces, called with_mask: "
                  + ", ".join(f"{k} {_pct(s)}" for k, s in o.items() if k != "n"))
