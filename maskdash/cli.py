@@ -41,7 +41,7 @@ def _run_train(a: argparse.Namespace) -> int:
         lr=a.lr, head_epochs=a.head_epochs, fine_tune_lr=a.fine_tune_lr, cut=a.cut, schedule=a.schedule,
         init=a.init, base_weights=a.base_weights, dev_scenes=dev_scenes, dev_weight=a.dev_weight,
         limit=a.limit, seed=a.seed, views=a.views, cover_p=a.cover_p, distract_p=a.distract_p,
-        low_light_p=a.low_light_p, low_light_max=a.low_light_max, preprocess=a.preprocess,
+        low_light_p=a.low_light_p, low_light_max=a.low_light_max, grey_p=a.grey_p, preprocess=a.preprocess,
         minutes=a.minutes, workers=a.workers, classes=a.classes, extra_faces=a.extra_faces,
         synth_incorrect=a.synth_incorrect, augment=a.augment, distill=a.distill, twin_targets=a.twin_targets,
     ))
@@ -107,6 +107,8 @@ def _train_arguments(t: argparse.ArgumentParser, feed: bool) -> None:
                    help="robust/online augmentation: share of views through the dim-webcam camera model")
     t.add_argument("--low-light-max", type=float, default=0.5,
                    help="the brightest of those views: share of a well-lit scene's light (from 0.03 up)")
+    t.add_argument("--grey-p", type=probability,
+                   help="robust/online augmentation: share of views turned black and white (CCTV, infrared)")
     t.add_argument("--preprocess", choices=("rescale", "stretch"),
                    help="rescale: 0…255 to −1…1 as MobileNetV2 learnt (default for a new model); stretch: each "
                    "face's own brightness and contrast taken out first (with --init: put in front of that model)")

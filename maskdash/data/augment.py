@@ -46,6 +46,13 @@ def geometry(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out[:, ::-1] if rng.random() < 0.5 else out
 
 
+def grey(images: np.ndarray) -> np.ndarray:
+    """Faces (any leading shape, ×3 RGB uint8) in black and white, still three channels: CCTV, an
+    infrared night mode, a black-and-white print (ITU-R BT.601 luma, as most cameras compute it)."""
+    luma = np.round(images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    return np.repeat(luma.astype(np.uint8)[..., None], 3, axis=-1)
+
+
 def photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     x = img.astype(np.float32)
     x = x * rng.uniform(0.4, 1.6)  # brightness

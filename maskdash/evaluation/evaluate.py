@@ -255,16 +255,10 @@ def evaluate_scenes(classifier, scenes_dir: Path, threshold: float = 0.5, progre
     return results, rows
 
 
-def grayscale(images: np.ndarray) -> np.ndarray:
-    """The same faces in black and white (CCTV, an infrared night mode, a black-and-white print)."""
-    grey = np.round(images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
-    return np.repeat(grey[..., None], 3, axis=-1)
-
-
 def grayscale_kept(classifier, images: np.ndarray, truth: np.ndarray, colour_labels: np.ndarray,
                    threshold: float = 0.5) -> dict:
     """Each class's share keeping its label in black and white, beside the share in colour."""
-    p, pinc = scores(classifier, grayscale(images))
+    p, pinc = scores(classifier, augment.grey(images))
     got = labels_for(p, threshold, pinc)
     return {c: {"n": int((truth == c).sum()), "kept": _share(got[truth == c] == c),
                 "kept_colour": _share(colour_labels[truth == c] == c)}

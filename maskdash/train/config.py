@@ -85,6 +85,9 @@ class TrainArgs:
     # robust and online augmentation: views through the dim-webcam camera model (data.camera)
     low_light_p: float | None = 0.15
     low_light_max: float | None = 0.5  # the brightest of those views (share of a well-lit scene's light)
+    # robust and online augmentation: views turned black and white at the end (CCTV, infrared), on
+    # top of the few the colour jitter makes; None: none (runs from before it draw the same views)
+    grey_p: float | None = None
     # how the model turns raw RGB into the base's input: "rescale" (0…255 → −1…1, as MobileNetV2
     # was trained) or "stretch" (each face's own mean and contrast taken out: model.layers); with
     # --init, "stretch" puts the layer in front of the loaded model, None keeps what it has
@@ -157,7 +160,7 @@ def resolve(args: TrainArgs) -> TrainArgs:
     if args.augment != "online":
         args.cover_p = args.distract_p = None
     if args.augment == "seed":
-        args.low_light_p = args.low_light_max = None
+        args.low_light_p = args.low_light_max = args.grey_p = None
     return args
 
 

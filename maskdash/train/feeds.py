@@ -53,10 +53,18 @@ MAX_WEIGHT = 2.0
 def augment_one(name: str, img: np.ndarray, rng: np.random.Generator, label: int,
                 backgrounds: list | None = None, cover_p: float | None = None,
                 distract_p: float | None = None, low_light_p: float | None = None,
-                low_light_max: float | None = None) -> np.ndarray:
-    """One augmented view by the recipe's augmentation (`config.AUGMENTS`)."""
+                low_light_max: float | None = None, grey_p: float | None = None) -> np.ndarray:
+    """One augmented view by the recipe's augmentation (`config.AUGMENTS`); `grey_p`: the share of
+    views turned black and white last (drawn only when set, so older runs' views are unchanged)."""
     if name == "seed":
         return augment.seed_augment(img, rng)
+    view = _augment_view(name, img, rng, label, backgrounds, cover_p, distract_p, low_light_p, low_light_max)
+    return augment.grey(view) if grey_p and rng.random() < grey_p else view
+
+
+def _augment_view(name: str, img: np.ndarray, rng: np.random.Generator, label: int, backgrounds: list | None,
+                  cover_p: float | None, distract_p: float | None, low_light_p: float | None,
+                  low_light_max: float | None) -> np.ndarray:
     # runs from before these options used the fixed defaults
     dim = dict(low_light_p=augment.LOW_LIGHT_P if low_light_p is None else low_light_p,
                low_light_max=camera.BRIGHTEST if low_light_max is None else low_light_max)
@@ -109,7 +117,8 @@ class CachedFeed:
         return {k: getattr(a, k) for k in ("data", "recipe", "cut", "augment", "views", "limit", "seed",
                                            "dev_scenes", "train_split", "val_split", "base_weights", "init",
                                            "classes", "extra_faces", "synth_incorrect")} | (
-            {k: getattr(a, k) for k in ("distill", "low_light_p", "low_light_max", "cover_p")} if a.distill else {})
+            {k: getattr(a, k) for k in ("distill", "low_light_p", "low_light_max", "cover_p")} if a.distill else {}) | (
+            {"grey_p": a.grey_p} if a.grey_p else {})  # keys of caches from before it stay valid
 
     def _files(self) -> tuple[str, ...]:
         return CACHE_FILES + (("train_t",) if self.args.distill else ())
@@ -216,7 +225,7 @@ class CachedFeed:
         for v in range(a.views):
             for i, (img, lab) in enumerate(zip(images, labels)):
                 aug[i] = augment_one(a.augment, img, rng, int(lab), backgrounds, a.cover_p, a.distract_p,
-                                     0.0 if a.distill else a.low_light_p, a.low_light_max)
+                                     0.0 if a.distill else a.low_light_p, a.low_light_max, a.grey_p)
             views.append(extract(aug, f"features view {v + 1}/{a.views}"))
             if a.distill:
                 for i in range(len(aug)):
@@ -285,14 +294,14 @@ _W: dict = {}
 
 def _worker_init(shm_name: str, shape: tuple, labels: np.ndarray, backgrounds: list, augment_name: str,
                  cover_p: float | None, distract_p: float | None, low_light_p: float | None,
-                 low_light_max: float | None) -> None:
+                 low_light_max: float | None, grey_p: float | None = None) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one process per core already
     shm = shared_memory.SharedMemory(name=shm_name)
     _W.update(shm=shm, images=np.ndarray(shape, np.uint8, buffer=shm.buf), labels=labels,
               backgrounds=backgrounds, augment=augment_name, cover_p=cover_p, distract_p=distract_p,
-              low_light_p=low_light_p, low_light_max=low_light_max)
+              low_light_p=low_light_p, low_light_max=low_light_max, grey_p=grey_p)
 
 
 def _augment_batch(task: tuple[np.ndarray, int]) -> np.ndarray:
@@ -303,7 +312,7 @@ def _augment_batch(task: tuple[np.ndarray, int]) -> np.ndarray:
     for k, i in enumerate(idx):
         out[k] = augment_one(_W["augment"], imgs[i], rng, int(labels[i]), _W["backgrounds"],
                              _W["cover_p"], _W["distract_p"], _W["low_light_p"],
-                             _W["low_light_max"])
+                             _W["low_light_max"], _W["grey_p"])
     return out
 
 
@@ -363,7 +372,7 @@ class OnlineFeed:
         workers = a.workers or max(1, (os.cpu_count() or 2) - 1)
         self.pool = mp.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(
             self.shm.name, shape, y_tr, backgrounds, a.augment, a.cover_p, a.distract_p, a.low_light_p,
-            a.low_light_max))
+            a.low_light_max, a.grey_p))
         return model
 
     def epoch(self, rng: np.random.Generator, batch_size: int):
