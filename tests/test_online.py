@@ -212,3 +212,25 @@ def test_tiny_three_class_online_run(tmp_path, fm12k, dev_scenes, extra_faces, b
     assert rows[0]["scene_val_loss"] not in ("", "nan")
     probs = load_classifier(best, engine="keras").probabilities(np.zeros((2, 224, 224, 3), np.uint8))
     assert probs.shape == (2, 3) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+
+
+def test_grey_views_follow_grey_p_and_leave_older_runs_views_alone(fm12k):
+    from maskdash.data.augment import grey
+    from maskdash.train.config import resolve
+    from maskdash.train.feeds import augment_one
+
+    sample = datasets.list_split(fm12k, "Validation")[0]
+    face = datasets.load_samples([sample], progress=False).images[0]
+    assert not np.array_equal(face[..., 0], face[..., 2])  # a colour photo to begin with
+
+    def is_grey(img: np.ndarray) -> bool:
+        return bool((img.max(axis=2) == img.min(axis=2)).all())
+
+    views = {p: [augment_one("online", face, np.random.default_rng(i), 1, None, 0.0, 0.0, 0.0, None, p)
+                 for i in range(100)] for p in (None, 0.0, 0.3, 1.0)}
+    shares = {p: np.mean([is_grey(v) for v in vs]) for p, vs in views.items()}
+    assert shares[1.0] == 1 and 0.15 < shares[0.3] < 0.45 and shares[0.0] < 0.1
+    # unset, the random stream is untouched: the views of runs from before the option are the same
+    assert all(np.array_equal(a, b) for a, b in zip(views[None], views[0.0]))
+    assert np.array_equal(grey(np.stack([face, face]))[1], grey(face))  # one function for one face or many
+    assert resolve(TrainArgs(data="d", recipe="seed", feed="cached", grey_p=0.3)).grey_p is None
