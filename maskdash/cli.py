@@ -349,6 +349,11 @@ def _run_predict(a: argparse.Namespace) -> int:
     except batch.WriteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if tally.black_and_white:
+        from maskdash.inference.photos import black_and_white_note, shipped_metrics
+
+        print(black_and_white_note(shipped_metrics(), f"{tally.black_and_white} of the images are black and white"),
+              file=sys.stderr)
     print(f"summary in {batch.shown(summary)} ({doc['images_per_second']} images/s)", file=sys.stderr)
     left_out = tally.images - tally.images_ok + len(skipped)
     print(f"wrote {tally.faces} rows for {tally.images_ok} images to {batch.shown(out)}"

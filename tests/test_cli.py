@@ -349,3 +349,18 @@ def test_validate_reads_validation_data_only(tmp_path, fm12k, extra_faces, shipp
     assert {c: r["kept_colour"] for c, r in grey.items()} == {c: e["recall"][c] for c in grey}
     printed = capsys.readouterr().out
     assert "Face Mask 12K Validation" in printed and "dim-webcam probe" in printed and str(out) in printed
+
+
+def test_predict_counts_black_and_white_photos_and_says_what_they_cost(tmp_path, dev_scenes, shipped_model, capsys):
+    scenes, _ = datasets.list_scenes(dev_scenes)
+    pick = next(s for s in scenes if datasets.scene_fold(s.image_path) == "holdout" and len(s.boxes) >= 2)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    colour = Image.open(pick.image_path).convert("RGB")
+    colour.save(folder / "colour.png")
+    colour.convert("L").convert("RGB").save(folder / "grey.jpg", quality=90)  # no colour, stored as RGB
+    out = tmp_path / "faces.csv"
+    assert main(["predict", str(folder), "--csv", str(out), "--detector", "blazeface-full"]) == 0
+    err = capsys.readouterr().err
+    assert "1 of the images are black and white" in err and "without mask" in err, err
+    assert json.loads(out.with_name("faces.summary.json").read_text())["images_black_and_white"] == 1

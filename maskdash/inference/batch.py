@@ -221,6 +221,7 @@ class Outcome:
     rows: list[dict] = field(default_factory=list)
     error: str | None = None
     result: object = field(default=None, repr=False)  # the Results, for --annotate (local engine only)
+    black_and_white: bool = False  # the picture has no colour: read less reliably (`photos.black_and_white_note`)
 
     @property
     def no_face(self) -> bool:
@@ -250,7 +251,10 @@ class Predictor:
             result = self._results(path)
         except (OSError, ValueError, cv2.error, MemoryError, RuntimeError) as exc:
             return Outcome(shown(path), error=str(exc))
-        return Outcome(result.source, result.rows(), result=result)
+        from maskdash.inference.photos import is_black_and_white
+
+        grey = result.rgb is not None and is_black_and_white(result.rgb)
+        return Outcome(result.source, result.rows(), result=result, black_and_white=grey)
 
     def _results(self, path: Path):
         from maskdash.imaging import ImageError, load_rgb
@@ -310,6 +314,7 @@ class Tally:
     faces: int = 0
     labels: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
+    black_and_white: int = 0  # images read that have no colour (parts saved before it lack it: 0)
 
     def add(self, o: Outcome) -> None:
         self.images += 1
@@ -319,11 +324,12 @@ class Tally:
         self.images_ok += 1
         self.no_face += o.no_face
         self.faces += len(o.rows)
+        self.black_and_white += o.black_and_white
         for r in o.rows:
             self.labels[r["label"]] = self.labels.get(r["label"], 0) + 1
 
     def merge(self, other: Tally) -> None:
-        for name in ("images", "images_ok", "no_face", "faces"):
+        for name in ("images", "images_ok", "no_face", "faces", "black_and_white"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.labels = dict(Counter(self.labels) + Counter(other.labels))
         self.failures = dict(Counter(self.failures) + Counter(other.failures))
@@ -345,6 +351,7 @@ def summary(tally: Tally, entries_skipped: list[tuple[Path, str]], *, engine: st
         "images_skipped": tally.images - tally.images_ok, "entries_skipped": len(entries_skipped),
         "faces": tally.faces, "labels": {c: tally.labels.get(c, 0) for c in CLASSES3}, "share": share,
         "failures": dict(sorted(failures.items())),
+        "images_black_and_white": tally.black_and_white,
         "images_processed": processed, "seconds": round(seconds, 2),
         "images_per_second": round(processed / seconds, 3) if processed and seconds > 0 else None,
     }

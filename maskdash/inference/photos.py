@@ -106,13 +106,7 @@ def process_upload(name: str, data: bytes, detector, classifier, det_threshold: 
         return PhotoError(name, f"the face search failed on this image ({type(exc).__name__}: {exc})")
     result.notes = _describe(data, result.size)
     if is_black_and_white(rgb):
-        from maskdash.evaluation.shipped import ReportError, load_metrics
-
-        try:
-            metrics = load_metrics("robust")
-        except ReportError:  # an unreadable report costs the figure, not the photo
-            metrics = None
-        result.notes.append(black_and_white_note(metrics))
+        result.notes.append(black_and_white_note(shipped_metrics()))
     return result
 
 
@@ -160,10 +154,20 @@ def is_black_and_white(rgb: np.ndarray) -> bool:
     return bool(np.percentile(spread, 99) <= BLACK_AND_WHITE_SPREAD)
 
 
-def black_and_white_note(metrics: dict | None) -> str:
+def shipped_metrics() -> dict | None:
+    """The shipped model's report, or None when it is missing or unreadable (a figure is lost, not a photo)."""
+    from maskdash.evaluation.shipped import ReportError, load_metrics
+
+    try:
+        return load_metrics("robust")
+    except ReportError:
+        return None
+
+
+def black_and_white_note(metrics: dict | None, subject: str = "Black-and-white photo") -> str:
     """What a black-and-white photo costs, from the shipped model's report (`report`: the dev
     holdout's labelled faces turned grey)."""
-    text = "Black-and-white photo: the model learnt from colour photos and reads faces without colour less reliably"
+    text = f"{subject}: the model learnt from colour photos and reads faces without colour less reliably"
     grey = (metrics or {}).get("dev_scenes_holdout_grayscale") or {}
     kept = [f"{c.replace('_', ' ')} {100 * r['kept']:.0f} % (in colour {100 * r['kept_colour']:.0f} %)"
             for c, r in grey.items() if c in (WITH_MASK, WITHOUT_MASK) and r.get("kept") is not None]
