@@ -269,6 +269,14 @@ def _run_scenes(a: argparse.Namespace) -> int:
     from maskdash.inference.detection import default_photo_detector, make_detector
 
     detector = make_detector(a.detector or default_photo_detector())
+    if a.pasted:  # large real faces pasted into the val photos (validation data only; detection only)
+        from maskdash.evaluation.paste_probe import format_probe, run_probe
+
+        doc = run_probe(detector, a.scenes, a.extra_faces, limit=a.limit)
+        print(format_probe(doc))
+        if a.json:
+            Path(a.json).write_text(json.dumps(doc, indent=2))
+        return 0
     clf = None
     if not a.no_classifier:
         from maskdash.model.runtime import load_classifier
@@ -300,6 +308,9 @@ def _add_scenes(sub) -> None:
     s.add_argument("--detector", help="default: the photo detector")
     s.add_argument("--model", help="classifier (default: MASKDASH_MODEL, else the shipped model)")
     s.add_argument("--no-classifier", action="store_true", help="detection only (faster)")
+    s.add_argument("--pasted", action="store_true", help="instead: the extra faces' val fold pasted into the face "
+                   "head's val photos at 40–100 px, found or not (large faces; maskdash.evaluation.paste_probe)")
+    s.add_argument("--extra-faces", default=str(settings.extra_faces_dir()), help="with --pasted")
     s.add_argument("--limit", type=int)
     s.add_argument("--json", help="also write the figures to this JSON file")
     s.set_defaults(fn=_run_scenes)

@@ -194,23 +194,34 @@ def pasted(canvas: np.ndarray, boxes, pool: list[Donor], rng: np.random.Generato
     lo, hi = np.log(PASTE_FACE_PX[0]), np.log(PASTE_FACE_PX[1])
     for _ in range(int(rng.integers(1, PASTE_MAX + 1))):
         d = pool[int(rng.integers(len(pool)))]
-        bx1, by1, bx2, by2 = d.box
-        side = int(round(float(np.exp(rng.uniform(lo, hi))) / (by2 - by1)))
+        side = int(round(float(np.exp(rng.uniform(lo, hi))) / (d.box[3] - d.box[1])))
         if side < 8 or side > width or side > height:
             continue
-        crop = cv2.resize(np.ascontiguousarray(d.rgb[:, ::-1] if rng.random() < 0.5 else d.rgb), (side, side),
-                          interpolation=cv2.INTER_AREA if side < d.rgb.shape[0] else cv2.INTER_LINEAR)
-        for _try in range(10):
-            x0, y0 = int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1))
-            if all(x2 <= x0 or x1 >= x0 + side or y2 <= y0 or y1 >= y0 + side for x1, y1, x2, y2 in boxes):
-                break
-        else:
-            continue
-        alpha = _alpha(side, d.box)
-        region = out[y0:y0 + side, x0:x0 + side]
-        out[y0:y0 + side, x0:x0 + side] = alpha * crop + (1 - alpha) * region
-        boxes.append((x0 + bx1 * side, y0 + by1 * side, x0 + bx2 * side, y0 + by2 * side))
+        box = paste_one(out, d, side, boxes, rng, (width, height))
+        if box is not None:
+            boxes.append(box)
     return np.clip(out, 0, 255).astype(np.uint8), boxes
+
+
+def paste_one(out: np.ndarray, d: Donor, side: int, boxes, rng: np.random.Generator,
+              extent: tuple[int, int]) -> tuple[float, float, float, float] | None:
+    """Blend donor `d`, as a `side`-px square (mirrored half the time), into `out` (float32, in
+    place) at a random spot inside `extent` that covers none of `boxes`; its face box, or None
+    when ten tries found no free spot."""
+    width, height = extent
+    bx1, by1, bx2, by2 = d.box
+    crop = cv2.resize(np.ascontiguousarray(d.rgb[:, ::-1] if rng.random() < 0.5 else d.rgb), (side, side),
+                      interpolation=cv2.INTER_AREA if side < d.rgb.shape[0] else cv2.INTER_LINEAR)
+    for _try in range(10):
+        x0, y0 = int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1))
+        if all(x2 <= x0 or x1 >= x0 + side or y2 <= y0 or y1 >= y0 + side for x1, y1, x2, y2 in boxes):
+            break
+    else:
+        return None
+    alpha = _alpha(side, d.box)
+    region = out[y0:y0 + side, x0:x0 + side]
+    out[y0:y0 + side, x0:x0 + side] = alpha * crop + (1 - alpha) * region
+    return (x0 + bx1 * side, y0 + by1 * side, x0 + bx2 * side, y0 + by2 * side)
 
 
 def photo_variants(rgb: np.ndarray, boxes, variants: int, rng: np.random.Generator | None, zoom: int = 0,
