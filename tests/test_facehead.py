@@ -11,6 +11,7 @@ import pytest
 
 from maskdash import settings
 from maskdash.data import datasets
+from maskdash.imaging import load_rgb
 from maskdash.inference import detection
 from maskdash.inference.facehead import FaceHeadDetector, JoinedDetector, _iou, load_facehead
 from maskdash.model import facehead as fh
@@ -281,3 +282,28 @@ def test_the_shipped_photo_pipeline_on_the_dev_holdout(dev_scenes):
     committed = json.loads((settings.MODELS_DIR / "robust" / "scenes_holdout.json").read_text())
     assert abs(doc["all"]["right"] - committed["all"]["right"]) <= 3
     assert abs(doc["false_positives"] - committed["false_positives"]) <= 3
+
+
+def test_large_faces_get_the_lower_bar_at_the_default_threshold_only(dev_scenes):
+    """A face of 32 px and more joins from LARGE_THRESHOLD up at the default (the Photos page passes
+    the default as a number: the same answer), and a user's stricter threshold applies to every size."""
+    from maskdash.inference import facehead as fhd
+    from maskdash.inference.detection import make_detector
+
+    det = make_detector("yunet-facehead")
+    scenes, _ = datasets.list_scenes(dev_scenes)
+    seen_large_low = False
+    for s in [s for s in scenes if datasets.scene_fold(s.image_path) == "train"][:80]:
+        rgb = load_rgb(s.image_path)
+        default = det.detect(rgb)
+        assert [f.box for f in det.detect(rgb, det.default_threshold)] == [f.box for f in default]
+        base = {f.box for f in det.base.detect(rgb)}
+        for f in default:
+            if f.box in base:
+                continue
+            h = f.box[3] - f.box[1]
+            assert f.det_score >= (fhd.LARGE_THRESHOLD if h >= fhd.LARGE_FACE_PX else fhd.THRESHOLD)
+            seen_large_low |= h >= fhd.LARGE_FACE_PX and f.det_score < fhd.THRESHOLD
+        strict = det.detect(rgb, 0.9)
+        assert all(f.det_score >= fhd.THRESHOLD * 0.9 / det.default_threshold for f in strict if f.box not in base)
+    assert seen_large_low  # the lower bar is in use on real photos
