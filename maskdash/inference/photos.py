@@ -170,7 +170,7 @@ def black_and_white_note(metrics: dict | None, subject: str = "Black-and-white p
     text = f"{subject}: the model learnt from colour photos and reads faces without colour less reliably"
     grey = (metrics or {}).get("dev_scenes_holdout_grayscale") or {}
     kept = [f"{c.replace('_', ' ')} {100 * r['kept']:.0f} % (in colour {100 * r['kept_colour']:.0f} %)"
-            for c, r in grey.items() if c in (WITH_MASK, WITHOUT_MASK) and r.get("kept") is not None]
+            for c, r in grey.items() if c in (WITH_MASK, WITHOUT_MASK) and None not in (r.get("kept"), r.get("kept_colour"))]
     if kept:
         text += " — on street photos it never learnt from, faces turned grey kept their label: " + ", ".join(kept)
     return text + "."
