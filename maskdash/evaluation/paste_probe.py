@@ -10,7 +10,7 @@ training faces (a softened ellipse, no square edge). A face counts as found when
 overlaps it at IoU ≥ 0.4. Caveat: the face head learnt from faces pasted this way (from the
 train fold), so the probe flatters it a little; compare detectors with that in mind.
 
-    python -m maskdash paste-probe --detector yunet-facehead [--json F]"""
+    python -m maskdash scenes --pasted --detector yunet-facehead [--json F]"""
 
 from __future__ import annotations
 
@@ -19,15 +19,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from maskdash.inference.multiscale import _iou as iou  # the one box IoU the detectors merge with
+
 PROBE_FACE_PX = (40, 64, 100)  # pasted face heights, photo pixels
 MIN_IOU = 0.4
-
-
-def iou(a, b) -> float:
-    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 class Pasted(NamedTuple):

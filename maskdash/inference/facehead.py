@@ -110,7 +110,7 @@ class JoinedDetector:
         ratio = 1.0 if score_threshold is None else float(score_threshold) / self.base.default_threshold
         small = min(0.99, self.threshold * ratio)
         large = min(small, self.large_threshold * ratio) if ratio <= 1.0 + 1e-9 else small
-        for d in self.head.detect(rgb, min(small, large)):
+        for d in self.head.detect(rgb, large):  # large ≤ small: one pass gives both
             height = d.box[3] - d.box[1]
             if d.det_score < (large if height >= self.large_face_px else small) or height < self.min_face_px:
                 continue
