@@ -9,7 +9,9 @@
 - "yunet-multiscale" (photos): YuNet over the whole photo and over enlarged tiles, plus a second,
   mirrored look at the large faces it is unsure of (`maskdash.inference.multiscale`).
 - "yunet-facehead" (photos, the default): "yunet-multiscale" plus the faces (12 px and up) that MaskDash's
-  own face head finds and YuNet does not (`maskdash.inference.facehead`).
+  own face head finds and YuNet does not (`maskdash.inference.facehead`), and the large faces that
+  BlazeFace short range proposes over windows of the photo and YuNet's second look confirms
+  (`maskdash.inference.windows`).
 
 Detectors hold their interpreter and buffers for life and serialise `detect()` with a lock, so one
 instance serves a live video callback and other threads without per-frame allocations."""
@@ -496,8 +498,19 @@ def make_detector(name: str, score_threshold: float | None = None) -> Detector:
             head = FaceHeadDetector()
         except ModelFileError as exc:
             raise DetectorUnavailable(f"The face head cannot be used: {exc}") from None
-        return JoinedDetector(base, head, name)
+        return JoinedDetector(base, head, name, windows=_window_proposer())
     return BlazeFaceDetector(name, score_threshold)
+
+
+def _window_proposer():
+    """BlazeFace over windows for the photo detector's large faces (inference.windows), or None
+    where BlazeFace cannot run: the detector then works as before without it."""
+    from maskdash.inference.windows import WindowProposer
+
+    try:
+        return WindowProposer(BlazeFaceDetector("blazeface"))
+    except DetectorUnavailable:
+        return None
 
 
 def _yunet_present() -> bool:

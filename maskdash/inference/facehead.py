@@ -37,6 +37,12 @@ THRESHOLD = 0.45  # the face head's own heat-map score
 # detections per val photo.
 LARGE_THRESHOLD = 0.35
 LARGE_FACE_PX = 32
+# A face proposed by the window pass (`inference.windows`) joins when YuNet's mirrored second look
+# (`MultiScaleDetector.relook`) finds a face there from this score up. Chosen on validation data
+# (models/facehead/NOTES.md, 2026-12-05): the pasted-face probe and the false detections of the
+# train fold's photos. The face head's own second looks added at most one probe face more and cannot
+# be judged on the photos it learnt from, so they are left out.
+CONFIRM = 0.5
 MIN_FACE_PX = 12  # photo pixels: a 400 px photo's 12 px face is 2 cells of the face head's grid
 JOIN_IOU = 0.3  # a face-head box overlapping a YuNet box this much is the same face
 
@@ -96,8 +102,10 @@ class JoinedDetector:
 
     def __init__(self, base, head: FaceHeadDetector, name: str, threshold: float = THRESHOLD,
                  min_face_px: float = MIN_FACE_PX, join_iou: float = JOIN_IOU,
-                 large_threshold: float = LARGE_THRESHOLD, large_face_px: float = LARGE_FACE_PX):
+                 large_threshold: float = LARGE_THRESHOLD, large_face_px: float = LARGE_FACE_PX,
+                 windows=None, confirm: float = CONFIRM):
         self.base, self.head, self.name = base, head, name
+        self.windows, self.confirm = windows, float(confirm)  # a WindowProposer, or None: no window pass
         self.default_threshold = base.default_threshold
         self.threshold, self.min_face_px, self.join_iou = float(threshold), float(min_face_px), float(join_iou)
         self.large_threshold, self.large_face_px = float(large_threshold), float(large_face_px)
@@ -116,4 +124,22 @@ class JoinedDetector:
                 continue
             if not any(_same_face(d.box, f.box, self.join_iou) for f in found):
                 found.append(d)
+        if self.windows is not None:
+            found += self._confirmed_windows(rgb, found, min(0.99, self.confirm * ratio))
         return sorted(found, key=lambda f: -f.det_score)  # as every detector returns them
+
+    def _confirmed_windows(self, rgb: np.ndarray, found: list[Face], confirm: float) -> list[Face]:
+        """The window pass's large faces that nothing found yet and YuNet's second look confirms,
+        with the proposal's box and the second look's score."""
+        from maskdash.inference.windows import large
+
+        if getattr(self.base, "relook_detector", None) is None:  # no second look: no window faces
+            return []
+        out: list[Face] = []
+        for p in large(self.windows.propose(rgb)):
+            if any(_same_face(p.box, f.box, self.join_iou) for f in found + out):
+                continue
+            score = self.base.relook(rgb, p.box, confirm)
+            if score is not None:
+                out.append(Face(box=p.box, det_score=score))
+        return out

@@ -237,31 +237,9 @@ class MultiScaleDetector:
     def relook(self, rgb: np.ndarray, box, thr: float) -> float | None:
         """The score of the face in `box` (photo pixels, as the base detector drew it) on a second,
         mirrored look at `RELOOK_FACE_PX`, or None when that look does not find it at `thr`."""
-        x1, y1, x2, y2 = (float(v) for v in box)
-        if y2 - y1 < 1 or x2 - x1 < 1:
-            return None
-        s = RELOOK_FACE_PX / max(y2 - y1, x2 - x1)  # second-look pixels per photo pixel
         side = round(RELOOK_FACE_PX * (1 + 2 * RELOOK_CONTEXT))  # one input size for every look
-        # The square around the box's centre, in photo pixels; parts outside the photo stay black.
-        ox, oy = (x1 + x2) / 2 - side / s / 2, (y1 + y2) / 2 - side / s / 2
-        px1, py1 = max(0, math.ceil(ox)), max(0, math.ceil(oy))
-        px2, py2 = min(rgb.shape[1], math.floor(ox + side / s)), min(rgb.shape[0], math.floor(oy + side / s))
-        if px2 - px1 < 2 or py2 - py1 < 2:
-            return None
-        canvas = np.zeros((side, side, 3), np.uint8)
-        cx1, cy1 = round((px1 - ox) * s), round((py1 - oy) * s)
-        cw, ch = min(side - cx1, max(1, round((px2 - px1) * s))), min(side - cy1, max(1, round((py2 - py1) * s)))
-        interp = cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA
-        canvas[cy1:cy1 + ch, cx1:cx1 + cw] = cv2.resize(np.ascontiguousarray(rgb[py1:py2, px1:px2]), (cw, ch),
-                                                        interpolation=interp)
-        best = None
-        for d in self.relook_detector.detect(np.ascontiguousarray(canvas[:, ::-1]), thr):
-            bx1, by1, bx2, by2 = d.box
-            # Mirrored back, then to photo pixels.
-            back = (ox + (side - bx2) / s, oy + by1 / s, ox + (side - bx1) / s, oy + by2 / s)
-            if _iou(back, (x1, y1, x2, y2)) >= RELOOK_IOU and (best is None or d.det_score > best):
-                best = float(d.det_score)
-        return best
+        hit = second_look(self.relook_detector, rgb, box, RELOOK_FACE_PX, side, thr, mirror=True)
+        return None if hit is None else hit.det_score
 
     def _adjust(self, d, w: int, h: int):
         if self.box_adjust is None:
@@ -281,3 +259,35 @@ class MultiScaleDetector:
         boxes = np.array([d.box for d in found], np.float64)
         scores = np.array([d.det_score for d in found], np.float64)
         return [found[i] for i in nms(boxes, scores)]
+
+
+def second_look(detector, rgb: np.ndarray, box, face_px: float, side: int, thr: float, mirror: bool = False,
+                min_iou: float = RELOOK_IOU):
+    """`detector` on the `side`-px square around `box` (photo pixels) rescaled so that the box's
+    longer side is `face_px` (mirrored if asked; parts outside the photo black): its best face
+    overlapping `box` at `min_iou` and scoring at least `thr`, as a detection in photo pixels, or None."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    if y2 - y1 < 1 or x2 - x1 < 1:
+        return None
+    s = face_px / max(y2 - y1, x2 - x1)  # look pixels per photo pixel
+    # The square around the box's centre, in photo pixels.
+    ox, oy = (x1 + x2) / 2 - side / s / 2, (y1 + y2) / 2 - side / s / 2
+    px1, py1 = max(0, math.ceil(ox)), max(0, math.ceil(oy))
+    px2, py2 = min(rgb.shape[1], math.floor(ox + side / s)), min(rgb.shape[0], math.floor(oy + side / s))
+    if px2 - px1 < 2 or py2 - py1 < 2:
+        return None
+    canvas = np.zeros((side, side, 3), np.uint8)
+    cx1, cy1 = round((px1 - ox) * s), round((py1 - oy) * s)
+    cw, ch = min(side - cx1, max(1, round((px2 - px1) * s))), min(side - cy1, max(1, round((py2 - py1) * s)))
+    interp = cv2.INTER_LINEAR if s > 1 else cv2.INTER_AREA
+    canvas[cy1:cy1 + ch, cx1:cx1 + cw] = cv2.resize(np.ascontiguousarray(rgb[py1:py2, px1:px2]), (cw, ch),
+                                                    interpolation=interp)
+    best = None
+    for d in detector.detect(np.ascontiguousarray(canvas[:, ::-1]) if mirror else canvas, thr):
+        bx1, by1, bx2, by2 = d.box
+        if mirror:
+            bx1, bx2 = side - bx2, side - bx1
+        back = (ox + bx1 / s, oy + by1 / s, ox + bx2 / s, oy + by2 / s)  # photo pixels
+        if _iou(back, (x1, y1, x2, y2)) >= min_iou and (best is None or d.det_score > best.det_score):
+            best = replace(d, box=back, landmarks=np.zeros((0, 2), np.float32))
+    return best
