@@ -6,7 +6,7 @@ import numpy as np
 
 from maskdash.evaluation.paste_probe import iou, probe_photos
 from maskdash.inference import windows as win
-from maskdash.inference.detection import make_detector
+from maskdash.inference.detection import BlazeFaceDetector, make_detector
 from maskdash.inference.facehead import CONFIRM
 
 
@@ -32,7 +32,7 @@ def test_proposals_come_back_in_photo_pixels_at_any_photo_size(fm12k):
     from maskdash.imaging import load_rgb, resize
 
     face = load_rgb(next(s for s in list_split(fm12k, "Test") if s.label == 1).path)
-    proposer = win.WindowProposer()
+    proposer = win.WindowProposer(BlazeFaceDetector("blazeface"))
     for w, h, side, x, y in ((1600, 1200, 260, 900, 300), (400, 300, 70, 40, 200)):
         frame = np.full((h, w, 3), 128, np.uint8)
         frame[y:y + side, x:x + side] = resize(face, side, side)

@@ -52,12 +52,9 @@ def windows(w: int, h: int, sides=WINDOW_SIDES) -> list[tuple[int, int, int, int
 class WindowProposer:
     """BlazeFace short range over `windows`: the faces it proposes, in photo pixels, merged by NMS."""
 
-    def __init__(self, detector=None, threshold: float = PROPOSE, view_long: int = VIEW_LONG,
-                 sides=WINDOW_SIDES):
-        if detector is None:
-            from maskdash.inference.detection import BlazeFaceDetector
-
-            detector = BlazeFaceDetector("blazeface")
+    def __init__(self, detector, threshold: float = PROPOSE, view_long: int = VIEW_LONG, sides=WINDOW_SIDES):
+        # `detector`: BlazeFace short range (detection.BlazeFaceDetector), given by the caller so
+        # that this module imports no detector module.
         self.detector, self.threshold = detector, float(threshold)
         self.view_long, self.sides = int(view_long), tuple(sides)
         self._lock = threading.Lock()
