@@ -97,6 +97,17 @@ def _same_face(box, other, join_iou: float) -> bool:
     return _iou(box, other) >= join_iou or (other[0] <= cx <= other[2] and other[1] <= cy <= other[3])
 
 
+def _mostly_inside(box, other, margin: float = 0.25) -> bool:
+    """Does half of `box` or more lie inside `other` widened by `margin` of its size each side (the
+    head around a face)? A window's face there is part of a face already found: an ear of a close-up
+    face, seen beside its box on a 640×480 frame of pasted faces."""
+    mx, my = margin * (other[2] - other[0]), margin * (other[3] - other[1])
+    iw = max(0.0, min(box[2], other[2] + mx) - max(box[0], other[0] - mx))
+    ih = max(0.0, min(box[3], other[3] + my) - max(box[1], other[1] - my))
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    return area > 0 and iw * ih / area >= 0.5
+
+
 class JoinedDetector:
     """`base` (YuNet multi-scale) plus the face head's faces that `base` did not find."""
 
@@ -125,7 +136,9 @@ class JoinedDetector:
             if not any(_same_face(d.box, f.box, self.join_iou) for f in found):
                 found.append(d)
         if self.windows is not None:
-            found += self._confirmed_windows(rgb, found, min(0.99, self.confirm * ratio))
+            # A window face carries YuNet's score: a stricter user threshold applies to it as it is.
+            confirm = min(0.99, self.confirm * ratio) if ratio <= 1.0 + 1e-9 else float(score_threshold)
+            found += self._confirmed_windows(rgb, found, confirm)
         return sorted(found, key=lambda f: -f.det_score)  # as every detector returns them
 
     def _confirmed_windows(self, rgb: np.ndarray, found: list[Face], confirm: float) -> list[Face]:
@@ -137,7 +150,7 @@ class JoinedDetector:
             return []
         out: list[Face] = []
         for p in large(self.windows.propose(rgb)):
-            if any(_same_face(p.box, f.box, self.join_iou) for f in found + out):
+            if any(_same_face(p.box, f.box, self.join_iou) or _mostly_inside(p.box, f.box) for f in found + out):
                 continue
             score = self.base.relook(rgb, p.box, confirm)
             if score is not None:
