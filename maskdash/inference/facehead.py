@@ -5,7 +5,9 @@
 multi-scale YuNet finds and adds the face head's faces of at least `min_face_px` (photo pixels)
 that no YuNet face overlaps and that score at least `threshold` (`large_threshold` for faces of
 `large_face_px` and more): the face head was trained for the masked, turned and blurred faces YuNet
-misses, but on 246 photos, so its tiniest faces and its unsure ones are left to YuNet."""
+misses, but on 246 photos, so its tiniest faces and its unsure ones are left to YuNet. Last, the
+large faces a `windows.WindowProposer` (BlazeFace over windows) proposes join when YuNet's second
+look confirms them."""
 
 from __future__ import annotations
 

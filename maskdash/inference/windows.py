@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import threading
 
+import cv2
 import numpy as np
 
 from maskdash.inference.multiscale import nms
@@ -60,8 +61,6 @@ class WindowProposer:
         self._lock = threading.Lock()
 
     def propose(self, rgb: np.ndarray) -> list[Face]:
-        import cv2
-
         h, w = rgb.shape[:2]
         s = min(1.0, self.view_long / max(w, h))  # view pixels per photo pixel
         view = rgb if s == 1.0 else cv2.resize(np.ascontiguousarray(rgb), (max(1, round(w * s)), max(1, round(h * s))),
