@@ -78,6 +78,15 @@ def shipped_classifier():
 
 
 @pytest.fixture(scope="session")
+def shipped_scene_results(shipped_classifier, dev_scenes):
+    """`evaluate_scenes` of the shipped classifier (faces cut from the dev scenes' labelled boxes),
+    run once for the session: the two- and three-class checks read the same ~3,600 verdicts."""
+    from maskdash.evaluation import evaluate
+
+    return evaluate.evaluate_scenes(shipped_classifier, dev_scenes, progress=False)
+
+
+@pytest.fixture(scope="session")
 def binary_model() -> Path:
     """A binary model file: the original recipe (models/seed), for what a two-class model gives."""
     path = settings.MODELS_DIR / "seed" / "model.keras"

@@ -224,6 +224,33 @@ def test_train_detector_writes_a_run_folder(tmp_path, dev_scenes):
     assert isinstance(det.detect(np.zeros((240, 320, 3), np.uint8)), list)
 
 
+def test_a_larger_photo_holds_the_face_head_to_the_same_grid_cells(joined, dev_scenes):
+    """The face head sees every photo at 512 px. On val photos enlarged 4× (a phone photo's size)
+    it adds no face under the size it needs on the 400 px photo, counted in its own grid cells (before:
+    boxes of 3–12 original pixels, blurred blobs among them); 400 px photos are judged as before."""
+    from maskdash.inference import facehead as fhd
+
+    base, both = joined
+    scenes = [s for s in datasets.list_scenes(dev_scenes)[0]
+              if datasets.scene_fold(s.image_path) == "train" and train_fh.sub_fold(s.image_path) == "val"]
+    both.windows, windows = None, both.windows  # the face head's own faces only
+    try:
+        added = 0
+        for scene in scenes[:12]:
+            rgb = load_rgb(scene.image_path)
+            assert fhd.size_factor(rgb.shape[1], rgb.shape[0]) == 1.0
+            big = cv2.resize(rgb, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+            assert fhd.size_factor(big.shape[1], big.shape[0]) == 4.0
+            yunet = {f.box for f in base.detect(big)}
+            for f in both.detect(big):
+                if f.box not in yunet:
+                    added += 1
+                    assert f.box[3] - f.box[1] >= 4 * fhd.MIN_FACE_PX, f
+        assert added  # the face head still adds faces to enlarged photos
+    finally:
+        both.windows = windows
+
+
 def test_a_close_up_face_gets_one_box(joined, fm12k):
     """Face Mask 12K Validation faces shown large on a grey canvas (a portrait photo): the face
     head adds no second box for a face YuNet found (before the centre rule it boxed masked mouths)."""
@@ -293,7 +320,8 @@ def test_large_faces_get_the_lower_bar_at_the_default_threshold_only(dev_scenes)
     det = make_detector("yunet-facehead")
     scenes, _ = datasets.list_scenes(dev_scenes)
     seen_large_low = False
-    for s in [s for s in scenes if datasets.scene_fold(s.image_path) == "train"][:80]:
+    # The first 30 train photos hold a large face the lower bar admits (the 26th; 3 photos of the first 80).
+    for s in [s for s in scenes if datasets.scene_fold(s.image_path) == "train"][:30]:
         rgb = load_rgb(s.image_path)
         default = det.detect(rgb)
         assert [f.box for f in det.detect(rgb, det.default_threshold)] == [f.box for f in default]

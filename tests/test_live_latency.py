@@ -109,25 +109,26 @@ def test_three_viewers_each_keep_a_stream(counter_video, tmp_path):
     from maskdash.inference.bench_browser import measure
 
     video, length = counter_video
-    doc = measure(video, length, seconds=120, busy=0, viewers=3, log_path=tmp_path / "streamlit.log", windows=6)
+    doc = measure(video, length, seconds=60, busy=0, viewers=3, log_path=tmp_path / "streamlit.log", windows=6)
     print(doc)
     log = (tmp_path / "streamlit.log").read_text(errors="replace")
     for i, v in enumerate(doc["per_viewer"]):
         assert v["started"], f"viewer {i + 1}: no annotated frames reached the page:\n{log[-3000:]}"
         assert all(fps > 0 for fps in _windows_with_frames(v)), (
-            f"viewer {i + 1}: the stream dropped (frames/s per 20 s: {_windows_with_frames(v)})\n{log[-3000:]}")
+            f"viewer {i + 1}: the stream dropped (frames/s per 10 s: {_windows_with_frames(v)})\n{log[-3000:]}")
         assert not v["traceback_shown"], f"viewer {i + 1}'s page shows a traceback"
         assert v["latency_ms_p95"] < 5000, v
     assert "Traceback" not in log, log[-3000:]
-    # A leak grows part after part: three viewers send ~5,000 frames a minute, so keeping even a
-    # 64×64 thumbnail per frame (12 KB) grows ~60 MB a minute, a 224×224 crop ~750 MB, a frame
-    # gigabytes. The allocator's arenas and caches settle in steps (52 MB seen across the whole
-    # 2 minutes on CI, 44 MB within the second minute once), so the bound on the second minute is
-    # what a per-frame leak would exceed, not what a quiet run shows.
+    # A leak grows part after part: three viewers send ~5,000 frames a minute, so keeping a 224×224
+    # crop per frame (150 KB) grows ~750 MB a minute, a frame gigabytes. The allocator's arenas and
+    # caches settle in steps (52 MB seen across a whole 2-minute run on CI, 44 MB within its second
+    # minute once), so the bound on the second half is what a per-frame leak of a crop or more would
+    # exceed, not what a quiet run shows. One minute is enough for that (a thumbnail-sized leak,
+    # 12 KB a frame, stayed under the allocator's 60 MB even over two minutes).
     rss = doc["server_rss_mb"]["parts"]
     half = len(rss) // 2
-    assert rss[-1] - rss[0] < 200, f"server memory grew {rss[-1] - rss[0]} MB in 2 minutes: {rss}"
+    assert rss[-1] - rss[0] < 200, f"server memory grew {rss[-1] - rss[0]} MB in {doc['seconds']:.0f} s: {rss}"
     part_s = doc["seconds"] / (len(rss) - 1)
     frames = sum(sum(_windows_with_frames(v)[half:]) * part_s for v in doc["per_viewer"])
     assert rss[-1] - rss[half] < max(60, 12e-3 * frames), (
-        f"server memory still grew {rss[-1] - rss[half]} MB in the second minute ({frames:.0f} frames shown): {rss}")
+        f"server memory still grew {rss[-1] - rss[half]} MB in the second half ({frames:.0f} frames shown): {rss}")

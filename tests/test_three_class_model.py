@@ -39,8 +39,8 @@ def test_split(fm12k):
     return datasets.load_samples(datasets.list_split(fm12k, "Test"), progress=False)
 
 
-def test_dev_scene_holdout_three_classes(clf, dev_scenes):
-    results, _ = evaluate.evaluate_scenes(clf, dev_scenes, progress=False)
+def test_dev_scene_holdout_three_classes(clf, shipped_scene_results):
+    results, _ = shipped_scene_results
     t = results["dev_scenes_holdout"]["three_class"]
     n_incorrect = sum(t["confusion"][CLASSES3.index(INCORRECT)])
     assert n_incorrect >= 30, t

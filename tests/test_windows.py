@@ -51,7 +51,7 @@ def test_the_window_pass_adds_large_faces_from_other_photos_without_duplicates(d
     assert det.windows is not None
     found = {"with": 0, "without": 0}
     added = 0
-    for p in probe_photos(dev_scenes, extra_faces, limit=120):
+    for p in probe_photos(dev_scenes, extra_faces, limit=60):
         det.windows, proposer = None, det.windows
         before = det.detect(p.rgb)
         det.windows = proposer

@@ -2,12 +2,12 @@
 
 `FaceHeadDetector` runs the shipped face head (`maskdash.model.facehead`, trained by
 `maskdash.train.facehead`) through the TFLite runtime. `JoinedDetector` keeps every face the
-multi-scale YuNet finds and adds the face head's faces of at least `min_face_px` (photo pixels)
-that no YuNet face overlaps and that score at least `threshold` (`large_threshold` for faces of
-`large_face_px` and more): the face head was trained for the masked, turned and blurred faces YuNet
-misses, but on 246 photos, so its tiniest faces and its unsure ones are left to YuNet. Last, the
-large faces a `windows.WindowProposer` (BlazeFace over windows) proposes join when YuNet's second
-look confirms them."""
+multi-scale YuNet finds and adds the face head's faces of at least `min_face_px` (pixels of a 400 px
+photo; the sizes grow on larger photos, `size_factor`) that no YuNet face overlaps and that score at
+least `threshold` (`large_threshold` for faces of `large_face_px` and more): the face head was
+trained for the masked, turned and blurred faces YuNet misses, but on 246 photos, so its tiniest
+faces and its unsure ones are left to YuNet. Last, the large faces a `windows.WindowProposer`
+(BlazeFace over windows) proposes join when YuNet's second look confirms them."""
 
 from __future__ import annotations
 
@@ -47,6 +47,18 @@ LARGE_FACE_PX = 32
 CONFIRM = 0.5
 MIN_FACE_PX = 12  # photo pixels: a 400 px photo's 12 px face is 2 cells of the face head's grid
 JOIN_IOU = 0.3  # a face-head box overlapping a YuNet box this much is the same face
+# The sizes above were chosen on the dev photos, 400 px long (553 of 565). The face head sees every
+# photo at 512 px, so on a larger photo the same sizes in photo pixels are fewer of its grid cells: a
+# 12 px face of a 1600 px photo is under one cell. The sizes therefore grow with the photo beyond
+# this long side (they hold the same head pixels), and never shrink below their photo pixels (a
+# smaller photo's faces still need that many pixels for a crop). The val photos enlarged 4× had
+# 55 false detections from the face head and windows where the 400 px photos had 12 (NOTES.md).
+REFERENCE_LONG_SIDE = 400
+
+
+def size_factor(w: int, h: int) -> float:
+    """How much the face head's size gates grow on a `w`×`h` photo (1 up to REFERENCE_LONG_SIDE)."""
+    return max(1.0, max(w, h) / REFERENCE_LONG_SIDE)
 
 
 def load_facehead(path: str | Path | None = None, threads: int | None = None):
@@ -131,8 +143,9 @@ class JoinedDetector:
         ratio = 1.0 if score_threshold is None else float(score_threshold) / self.base.default_threshold
         small = min(0.99, self.threshold * ratio)
         large = min(small, self.large_threshold * ratio) if ratio <= 1.0 + 1e-9 else small
+        grow = size_factor(rgb.shape[1], rgb.shape[0])
         for d in self.head.detect(rgb, large):  # large ≤ small: one pass gives both
-            height = d.box[3] - d.box[1]
+            height = (d.box[3] - d.box[1]) / grow  # in a 400 px photo's pixels
             if d.det_score < (large if height >= self.large_face_px else small) or height < self.min_face_px:
                 continue
             if not any(_same_face(d.box, f.box, self.join_iou) for f in found):

@@ -420,7 +420,8 @@ def write_card(model_dir: Path | str) -> Path:
          f"stride-8 and stride-16 features; the photo letterboxed to {fh.SIDE}×{fh.SIDE}. The Photos page and "
          "`predict` use it joined with YuNet multi-scale (`yunet-facehead`): every YuNet face is kept, and a face-head "
          f"face is added when its score is at least {joined.THRESHOLD}, it is at least {joined.MIN_FACE_PX} px tall "
-         f"in the photo and no YuNet face overlaps it (IoU ≥ {joined.JOIN_IOU}) or holds its centre (on close-up "
+         f"in a photo up to {joined.REFERENCE_LONG_SIDE} px long (in proportion on larger photos, which the face head "
+         f"sees at {fh.SIDE} px all the same) and no YuNet face overlaps it (IoU ≥ {joined.JOIN_IOU}) or holds its centre (on close-up "
          "portraits the face head also boxed a masked mouth or half a face: 8 extra boxes on 150 Face Mask 12K "
          "Validation faces, shown large, before this rule, none after).", "",
          "## Data and training", "",
