@@ -268,6 +268,8 @@ def _run_scenes(a: argparse.Namespace) -> int:
     from maskdash.evaluation.scenes import evaluate_pipeline, fold_scenes, format_report
     from maskdash.inference.detection import default_photo_detector, make_detector
 
+    if not 1.0 <= a.enlarge <= 10.0:
+        raise ValueError(f"--enlarge must be between 1 and 10, got {a.enlarge:g}")
     detector = make_detector(a.detector or default_photo_detector())
     if a.pasted:  # large real faces pasted into the val photos (validation data only; detection only)
         from maskdash.evaluation.paste_probe import format_probe, run_probe
@@ -289,7 +291,7 @@ def _run_scenes(a: argparse.Namespace) -> int:
         if a.fold != "train":
             raise ValueError("--subfold splits the train fold; give --fold train")
         scenes = [s for s in scenes if sub_fold(s.image_path) == a.subfold]
-    doc = evaluate_pipeline(detector, clf, scenes)
+    doc = evaluate_pipeline(detector, clf, scenes, enlarge=a.enlarge)
     doc["fold"] = a.fold + (f"/{a.subfold}" if a.subfold else "")
     print(format_report(doc))
     if a.json:
@@ -311,6 +313,8 @@ def _add_scenes(sub) -> None:
     s.add_argument("--pasted", action="store_true", help="instead: the extra faces' val fold pasted into the face "
                    "head's val photos at 40–100 px, found or not (large faces; maskdash.evaluation.paste_probe)")
     s.add_argument("--extra-faces", default=str(settings.extra_faces_dir()), help="with --pasted")
+    s.add_argument("--enlarge", type=float, default=1.0, help="each photo enlarged this much first (1–10; the dev "
+                   "photos are 400 px long, users' photos often larger); face heights stay in the labelled photo's pixels")
     s.add_argument("--limit", type=int)
     s.add_argument("--json", help="also write the figures to this JSON file")
     s.set_defaults(fn=_run_scenes)

@@ -290,6 +290,29 @@ def test_train_detector_names_an_extra_faces_folder_it_cannot_paste_from(tmp_pat
     assert "empty" in err and "index.csv" in err and "Traceback" not in err
 
 
+def test_scenes_can_enlarge_the_photos_and_keep_the_labelled_heights(dev_scenes, tmp_path, capsys):
+    """`scenes --enlarge 3`: the same labelled faces, matched in the enlarged photo and binned by their
+    labelled height, and the report says so; an enlargement out of range is refused before any work."""
+    import json
+
+    from maskdash.cli import main
+
+    docs = {}
+    for k in ("1", "3"):
+        out = tmp_path / f"x{k}.json"
+        assert main(["scenes", "--fold", "train", "--subfold", "val", "--limit", "40", "--no-classifier",
+                     "--detector", "yunet-multiscale", "--enlarge", k, "--json", str(out)]) == 0
+        docs[k] = json.loads(out.read_text())
+    assert "each enlarged 3×" in capsys.readouterr().out
+    one, three = docs["1"], docs["3"]
+    assert three["enlarge"] == 3.0 and "enlarge" not in one and three["images"] == one["images"] > 0
+    assert [b["n"] for b in three["by_height"]] == [b["n"] for b in one["by_height"]]
+    # The large faces are found in the enlarged photos as well (their boxes matched at the new scale).
+    assert three["faces_32px_plus"]["found"] >= 0.9 * one["faces_32px_plus"]["found"] > 0
+    assert main(["scenes", "--enlarge", "0.5", "--no-classifier"]) == 2
+    assert "--enlarge must be between 1 and 10, got 0.5" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_the_shipped_photo_pipeline_on_the_dev_holdout(dev_scenes):
     """Issue 15's headline, measured live: the photo detector (YuNet multi-scale joined by the face

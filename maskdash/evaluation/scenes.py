@@ -44,10 +44,13 @@ def match(gt_boxes, det_boxes, min_iou: float) -> list[tuple[int, int]]:
     return [(int(i), int(j)) for i, j in greedy_match(iou_matrix(list(gt_boxes), list(det_boxes)), min_iou)]
 
 
-def face_records(scene, dets, verdicts_by_det: dict[int, str] | None, min_iou: float) -> tuple[list[dict], list[int]]:
-    """One record per labelled face (truth, height, found, label) and the unmatched detections'
-    indices. `verdicts_by_det`: detection index → label (None: detection only, label unknown)."""
-    pairs = match([(b.x1, b.y1, b.x2, b.y2) for b in scene.boxes], [d.box for d in dets], min_iou)
+def face_records(scene, dets, verdicts_by_det: dict[int, str] | None, min_iou: float,
+                 enlarge: float = 1.0) -> tuple[list[dict], list[int]]:
+    """One record per labelled face (truth, height in the labelled photo's pixels, found, label) and
+    the unmatched detections' indices. `verdicts_by_det`: detection index → label (None: detection
+    only, label unknown). `enlarge`: the detections are in a copy of the photo enlarged this much."""
+    pairs = match([(b.x1 * enlarge, b.y1 * enlarge, b.x2 * enlarge, b.y2 * enlarge) for b in scene.boxes],
+                  [d.box for d in dets], min_iou)
     det_of = {i: j for i, j in pairs}
     records = []
     for i, b in enumerate(scene.boxes):
@@ -100,10 +103,13 @@ def fold_scenes(scenes_dir: Path | str, fold: str, limit: int | None = None) -> 
 
 
 def evaluate_pipeline(detector, classifier, scenes, min_iou: float = 0.4, det_threshold: float | None = None,
-                      mask_threshold: float = 0.5, progress: bool = True, on_false_positive=None) -> dict:
+                      mask_threshold: float = 0.5, progress: bool = True, on_false_positive=None,
+                      enlarge: float = 1.0) -> dict:
     """Detect, crop and classify every face of `scenes` exactly as the Photos page does.
     `classifier` None: detection only (found, not labels). `on_false_positive(scene, rgb, det)`
-    sees each unmatched detection (to save crops for a look)."""
+    sees each unmatched detection (to save crops for a look). `enlarge` > 1: each photo enlarged
+    that much first (bicubic), a stand-in for the larger photos users upload (the dev photos are
+    400 px long); heights and the height bins stay in the labelled photo's pixels."""
     from tqdm import tqdm
 
     from maskdash.imaging import ImageError, load_rgb
@@ -117,18 +123,22 @@ def evaluate_pipeline(detector, classifier, scenes, min_iou: float = 0.4, det_th
             skipped.append(f"{scene.image_path.name}: {exc}")
             continue
         images += 1
+        if enlarge != 1.0:
+            import cv2
+
+            rgb = cv2.resize(rgb, None, fx=enlarge, fy=enlarge, interpolation=cv2.INTER_CUBIC)
         dets = detector.detect(rgb, det_threshold)
         verdicts = None
         if classifier is not None:
             verdicts = {i: v.label for i, v in enumerate(classify_detections(rgb, dets, classifier, mask_threshold))}
-        recs, unmatched = face_records(scene, dets, verdicts, min_iou)
+        recs, unmatched = face_records(scene, dets, verdicts, min_iou, enlarge)
         records += recs
         fps += len(unmatched)
         if on_false_positive is not None:
             for j in unmatched:
                 on_false_positive(scene, rgb, dets[j])
     doc = {"detector": detector.name, "min_iou": min_iou, "mask_threshold": mask_threshold,
-           **summarise(records, fps, images, classifier is not None)}
+           **({"enlarge": enlarge} if enlarge != 1.0 else {}), **summarise(records, fps, images, classifier is not None)}
     if skipped:
         doc["skipped"] = skipped
     return doc
@@ -141,7 +151,8 @@ def _pct(v) -> str:
 def format_report(doc: dict) -> str:
     key = "right_share" if "right_share" in doc["all"] else "found_share"
     what = "found and labelled right" if key == "right_share" else "found"
-    lines = [f"{doc['detector']}: {doc['images']} images, {what} (IoU ≥ {doc['min_iou']})"]
+    enlarged = f", each enlarged {doc['enlarge']:g}×" if doc.get("enlarge", 1.0) != 1.0 else ""
+    lines = [f"{doc['detector']}: {doc['images']} images{enlarged}, {what} (IoU ≥ {doc['min_iou']})"]
     for name, s in [("all", doc["all"]), ("with+without", doc["two_class"]), *doc["per_class"].items(),
                     (f"≥{LARGE_FACE_PX} px", doc[f"faces_{LARGE_FACE_PX}px_plus"])]:
         lines.append(f"  {name:<22} {_pct(s[key])}  (found {_pct(s['found_share'])}, n={s['n']})")
