@@ -110,6 +110,7 @@ def evaluate_pipeline(detector, classifier, scenes, min_iou: float = 0.4, det_th
     sees each unmatched detection (to save crops for a look). `enlarge` > 1: each photo enlarged
     that much first (bicubic), a stand-in for the larger photos users upload (the dev photos are
     400 px long); heights and the height bins stay in the labelled photo's pixels."""
+    import cv2
     from tqdm import tqdm
 
     from maskdash.imaging import ImageError, load_rgb
@@ -124,8 +125,6 @@ def evaluate_pipeline(detector, classifier, scenes, min_iou: float = 0.4, det_th
             continue
         images += 1
         if enlarge != 1.0:
-            import cv2
-
             rgb = cv2.resize(rgb, None, fx=enlarge, fy=enlarge, interpolation=cv2.INTER_CUBIC)
         dets = detector.detect(rgb, det_threshold)
         verdicts = None

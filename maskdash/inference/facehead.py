@@ -19,6 +19,7 @@ import numpy as np
 from maskdash import settings
 from maskdash.inference.multiscale import _iou, nms
 from maskdash.inference.results import Face
+from maskdash.inference.windows import large
 from maskdash.model import facehead as fh
 
 # Chosen on the dev scenes' train fold, 'val' photos (maskdash.train.facehead.sub_fold; 90 photos,
@@ -159,8 +160,6 @@ class JoinedDetector:
     def _confirmed_windows(self, rgb: np.ndarray, found: list[Face], confirm: float) -> list[Face]:
         """The window pass's large faces that nothing found yet and YuNet's second look confirms,
         with the proposal's box and the second look's score."""
-        from maskdash.inference.windows import large
-
         if getattr(self.base, "relook_detector", None) is None:  # no second look: no window faces
             return []
         out: list[Face] = []

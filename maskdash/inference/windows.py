@@ -20,7 +20,7 @@ import threading
 import cv2
 import numpy as np
 
-from maskdash.inference.multiscale import nms
+from maskdash.inference.multiscale import MERGE_IOU, RELOOK_MIN_FACE_PX, nms
 from maskdash.inference.results import Face
 
 VIEW_LONG = 640  # the window pass sees the photo at most this long (bounds time on big photos)
@@ -28,9 +28,8 @@ VIEW_LONG = 640  # the window pass sees the photo at most this long (bounds time
 # one. BlazeFace short range finds a face best at about a third of its input.
 WINDOW_SIDES = (96, 144, 216, 324)
 PROPOSE = 0.3  # BlazeFace score from which a window's face is proposed
-MIN_FACE_PX = 24.0  # photo pixels: YuNet's second look is for faces this tall (multiscale.RELOOK_MIN_FACE_PX)
+MIN_FACE_PX = RELOOK_MIN_FACE_PX  # photo pixels: YuNet's second look is for faces this tall
 MAX_PROPOSALS = 8  # proposals confirmed per photo at most (highest BlazeFace score first): bounds time
-MERGE_IOU = 0.3
 
 
 def windows(w: int, h: int, sides=WINDOW_SIDES) -> list[tuple[int, int, int, int]]:
