@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +27,58 @@ def probability(text: str) -> float:
     if not 0.0 <= value <= 1.0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
+
+
+def _number(text: str, kind, lowest, inclusive: bool, what: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not {'a whole number' if kind is int else 'a number'}: {text!r}") from None
+    if not (value >= lowest if inclusive else value > lowest):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type for counts that must be at least 1 (epochs, limits, rounds, …): 0 or a negative
+    number would otherwise mean "all", slice from the end, or do nothing and claim success."""
+    return _number(text, int, 1, True, "1 or more")
+
+
+def count(text: str) -> int:
+    """An argparse type for counts that may be 0 (extra copies, head epochs, a seed)."""
+    return _number(text, int, 0, True, "0 or more")
+
+
+def positive_float(text: str) -> float:
+    """An argparse type for rates, weights and budgets: a finite number above 0."""
+    value = _number(text, float, 0.0, False, "above 0")
+    if value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text}")
+    return value
+
+
+def _check_output_file(path: str | None, flag: str) -> None:
+    """Refuse, before any work, an output file that cannot be written: a folder by that name, or a
+    file where its folder should be (the results of a long run would be lost at the end)."""
+    if not path:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{flag} {path} is a folder; give a file name")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{flag} {path}: {parent} is a file, not a folder")
+            break
+
+
+def _check_output_dir(path: str | None, flag: str) -> None:
+    """As `_check_output_file`, for an output folder."""
+    if path and Path(path).exists() and not Path(path).is_dir():
+        raise ValueError(f"{flag} {path} is a file; give a folder")
+    if path:
+        _check_output_file(str(Path(path) / "x"), flag)
 
 
 # -- train ----------------------------------------------------------------------------------------
@@ -73,11 +126,11 @@ def _train_arguments(t: argparse.ArgumentParser, feed: bool) -> None:
     else:
         t.set_defaults(feed="online")
     t.add_argument("--out", required=True, help="run folder (rerun to resume)")
-    t.add_argument("--epochs", type=int, help="in all (default: the recipe's)")
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float, default=1e-3, help="head stage learning rate")
-    t.add_argument("--head-epochs", type=int, help="epochs before fine-tuning")
-    t.add_argument("--fine-tune-lr", type=float)
+    t.add_argument("--epochs", type=positive_int, help="in all (default: the recipe's)")
+    t.add_argument("--batch-size", type=positive_int)
+    t.add_argument("--lr", type=positive_float, default=1e-3, help="head stage learning rate")
+    t.add_argument("--head-epochs", type=count, help="epochs before fine-tuning")
+    t.add_argument("--fine-tune-lr", type=positive_float)
     t.add_argument("--cut", help="MobileNetV2 layer above which the base is fine-tuned")
     t.add_argument("--schedule", choices=("plateau", "cosine"))
     t.add_argument("--augment", choices=("seed", "robust", "online"),
@@ -87,19 +140,19 @@ def _train_arguments(t: argparse.ArgumentParser, feed: bool) -> None:
     t.add_argument("--base-weights", help="MobileNetV2 ImageNet .h5, or a .keras model whose base holds them (default: setting, the file in shared/, the shipped seed model, else Keras download)")
     t.add_argument("--dev-scenes", help="robust: also learn from the train fold of these VOC scenes "
                    "(online feed with a folder: default the dev scenes)")
-    t.add_argument("--dev-weight", type=float, default=3.0,
+    t.add_argument("--dev-weight", type=positive_float, default=3.0,
                    help="loss weight of dev-scene faces (each class balanced), relative to data-set images")
     t.add_argument("--classes", type=int, choices=(2, 3), default=2,
                    help="robust: 3 adds mask_incorrect (a mask worn below the nose); seed stays 2")
     t.add_argument("--extra-faces", help="robust: also learn from the train fold of these real faces "
                    "(a folder with index.csv, e.g. ../shared/data/extra-faces); its val fold joins the "
                    "checkpoint choice (online feed from a pack: give it to `pack` instead)")
-    t.add_argument("--synth-incorrect", type=int, default=0,
+    t.add_argument("--synth-incorrect", type=count, default=0,
                    help="--classes 3: also learn N Train faces given a mask slid below the nose "
                    "(online feed from a pack: give it to `pack` instead)")
-    t.add_argument("--limit", type=int, help="at most N images per class (quick runs)")
-    t.add_argument("--seed", type=int, default=1234)
-    t.add_argument("--views", type=int, help="cached feed: augmented copies of each training image")
+    t.add_argument("--limit", type=positive_int, help="at most N images per class (quick runs)")
+    t.add_argument("--seed", type=count, default=1234)
+    t.add_argument("--views", type=positive_int, help="cached feed: augmented copies of each training image")
     t.add_argument("--cover-p", type=float, default=0.25,
                    help="online feed: share of unmasked faces given an object over the mouth")
     t.add_argument("--distract-p", type=float, default=0.15, help="online feed: share of faces given a patch elsewhere")
@@ -119,7 +172,7 @@ def _train_arguments(t: argparse.ArgumentParser, feed: bool) -> None:
                    help="with --distill, what the dim twins learn: the clean view's probabilities (teacher, the "
                    "default) or their own labels (label: the clean views keep the init model's answers, as in "
                    "Learning without Forgetting)")
-    t.add_argument("--minutes", type=float, help="time budget: no epoch starts that would not end in it")
+    t.add_argument("--minutes", type=positive_float, help="time budget: no epoch starts that would not end in it")
     t.add_argument("--workers", type=int, default=0, help="online feed: augmentation processes (0: cores − 1)")
     t.set_defaults(fn=_run_train)
 
@@ -142,16 +195,16 @@ def _add_pack(sub) -> None:
     k.add_argument("--data", default=str(settings.facemask12k_dir()))
     k.add_argument("--dev-scenes", default=str(settings.dev_scenes_dir()))
     k.add_argument("--out", required=True)
-    k.add_argument("--max-side", type=int, default=120)
-    k.add_argument("--quality", type=int, default=80)
-    k.add_argument("--limit", type=int, help="at most N images per class and split (quick runs)")
+    k.add_argument("--max-side", type=positive_int, default=120)
+    k.add_argument("--quality", type=positive_int, default=80)
+    k.add_argument("--limit", type=positive_int, help="at most N images per class and split (quick runs)")
     k.add_argument("--classes", type=int, choices=(2, 3), default=2,
                    help="3: masks worn below the nose are packed as mask_incorrect (2 leaves them out)")
     k.add_argument("--extra-faces", help="also the extra faces' train fold, and their val fold for the checkpoint "
                    "rule (their holdout is never packed)")
-    k.add_argument("--synth-incorrect", type=int, default=0,
+    k.add_argument("--synth-incorrect", type=count, default=0,
                    help="with --classes 3: this many Train faces given a mask slid below the nose")
-    k.add_argument("--seed", type=int, default=0)
+    k.add_argument("--seed", type=count, default=0)
     k.set_defaults(fn=_run_pack)
 
 
@@ -162,6 +215,7 @@ def _run_evaluate(a: argparse.Namespace) -> int:
     from maskdash.model.runtime import load_classifier
 
     list_split(a.data, a.split)  # a missing split is named before anything is written to --out
+    _check_output_dir(a.out, "--out")
     clf = load_classifier(a.model)
     dedup = None
     if a.split.lower() == "test" and not a.no_dedup:
@@ -200,6 +254,10 @@ def _run_validate(a: argparse.Namespace) -> int:
     from maskdash.files import write_json_atomic
     from maskdash.model.runtime import load_classifier
 
+    _check_output_file(a.json, "--json")
+    if not a.no_extra and not (Path(a.extra_faces) / "index.csv").is_file():
+        raise FileNotFoundError(f"--extra-faces {a.extra_faces} has no index.csv (give the extra faces folder, "
+                                "or --no-extra to leave them out)")
     clf = load_classifier(a.model)
     extra = None if a.no_extra else a.extra_faces
     doc = validation_figures(clf, a.data, extra, threshold=a.threshold, limit=a.limit, dim=not a.no_dim)
@@ -221,7 +279,7 @@ def _add_validate(sub) -> None:
     v.add_argument("--no-extra", action="store_true", help="leave the extra faces out")
     v.add_argument("--no-dim", action="store_true", help="leave the dim-webcam probe out (faster)")
     v.add_argument("--threshold", type=probability, default=0.5)
-    v.add_argument("--limit", type=int, help="the first N faces of each set only (a quick look, not a verdict)")
+    v.add_argument("--limit", type=positive_int, help="the first N faces of each set only (a quick look, not a verdict)")
     v.add_argument("--json", help="also write the figures to this JSON file")
     v.set_defaults(fn=_run_validate)
 
@@ -247,16 +305,16 @@ def _add_train_detector(sub) -> None:
     t = sub.add_parser("train-detector", help="train the photo pipeline's face head on the dev scenes' train fold")
     t.add_argument("--out", default="runs/facehead", help="run folder")
     t.add_argument("--scenes", help="VOC scenes folder (default: the dev scenes setting); its train fold only")
-    t.add_argument("--epochs", type=int, default=24)
-    t.add_argument("--lr", type=float, default=2e-3)
-    t.add_argument("--variants", type=int, default=2, help="augmented copies of each photo, beside it and its mirror image")
-    t.add_argument("--zoom", type=int, default=0, help="copies of each photo enlarged 1.3–2× and cut to the input "
+    t.add_argument("--epochs", type=positive_int, default=24)
+    t.add_argument("--lr", type=positive_float, default=2e-3)
+    t.add_argument("--variants", type=count, default=2, help="augmented copies of each photo, beside it and its mirror image")
+    t.add_argument("--zoom", type=count, default=0, help="copies of each photo enlarged 1.3–2× and cut to the input "
                    "(larger faces than the photos hold)")
-    t.add_argument("--paste", type=int, default=0, help="copies of each photo with real faces of the extra faces' train "
+    t.add_argument("--paste", type=count, default=0, help="copies of each photo with real faces of the extra faces' train "
                    "fold pasted in at 32–160 px (large masked and turned faces the photos lack)")
     t.add_argument("--extra-faces", help="extra-faces folder for --paste (default: the extra faces setting)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--limit", type=int, help="at most N photos per sub-fold (quick runs)")
+    t.add_argument("--seed", type=count, default=0)
+    t.add_argument("--limit", type=positive_int, help="at most N photos per sub-fold (quick runs)")
     t.add_argument("--base-weights", help="MobileNetV2 ImageNet .h5, or a .keras model whose base holds them")
     t.add_argument("--ship", metavar="DIR", help="do not train: copy the finished run --out into DIR (models/facehead) "
                    "and write its model card from the scenes_*.json files there")
@@ -266,8 +324,10 @@ def _add_train_detector(sub) -> None:
 # -- scenes ---------------------------------------------------------------------------------------
 def _run_scenes(a: argparse.Namespace) -> int:
     from maskdash.evaluation.scenes import evaluate_pipeline, fold_scenes, format_report
+    from maskdash.files import write_json_atomic
     from maskdash.inference.detection import default_photo_detector, make_detector
 
+    _check_output_file(a.json, "--json")
     if not 1.0 <= a.enlarge <= 10.0:
         raise ValueError(f"--enlarge must be between 1 and 10, got {a.enlarge:g}")
     detector = make_detector(a.detector or default_photo_detector())
@@ -277,25 +337,33 @@ def _run_scenes(a: argparse.Namespace) -> int:
         doc = run_probe(detector, a.scenes, a.extra_faces, limit=a.limit)
         print(format_probe(doc))
         if a.json:
-            Path(a.json).write_text(json.dumps(doc, indent=2))
+            write_json_atomic(a.json, doc)
         return 0
     clf = None
     if not a.no_classifier:
         from maskdash.model.runtime import load_classifier
 
         clf = load_classifier(a.model)
-    scenes = fold_scenes(a.scenes, a.fold, a.limit)
+    skipped: list[str] = []
+    scenes = fold_scenes(a.scenes, a.fold, a.limit, skipped)
     if a.subfold:  # the face head's own split of the train fold (maskdash.train.facehead)
         from maskdash.train.facehead import sub_fold
 
         if a.fold != "train":
             raise ValueError("--subfold splits the train fold; give --fold train")
         scenes = [s for s in scenes if sub_fold(s.image_path) == a.subfold]
+    if not scenes:
+        raise ValueError(f"no labelled photos in the {a.fold} fold of {a.scenes}"
+                         + (f" ({len(skipped)} annotation(s) unusable, e.g. {skipped[0]})" if skipped else ""))
     doc = evaluate_pipeline(detector, clf, scenes, enlarge=a.enlarge)
     doc["fold"] = a.fold + (f"/{a.subfold}" if a.subfold else "")
+    doc["skipped"] = skipped + doc.get("skipped", [])
     print(format_report(doc))
+    for line in doc["skipped"]:
+        print(f"skipped {line}", file=sys.stderr)
     if a.json:
-        Path(a.json).write_text(json.dumps(doc, indent=2))
+        write_json_atomic(a.json, doc)
+        print(f"wrote {a.json}")
     return 0
 
 
@@ -315,7 +383,7 @@ def _add_scenes(sub) -> None:
     s.add_argument("--extra-faces", default=str(settings.extra_faces_dir()), help="with --pasted")
     s.add_argument("--enlarge", type=float, default=1.0, help="each photo enlarged this much first (1–10; the dev "
                    "photos are 400 px long, users' photos often larger); face heights stay in the labelled photo's pixels")
-    s.add_argument("--limit", type=int)
+    s.add_argument("--limit", type=positive_int)
     s.add_argument("--json", help="also write the figures to this JSON file")
     s.set_defaults(fn=_run_scenes)
 
@@ -396,9 +464,9 @@ def _add_predict(sub) -> None:
     r.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local: this process; ray: Ray Data workers, resumable (needs requirements-scale.txt)")
     r.add_argument("--address", help="ray: a running cluster (ray://host:10001, or auto); default: a local Ray")
-    r.add_argument("--workers", type=int, help="ray: workers, each with the models loaded once "
+    r.add_argument("--workers", type=positive_int, help="ray: workers, each with the models loaded once "
                    "(default: the CPUs of the machine or cluster)")
-    r.add_argument("--block-size", type=int, help="ray: files per block, the unit saved and resumed (default 64)")
+    r.add_argument("--block-size", type=positive_int, help="ray: files per block, the unit saved and resumed (default 64)")
     r.add_argument("--fresh", action="store_true", help="ray: discard the saved blocks of an earlier run first")
     r.set_defaults(fn=_run_predict)
 
@@ -415,10 +483,13 @@ def _run_audit(a: argparse.Namespace) -> int:
 def _run_export(a: argparse.Namespace) -> int:
     from maskdash.model.runtime import load_keras, to_tflite
 
+    from maskdash.files import write_atomic
+
     src = Path(a.model) if a.model else settings.shipped_model_path()
-    blob = to_tflite(load_keras(src), a.quantize)
     out = Path(a.out) if a.out else src.with_suffix(".tflite")
-    out.write_bytes(blob)
+    _check_output_file(str(out), "--out")
+    blob = to_tflite(load_keras(src), a.quantize)
+    write_atomic(out, lambda tmp: tmp.write_bytes(blob))
     print(f"wrote {out} ({len(blob) / 1e6:.1f} MB, {a.quantize})")
     if a.check_data:
         from maskdash.data import datasets
@@ -426,6 +497,8 @@ def _run_export(a: argparse.Namespace) -> int:
         from maskdash.model.runtime import load_classifier
 
         loaded = datasets.load_samples(datasets.list_split(a.check_data, "Test"))
+        if not len(loaded.images):
+            raise ValueError(f"--check-data {a.check_data}: no readable images in its Test split")
         m = evaluate.metrics(loaded.labels, load_classifier(out).predict_batched(loaded.images))
         print(evaluate.format_metrics("Test (exported)", m))
     return 0
@@ -434,6 +507,7 @@ def _run_export(a: argparse.Namespace) -> int:
 def _run_report(a: argparse.Namespace) -> int:
     from maskdash.evaluation.report import build_report, ship_run, summary_lines
 
+    _check_output_dir(a.out, "--out")
     out = Path(a.out)
     if a.run:
         ship_run(Path(a.run), out)
@@ -446,7 +520,7 @@ def _add_audit_export_report(sub) -> None:
     u = sub.add_parser("audit", help="exact and near-duplicate images within and across splits")
     u.add_argument("--data", default=str(settings.facemask12k_dir()))
     u.add_argument("--out", default=str(settings.MODELS_DIR / "audit"))
-    u.add_argument("--near-threshold", type=int, default=4)
+    u.add_argument("--near-threshold", type=count, default=4)
     u.set_defaults(fn=_run_audit)
 
     x = sub.add_parser("export", help="export a Keras model to TFLite")
@@ -488,9 +562,9 @@ def _add_analyze(sub) -> None:
     a.add_argument("--add", action="store_true",
                    help="replace only these studies' results and keep the folder's others (same model, seed and "
                         "threshold); without it a run replaces the whole folder")
-    a.add_argument("--limit", type=int, default=300, help="faces per study (Test: half per class)")
-    a.add_argument("--sweep-limit", type=int, default=160, help="faces per distance/lighting condition")
-    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--limit", type=positive_int, default=300, help="faces per study (Test: half per class)")
+    a.add_argument("--sweep-limit", type=positive_int, default=160, help="faces per distance/lighting condition")
+    a.add_argument("--seed", type=count, default=0)
     a.add_argument("--detector", default="blazeface", help="face detector for the landmarks (blazeface keeps the ears)")
     a.add_argument("--engine", choices=("tflite", "keras"), default="tflite",
                    help="run .keras models on LiteRT after a float32 conversion (faster) or on Keras")
@@ -530,10 +604,10 @@ def _add_bench(sub) -> None:
     live = which.add_parser("live", help="frames/s and per-stage latency of the live pipeline")
     live.add_argument("--video", help="a recorded video (default: a generated stream of real test faces)")
     live.add_argument("--detector", choices=DETECTOR_NAMES, default="blazeface")
-    live.add_argument("--frames", type=int, default=300, help="frames timed per run (default 300)")
+    live.add_argument("--frames", type=positive_int, default=300, help="frames timed per run (default 300)")
     live.add_argument("--faces", default="1,5", help="faces in view for the generated stream, e.g. 1,5")
     live.add_argument("--model", help="classifier .tflite/.keras (default: MASKDASH_MODEL, else the shipped model)")
-    live.add_argument("--budget", type=int, default=2,
+    live.add_argument("--budget", type=count, default=2,
                       help="classify at most N faces per frame, 0 for all (default: 2, as live)")
     live.add_argument("--data", help="Face Mask 12K folder (default: the setting)")
     live.add_argument("--json", action="store_true", help="print one JSON object (first key: fps)")
@@ -544,7 +618,7 @@ def _add_bench(sub) -> None:
     live.set_defaults(fn=_run_bench_live)
     rt = which.add_parser("runtime", help="single-face latency and batched throughput of a .tflite on LiteRT and tf.lite")
     rt.add_argument("--model", help="a .tflite file (default: the shipped model)")
-    rt.add_argument("--threads", type=int, default=1, help="interpreter threads (the live path uses 1)")
+    rt.add_argument("--threads", type=positive_int, default=1, help="interpreter threads (the live path uses 1)")
     rt.add_argument("--json", action="store_true")
     rt.set_defaults(fn=_run_bench_runtime)
     ph = which.add_parser("photos", help="seconds per photo by stage (decode, detect, crop, classify, draw): "
@@ -552,15 +626,15 @@ def _add_bench(sub) -> None:
     ph.add_argument("--detector", choices=DETECTOR_NAMES, help="default: the Photos page's detector")
     ph.add_argument("--model", help="classifier (default: MASKDASH_MODEL, else the shipped model)")
     ph.add_argument("--scenes", help="VOC scenes folder (default: the dev scenes setting)")
-    ph.add_argument("--sample", type=int, default=20, help="dev holdout photos timed (default 20)")
-    ph.add_argument("--repeats", type=int, default=3, help="runs per photo; medians are reported (default 3)")
+    ph.add_argument("--sample", type=positive_int, default=20, help="dev holdout photos timed (default 20)")
+    ph.add_argument("--repeats", type=positive_int, default=3, help="runs per photo; medians are reported (default 3)")
     ph.add_argument("--json", action="store_true", help="print one JSON object")
     ph.set_defaults(fn=_run_bench_photos)
     pr = which.add_parser("predict", help="the whole predict command: the local engine against Ray with N workers "
                           "(interleaved rounds, medians; Ray needs requirements-scale.txt)")
     pr.add_argument("inputs", nargs="+", help="what predict reads (photos, folders, path lists)")
     pr.add_argument("--workers", default="1,2", help="Ray worker counts to time, e.g. 1,2")
-    pr.add_argument("--rounds", type=int, default=3, help="runs of each configuration (default 3)")
+    pr.add_argument("--rounds", type=positive_int, default=3, help="runs of each configuration (default 3)")
     pr.add_argument("--json", action="store_true", help="print one JSON object")
     pr.set_defaults(fn=_run_bench_predict)
 
@@ -581,9 +655,24 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:  # bad paths, bad model files (ModelFileError), …
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a folder where a file belongs, no permission, a full disk, …
+        print(f"error: {_os_message(exc)}", file=sys.stderr)
+        return 2
     except RuntimeError as exc:  # e.g. no face detector can be had here (offline, no YuNet file)
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a user sees one line, not a traceback; MASKDASH_DEBUG=1 shows it
+        if os.environ.get("MASKDASH_DEBUG"):
+            raise
+        print(f"error: {type(exc).__name__}: {exc} (this is a bug; MASKDASH_DEBUG=1 shows where)", file=sys.stderr)
+        return 1
+
+
+def _os_message(exc: OSError) -> str:
+    """'<path>: <reason>' for an OSError that names a file (its str() reads "[Errno 21] Is a directory: 'x'")."""
+    if exc.filename is None or not exc.strerror:
+        return str(exc)
+    return f"{exc.filename}: {exc.strerror.lower()}"

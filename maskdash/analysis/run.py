@@ -49,6 +49,8 @@ def run_analysis(
     A run replaces the folder's results. With `add`, it replaces only these studies' and keeps
     the others', when the folder's results are of the same model file, seed and threshold
     (otherwise it says so and replaces them all)."""
+    if not studies:
+        raise ValueError(f"no studies given; choose from {', '.join(STUDIES)}")
     unknown = [s for s in studies if s not in REGISTRY]
     if unknown:
         raise ValueError(f"unknown studies: {', '.join(unknown)}; choose from {', '.join(STUDIES)}")
@@ -62,11 +64,28 @@ def run_analysis(
     ref = resolve_model(recipe_or_model_dir)
     fm_dir, scenes_dir = resolve_data(data_dir)
     out = Path(out_dir) if out_dir else analysis_root() / ref.name
+    log = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
+    # opened before anything is deleted: a model file or data that cannot be read leaves the old results alone
+    log(f"[{ref.name}] loading {ref.path}")
+    clf = open_classifier(ref, engine)
+    faces, sel, subsample = None, [], None
+    if any(REGISTRY[s].needs_faces for s in studies):  # also before anything is deleted: bad data says so first
+        faces = sample_test_faces(fm_dir, limit // 2, seed, progress)
+        # the sweeps use the first sweep_limit/2 faces of each class of the same sample
+        for cls in CLASSES:
+            sel += [i for i, t in enumerate(faces.truth) if t == cls][: sweep_limit // 2]
+        subsample = {
+            "test_faces": len(faces.paths),
+            "per_class": {c: faces.truth.count(c) for c in CLASSES},
+            "sweep_faces": len(sel),
+            "note": (f"Test faces drawn at random with seed {seed}: {limit // 2} per class for the angle and "
+                     f"occluder studies, the first {sweep_limit // 2} per class of those for the distance and "
+                     "lighting sweeps. The same faces for every model."),
+        }
     out.mkdir(parents=True, exist_ok=True)
     # a run replaces the folder's earlier results: a table left from another run (other studies,
     # another model) would be shown beside this one's as if they belonged together. Thumbnails
     # saved by older versions go too (examples are cut from the data now).
-    log = (lambda msg: print(msg, file=sys.stderr)) if progress else (lambda msg: None)
     kept = _kept(out, ref, studies, seed, threshold, log) if add else None
     if kept is None:
         old_thumbs = out / "examples"
@@ -79,8 +98,6 @@ def run_analysis(
             for f in REGISTRY[name].files:
                 (out / f).unlink(missing_ok=True)
 
-    log(f"[{ref.name}] loading {ref.path}")
-    clf = open_classifier(ref, engine)
     summary: dict = {
         "name": ref.name, "model": str(ref.path), "model_sha256": model_sha256(ref.path), "engine": clf.kind,
         "threshold": threshold,
@@ -89,20 +106,8 @@ def run_analysis(
         "seed": seed, "studies": {}, "files": [],
     }
 
-    faces, sel = None, []
-    if any(REGISTRY[s].needs_faces for s in studies):
-        faces = sample_test_faces(fm_dir, limit // 2, seed, progress)
-        # the sweeps use the first sweep_limit/2 faces of each class of the same sample
-        for cls in CLASSES:
-            sel += [i for i, t in enumerate(faces.truth) if t == cls][: sweep_limit // 2]
-        summary["subsample"] = {
-            "test_faces": len(faces.paths),
-            "per_class": {c: faces.truth.count(c) for c in CLASSES},
-            "sweep_faces": len(sel),
-            "note": (f"Test faces drawn at random with seed {seed}: {limit // 2} per class for the angle and "
-                     f"occluder studies, the first {sweep_limit // 2} per class of those for the distance and "
-                     "lighting sweeps. The same faces for every model."),
-        }
+    if faces is not None:
+        summary["subsample"] = subsample
     ctx = Context(ref, clf, fm_dir, scenes_dir, faces, sel, detector, seed, limit, threshold, progress, log,
                   out=out)
 
@@ -192,20 +197,31 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if bad:
         print(f"error: unknown studies: {', '.join(bad)}; choose from {', '.join(STUDIES)}", file=sys.stderr)
         return 2
+    if not studies:
+        print(f"error: no studies given; choose from {', '.join(STUDIES)}", file=sys.stderr)
+        return 2
+    from maskdash.inference.detection import DetectorUnavailable
+    from maskdash.model.runtime import ModelFileError
+
     root = Path(args.out) if args.out else analysis_root()
-    done = 0
+    done, folders = 0, set()
     for m in args.models:
         try:
             ref = resolve_model(m)
         except FileNotFoundError as exc:
             print(f"skipping {m}: {exc}", file=sys.stderr)
             continue
-        from maskdash.inference.detection import DetectorUnavailable
-
+        folder = ref.name
+        if folder in folders:  # two model files in one folder: the second must not overwrite the first's results
+            folder = f"{ref.name}-{Path(ref.path).stem}"
+        folders.add(folder)
         try:
-            s = run_analysis(m, args.data, root / ref.name, studies, progress=True, limit=args.limit,
+            s = run_analysis(m, args.data, root / folder, studies, progress=True, limit=args.limit,
                              sweep_limit=args.sweep_limit, seed=args.seed, detector=args.detector,
                              engine=args.engine, add=getattr(args, "add", False))
+        except ModelFileError as exc:  # this model cannot be read; the others still can
+            print(f"skipping {m}: {exc}", file=sys.stderr)
+            continue
         except (ValueError, DetectorUnavailable) as exc:  # bad option or missing detector: say which
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -113,8 +113,9 @@ def sample_test_faces(fm_dir: Path, per_class: int, seed: int, progress: bool = 
         truth.append(CLASSES[s.label])
         native.append(rgb)
         inputs.append(to_input(rgb))
-    arr = np.stack(inputs) if inputs else np.zeros((0, 224, 224, 3), np.uint8)
-    return TestFaces(paths, truth, native, arr)
+    if not inputs:  # every study needs faces; none is a data problem, not an empty result
+        raise ValueError(f"no readable Test faces in {fm_dir / split} ({len(chosen)} tried)")
+    return TestFaces(paths, truth, native, np.stack(inputs))
 
 
 def sample_dev_faces(scenes_dir: Path, n: int, seed: int, min_height: float = DEV_MIN_HEIGHT):

@@ -5,6 +5,7 @@ Nothing here stops on a bad file: unreadable images are skipped and reported wit
 from __future__ import annotations
 
 import hashlib
+import os
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -55,6 +56,8 @@ def list_split(root: Path | str, split: str) -> list[Sample]:
         cls = normalize_class(class_dir.name)
         if cls not in CLASSES:
             continue
+        if not os.access(class_dir, os.R_OK | os.X_OK):  # rglob would skip it silently: a class lost
+            raise PermissionError(f"cannot read the class folder {class_dir} (permission denied)")
         for path in sorted(class_dir.rglob("*")):
             if is_image_file(path):
                 samples.append(Sample(path, CLASSES.index(cls), split_dir.name))
@@ -159,6 +162,12 @@ def list_scenes(root: Path | str) -> tuple[list[Scene], list[Skipped]]:
             boxes = parse_voc(xml_path)
         except ET.ParseError as exc:
             skipped.append(Skipped(str(xml_path), f"bad annotation XML ({exc})"))
+            continue
+        except ValueError as exc:  # e.g. a coordinate that is not a number: the photo's labels are incomplete
+            skipped.append(Skipped(str(xml_path), f"bad annotation ({exc})"))
+            continue
+        except OSError as exc:
+            skipped.append(Skipped(str(xml_path), f"cannot read the annotation ({exc.strerror or exc})"))
             continue
         scenes.append(Scene(img, boxes))
     return scenes, skipped

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from maskdash import settings
 from maskdash.data import augment
 
 from maskdash.data import datasets
@@ -124,7 +125,7 @@ def format_metrics(name: str, m: dict) -> str:
     return (
         f"{name:<20} n={m['n']:<5} acc {pct(m['accuracy'])}  bal {pct(m['balanced_accuracy'])}  "
         f"recall mask {pct(m['recall']['with_mask'])} / no-mask {pct(m['recall']['without_mask'])}  "
-        f"AUC {m['roc_auc'] if m['roc_auc'] is None else round(m['roc_auc'], 4)}  ECE {m['ece']:.4f}"
+        f"AUC {'–' if m['roc_auc'] is None else round(m['roc_auc'], 4)}  ECE {'–' if m['ece'] is None else round(m['ece'], 4)}"
     )
 
 
@@ -166,7 +167,12 @@ def _rel(path: str, root: Path) -> str:
 
 def evaluate_split(classifier, data_dir: Path, split: str, threshold: float = 0.5, progress: bool = True):
     """→ (loaded images, p_mask, rows for predictions CSV, p_incorrect or None)."""
-    loaded = datasets.load_samples(datasets.list_split(data_dir, split), progress=progress)
+    listed = datasets.list_split(data_dir, split)
+    loaded = datasets.load_samples(listed, progress=progress)
+    if not len(loaded.images):
+        why = f"; e.g. {loaded.skipped[0].path}: {loaded.skipped[0].reason}" if loaded.skipped else ""
+        raise ValueError(f"no readable images in {settings.display_path(Path(data_dir) / split)} "
+                         f"({len(listed)} listed, {len(loaded.skipped)} unreadable{why})")
     p, pinc = scores(classifier, loaded.images, progress=progress)
     labels = labels_for(p, threshold, pinc)
     rows = [

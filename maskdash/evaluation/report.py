@@ -20,8 +20,22 @@ from maskdash.model.runtime import from_keras_model, load_classifier, load_keras
 from maskdash.train.config import recognise
 
 
+def check_run(run: Path) -> None:
+    """Raise (naming the file) unless `run` is a finished run folder whose checkpoint opens: nothing
+    in the model folder may be replaced by a run that cannot be reported."""
+    if not run.is_dir():
+        raise FileNotFoundError(f"no run folder {settings.display_path(run)}")
+    load_keras(run / "best.keras")  # ModelFileError names the file and what is wrong with it
+    if not (run / "training.json").exists():
+        missing = [n for n in ("args.json", "history.csv") if not (run / n).is_file()]
+        if missing:
+            raise FileNotFoundError(f"the run folder {settings.display_path(run)} has no training.json and no "
+                                    f"{' or '.join(missing)}: it is not a finished run")
+
+
 def ship_run(run: Path, out: Path) -> dict:
-    """Copy the best checkpoint and the run's records; returns training facts."""
+    """Copy the best checkpoint and the run's records (checked first: `check_run`); returns training facts."""
+    check_run(run)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy2(run / "best.keras", out / "model.keras")
     for name in ("args.json", "history.csv", "skipped.csv"):
@@ -300,6 +314,11 @@ def _pct(x) -> str:
     return "–" if x is None else f"{100 * x:.2f} %"
 
 
+def _num(x) -> str:
+    """ROC AUC and ECE: None where a set has one class only, or no faces."""
+    return "–" if x is None else f"{x:.4f}"
+
+
 def scenes_card_lines(model_dir: Path, fold: str = "holdout") -> list[str]:
     """The card's section from scenes_<fold>.json (`python -m maskdash scenes --fold F --json`):
     the Photos page's detector + this classifier, found and labelled right by face height.
@@ -413,7 +432,7 @@ def write_model_card(model_dir: Path) -> Path:
     for name, m in doc["sets"].items():
         L.append(f"| {name} | {m['n']} | {_pct(m['accuracy'])} | {_pct(m['balanced_accuracy'])} | "
                  f"{_pct(m['recall']['with_mask'])} | {_pct(m['recall']['without_mask'])} | "
-                 f"{m['roc_auc']:.4f} | {m['ece']:.4f} |")
+                 f"{_num(m['roc_auc'])} | {_num(m['ece'])} |")
     L += ["", "The original reported 97.62 % on Face Mask 12K Validation."]
     if doc.get("dev_scenes_holdout_by_height"):
         L += ["", "### Dev-scene holdout by face height", "", "| height px | n with | recall with | n without | recall without |", "|---|---|---|---|---|"]

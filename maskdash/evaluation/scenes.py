@@ -93,10 +93,13 @@ def summarise(records: list[dict], false_positives: int, images: int, with_label
     return out
 
 
-def fold_scenes(scenes_dir: Path | str, fold: str, limit: int | None = None) -> list:
+def fold_scenes(scenes_dir: Path | str, fold: str, limit: int | None = None, skipped: list | None = None) -> list:
+    """The labelled photos of one fold; `skipped` (a list) receives the annotations that could not be used."""
     if fold not in ("train", "holdout", "all"):
         raise ValueError(f"fold must be train, holdout or all, got {fold!r}")
-    scenes, _ = datasets.list_scenes(scenes_dir)
+    scenes, bad = datasets.list_scenes(scenes_dir)
+    if skipped is not None:
+        skipped += [f"{Path(b.path).name}: {b.reason}" for b in bad]
     if fold != "all":
         scenes = [s for s in scenes if datasets.scene_fold(s.image_path) == fold]
     return scenes[:limit] if limit else scenes
@@ -155,7 +158,8 @@ def format_report(doc: dict) -> str:
     for name, s in [("all", doc["all"]), ("with+without", doc["two_class"]), *doc["per_class"].items(),
                     (f"≥{LARGE_FACE_PX} px", doc[f"faces_{LARGE_FACE_PX}px_plus"])]:
         lines.append(f"  {name:<22} {_pct(s[key])}  (found {_pct(s['found_share'])}, n={s['n']})")
-    lines.append(f"  false positives per image {doc['false_positives_per_image']:.2f} ({doc['false_positives']})")
+    per_image = doc["false_positives_per_image"]
+    lines.append(f"  false positives per image {'–' if per_image is None else f'{per_image:.2f}'} ({doc['false_positives']})")
     lines.append("  by height: " + "  ".join(f"{r['bin']}: {_pct(r[key])} n={r['n']}" for r in doc["by_height"]))
     for c in SCENE_CLASSES:
         lines.append(f"    {c:<22}" + "  ".join(f"{_pct(r['per_class'][c][key])}/{r['per_class'][c]['n']}"

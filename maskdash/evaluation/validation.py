@@ -88,6 +88,8 @@ def validation_figures(classifier, data_dir: Path | str, extra_dir: Path | str |
         per = max(1, limit // len(CLASSES))
         samples = [s for k in range(len(CLASSES)) for s in [t for t in samples if t.label == k][:per]]
     loaded = datasets.load_samples(samples, progress=False)
+    if not len(loaded.images):
+        raise ValueError(f"no readable faces in {data_dir}'s Validation split ({len(samples)} listed)")
     doc = {"model": str(getattr(classifier, "path", "")), "threshold": threshold, "limit": limit,
            "validation": validation_split(classifier, loaded.images, loaded.labels, threshold),
            "drawn_occluders_called_with_mask": drawn_occluders(classifier, loaded.images, loaded.labels, threshold)}

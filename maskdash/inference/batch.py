@@ -141,7 +141,7 @@ def gather(items: list[str | Path], _lists: frozenset[Path] = frozenset(),
     for item in items:
         p = Path(item)
         if p.suffix.lower() in LIST_SUFFIXES and not p.is_dir():
-            key = p.resolve()
+            key = resolved(p)
             if key in _lists:
                 raise PathListError(f"the path list {shown(p)} lists itself (through {len(_lists)} list(s))")
             listed, missed = gather(read_path_list(p), _lists | {key}, exclude)
@@ -406,7 +406,7 @@ def resolved(path: Path) -> Path:
     """The absolute path with links followed (the path as given made absolute where it cannot be)."""
     try:
         return Path(path).resolve()
-    except OSError:
+    except (OSError, RuntimeError):  # Python 3.11 raises RuntimeError for a symlink loop
         return Path(os.path.abspath(path))
 
 

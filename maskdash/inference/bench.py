@@ -296,7 +296,10 @@ def format_report(doc: dict) -> str:
 
 def run_bench_live(args: argparse.Namespace) -> int:
     try:
-        faces = tuple(int(x) for x in str(args.faces).split(",") if x.strip())
+        try:
+            faces = tuple(int(x) for x in str(args.faces).split(",") if x.strip())
+        except ValueError:
+            faces = ()
         if not faces or any(n < 1 or n > 5 for n in faces):
             raise ValueError("--faces takes numbers from 1 to 5, e.g. 1,5")
         if args.budget is not None and args.budget < 0:

@@ -40,6 +40,19 @@ def enlarged(data: bytes, long_side: int) -> bytes:
     return _jpeg(resize(rgb, max(1, round(w * s)), max(1, round(h * s))))
 
 
+def _readable(path: Path, skipped: list[str]) -> bytes | None:
+    """The photo's bytes if it decodes; else None, with '<name>: <reason>' added to `skipped`."""
+    from maskdash.imaging import ImageError, load_rgb
+
+    try:
+        data = path.read_bytes()
+        load_rgb(data)
+    except (ImageError, OSError) as exc:
+        skipped.append(f"{path.name}: {exc}")
+        return None
+    return data
+
+
 def time_photo(data: bytes, detector, classifier) -> dict:
     """Seconds per stage for one photo, plus the face count and the photo's size."""
     from maskdash.imaging import load_rgb
@@ -87,10 +100,16 @@ def bench_photos(detector_name: str | None = None, model: str | None = None, sce
     if not scenes:
         raise FileNotFoundError("no dev holdout photos to time")
     step = max(1, len(scenes) // sample)
-    photos = [Path(s.image_path).read_bytes() for s in scenes[::step][:sample]]
+    chosen, photos, skipped = [], [], []
+    for scene in scenes[::step][:sample]:
+        data = _readable(Path(scene.image_path), skipped)
+        if data is not None:
+            chosen.append(scene)
+            photos.append(data)
+    if not photos:
+        raise ValueError(f"none of the {len(skipped)} sampled dev holdout photos can be read, e.g. {skipped[0]}")
     # The enlarged photo: the first sampled photo with the most labelled faces (a crowd).
-    crowd = max(scenes[::step][:sample], key=lambda s: len(s.boxes))
-    crowd_bytes = Path(crowd.image_path).read_bytes()
+    crowd_bytes = photos[max(range(len(chosen)), key=lambda i: len(chosen[i].boxes))]
     groups = {"dev_holdout": photos}
     for side in big_sides:
         groups[f"{side}px"] = [enlarged(crowd_bytes, side)]
@@ -98,6 +117,8 @@ def bench_photos(detector_name: str | None = None, model: str | None = None, sce
     doc = {"detector": detector.name, "machine": machine_description(), "repeats": repeats, "groups": {}}
     if note:
         doc["note"] = note
+    if skipped:
+        doc["skipped"] = skipped
     for name, items in groups.items():
         runs = []
         for data in items:

@@ -26,13 +26,19 @@ def run_once(inputs: list[str], extra: list[str], out: Path) -> dict:
     proc = subprocess.run([sys.executable, "-m", "maskdash", "predict", *inputs, "--csv", str(out), *extra],
                           cwd=settings.PROJECT_ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"predict {' '.join(extra)} failed: {proc.stderr.strip().splitlines()[-1:]}")
+    if proc.returncode != 0:  # predict names what went wrong in its error lines; the last line may be a summary
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        why = [ln for ln in lines if ln.startswith("error")] or lines[-3:]
+        raise RuntimeError(f"predict {' '.join(extra) or '(local)'} failed (exit {proc.returncode}): " + " | ".join(why))
     summary = json.loads(out.with_name(out.stem + ".summary.json").read_text())
     return {"wall_s": wall, "images_per_second": summary["images_per_second"], "images": summary["images"]}
 
 
 def bench_predict(inputs: list[str], workers: list[int], rounds: int, progress: bool = True) -> dict:
+    if rounds < 1 or not workers or min(workers) < 1:
+        raise ValueError("rounds and worker counts must be at least 1")
+    # each predict runs in the project folder (so that `-m maskdash` is found): paths as the user gave them
+    inputs = [str(Path(i).expanduser().absolute()) for i in inputs]
     configs = configurations(workers)
     times: dict[str, list[dict]] = {name: [] for name, _ in configs}
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,6 +70,10 @@ def format_bench(doc: dict) -> str:
 
 
 def run_bench_predict(a) -> int:
-    doc = bench_predict(a.inputs, [int(n) for n in a.workers.split(",")], a.rounds, progress=not a.json)
+    try:
+        workers = [int(n) for n in a.workers.split(",")]
+    except ValueError:
+        raise ValueError(f"--workers takes whole numbers separated by commas, e.g. 1,2; got {a.workers!r}") from None
+    doc = bench_predict(a.inputs, workers, a.rounds, progress=not a.json)
     print(json.dumps(doc) if a.json else format_bench(doc))
     return 0

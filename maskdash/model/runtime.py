@@ -184,10 +184,11 @@ def read_tflite(path: Path) -> bytes:
     return content
 
 
-def _open_tflite(path: Path, content: bytes, threads: int | None) -> TFLiteRunner:
+def open_tflite(path: Path, content: bytes, threads: int | None) -> TFLiteRunner:
     runner = TFLiteRunner(content, threads=threads)
     try:
         in_shape, out_shape = runner.signature()
+        _check_signature(path, in_shape, out_shape)  # a wrong shape is named as such, not as a runtime failure
         runner(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), np.float32))  # damaged tensors fail here
     except ModelFileError:
         raise
@@ -287,7 +288,7 @@ def load_classifier(path: str | Path | None = None, *, threads: int | None = Non
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {settings.display_path(path)}")
     if path.suffix.lower() == ".tflite":
-        runner = _open_tflite(path, read_tflite(path), threads)
+        runner = open_tflite(path, read_tflite(path), threads)
         units = _check_signature(path, *runner.signature())
         clf = MaskClassifier(runner, path, f"tflite ({runner.backend})", units)
     else:

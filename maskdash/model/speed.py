@@ -7,12 +7,13 @@ latency (the live path) and batched throughput (reports, `predict`)."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
 from maskdash import settings
 from maskdash.imaging import INPUT_SIZE
-from maskdash.model.runtime import BACKENDS, TFLiteRunner
+from maskdash.model.runtime import BACKENDS, ModelFileError, TFLiteRunner, open_tflite, read_tflite
 
 
 def _time(fn, repeats: int) -> list[float]:
@@ -28,8 +29,13 @@ def runtime_latency(path=None, threads: int = 1, single: int = 200, batch: int =
                     rounds: int = 3) -> dict:
     """Per backend: single-face ms (p50, p95) and batched faces/s, interleaved over `rounds` so that
     a busy machine hurts both alike."""
-    path = path or (settings.shipped_model_dir() / "model.tflite")
-    content = open(path, "rb").read()
+    path = Path(path) if path else settings.shipped_model_dir() / "model.tflite"
+    if path.is_dir() or path.suffix.lower() != ".tflite":
+        raise ModelFileError(path, "give a .tflite file (`python -m maskdash export` makes one from a .keras file)")
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {settings.display_path(path)}")
+    content = read_tflite(path)
+    open_tflite(path, content, threads)  # a damaged or wrong-shaped model is named before any timing
     rng = np.random.default_rng(0)
     one = rng.integers(0, 255, (1, INPUT_SIZE, INPUT_SIZE, 3)).astype(np.float32)
     many = rng.integers(0, 255, (batch, INPUT_SIZE, INPUT_SIZE, 3)).astype(np.float32)

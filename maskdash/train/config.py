@@ -20,6 +20,7 @@ This module imports nothing heavy: the report reads run folders through it."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 FEEDS = ("cached", "online")
@@ -126,6 +127,12 @@ def resolve(args: TrainArgs) -> TrainArgs:
             args.head_epochs = 1
         if args.fine_tune_lr is None:
             args.fine_tune_lr = args.lr / 10
+    if args.epochs < 1:  # 0 or fewer: nothing trained, yet the run would report a best checkpoint
+        raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
+    for name in ("lr", "fine_tune_lr"):
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"--{name.replace('_', '-')} must be a number above 0, got {value}")
     if args.classes not in (2, 3) or (args.recipe == "seed" and args.classes != 2):
         raise ValueError(f"the {args.recipe} recipe has {'2' if args.recipe == 'seed' else '2 or 3'} "
                          f"classes, not {args.classes}")
