@@ -357,9 +357,10 @@ def _run_scenes(a: argparse.Namespace) -> int:
                          + (f" ({len(skipped)} annotation(s) unusable, e.g. {skipped[0]})" if skipped else ""))
     doc = evaluate_pipeline(detector, clf, scenes, enlarge=a.enlarge)
     doc["fold"] = a.fold + (f"/{a.subfold}" if a.subfold else "")
-    doc["skipped"] = skipped + doc.get("skipped", [])
+    if skipped:  # annotations that could not be used, beside the photos that could not be read
+        doc["skipped"] = skipped + doc.get("skipped", [])
     print(format_report(doc))
-    for line in doc["skipped"]:
+    for line in doc.get("skipped", []):
         print(f"skipped {line}", file=sys.stderr)
     if a.json:
         write_json_atomic(a.json, doc)

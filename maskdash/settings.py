@@ -87,6 +87,12 @@ def facehead_model_path() -> Path:
     return _env_path("MASKDASH_FACEHEAD") or (MODELS_DIR / "facehead" / "model.tflite")
 
 
+def centerface_path() -> Path:
+    """CenterFace, the photo detector's second opinion on small boxes (`MASKDASH_CENTERFACE`, else the
+    shipped `models/detectors/centerface.onnx`)."""
+    return _env_path("MASKDASH_CENTERFACE") or (MODELS_DIR / "detectors" / "centerface.onnx")
+
+
 def reports_dir() -> Path:
     """`MASKDASH_REPORTS`: a folder laid out like `models/` for the dashboard to show."""
     return _env_path("MASKDASH_REPORTS") or MODELS_DIR

@@ -182,3 +182,28 @@ def test_counts_and_rates_out_of_range_are_refused_by_name(argv, capsys):
 def test_validate_names_a_missing_extra_faces_folder(tmp_path, fm12k, capsys):
     assert main(["validate", "--data", str(fm12k), "--extra-faces", str(tmp_path / "nowhere")]) == 2
     assert "nowhere" in _no_traceback(capsys)
+
+
+def test_an_interrupted_predict_leaves_the_old_csv_whole(tmp_path, dev_scenes, shipped_model, monkeypatch):
+    from maskdash.inference import batch
+
+    photos = sorted((dev_scenes / "images").iterdir())[:3]
+    out = tmp_path / "faces.csv"
+    out.write_text("the last run's rows\n")
+    real_call, calls = batch.Predictor.__call__, []
+
+    def stop_at_the_second(self, path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_call(self, path)
+
+    monkeypatch.setattr(batch.Predictor, "__call__", stop_at_the_second)
+    opts = batch.options(False, 0.5, None, None, "blazeface")
+    with pytest.raises(KeyboardInterrupt):
+        batch.predict_local(photos, opts, out)
+    assert out.read_text() == "the last run's rows\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces.csv"]  # no temporary file left behind
+    monkeypatch.setattr(batch.Predictor, "__call__", real_call)
+    batch.predict_local(photos, opts, out)
+    assert out.read_text().startswith("path,face,")

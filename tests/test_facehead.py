@@ -129,7 +129,8 @@ def joined():
 
 def test_the_face_head_adds_faces_without_duplicates(joined, dev_scenes):
     """On the train fold's 'val' photos (the face head never trained on them) the joined detector
-    finds more labelled faces than YuNet multi-scale alone, and no two of its boxes are one face."""
+    finds more labelled faces than YuNet multi-scale alone, and no two of its boxes are one face;
+    it drops no YuNet face but those the CenterFace check drops."""
     from maskdash.evaluation.scenes import match
     from maskdash.imaging import load_rgb
 
@@ -145,7 +146,9 @@ def test_the_face_head_adds_faces_without_duplicates(joined, dev_scenes):
             found[k] += len(match(gt, [d.box for d in ds], 0.4))
         boxes = [d.box for d in dets["both"]]
         assert all(_iou(a, b) < 0.3 for i, a in enumerate(boxes) for b in boxes[i + 1:])
-        assert {d.box for d in dets["base"]} <= {d.box for d in dets["both"]}  # YuNet's faces all kept
+        # YuNet's faces are all kept, but for the small ones CenterFace's second opinion drops
+        missing = [d for d in dets["base"] if d.box not in {e.box for e in dets["both"]}]
+        assert both.check.keep(rgb, missing) == [] if missing else True
     assert found["both"] > found["base"], found
 
 

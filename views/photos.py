@@ -21,7 +21,7 @@ st.title("Photos")
 st.markdown(
     "Upload photos (JPEG, PNG, WebP, BMP, GIF, TIFF). Each face is found by the detector "
     f"({term('BlazeFace / YuNet', 'YuNet')}, over the photo and enlarged tiles of it, joined by MaskDash's "
-    "own face head for masked and blurred faces), cropped "
+    "own face head for masked and blurred faces, each small box checked by a second detector), cropped "
     "and classified; you get the photo with numbered boxes (the number is the face's row in the "
     "table; where there is room, the label and the model's confidence in that label follow it), a table "
     "of the faces and downloads. Green: mask, red: no mask, orange: a mask worn "

@@ -372,33 +372,45 @@ def write_summary(csv_path: Path, doc: dict) -> Path:
 # -- the local engine -----------------------------------------------------------------------------
 def predict_local(paths: list[Path], opts: Options, out: Path, annotate_dir: Path | None = None,
                   err=None, blur: bool = False) -> Tally:
-    """Every file in this process, the CSV written as it goes; a line on `err` for each file that
-    gives no rows. `annotate_dir`: a numbered copy of each photo there (`blur`: faces pixelated).
-    Raises WriteError when the CSV (or the annotation folder) cannot be written."""
+    """Every file in this process; a line on `err` for each file that gives no rows. The CSV is
+    written as it goes under a temporary name and replaces `out` once complete (an interrupted run
+    leaves the old CSV, never a short one that looks whole). `annotate_dir`: a numbered copy of each
+    photo there (`blur`: faces pixelated). Raises WriteError when the CSV (or the annotation folder)
+    cannot be written."""
+    from maskdash.files import temporary_name
+
     err = err or sys.stderr
     predictor = Predictor(opts)
     if predictor.note:
         print(predictor.note, file=err)
+    tmp = temporary_name(out)
     with writing(out):
         if annotate_dir:
             annotate_dir.mkdir(parents=True, exist_ok=True)
         out.parent.mkdir(parents=True, exist_ok=True)
-        f = open(out, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed below
+        f = open(tmp, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed below
     tally = Tally()
     inputs = {resolved(p) for p in paths}
     taken: set[Path] = set()
-    with f, writing(out):
-        w = csv_writer(f, opts)
-        w.writeheader()
-        for path in paths:
-            o = predictor(path)
-            report(o, err)
-            tally.add(o)
-            w.writerows(o.rows)
-            if annotate_dir and o.result is not None:
-                target = annotation_path(annotate_dir, path, inputs, taken)
-                taken.add(resolved(target))
-                _annotate(o.result, target, err, blur)
+    try:
+        with f, writing(out):
+            w = csv_writer(f, opts)
+            w.writeheader()
+            for path in paths:
+                o = predictor(path)
+                report(o, err)
+                tally.add(o)
+                w.writerows(o.rows)
+                if annotate_dir and o.result is not None:
+                    target = annotation_path(annotate_dir, path, inputs, taken)
+                    taken.add(resolved(target))
+                    _annotate(o.result, target, err, blur)
+            f.flush()
+            os.fsync(f.fileno())
+        with writing(out):
+            os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return tally
 
 

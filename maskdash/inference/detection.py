@@ -498,7 +498,7 @@ def make_detector(name: str, score_threshold: float | None = None) -> Detector:
             head = FaceHeadDetector()
         except ModelFileError as exc:
             raise DetectorUnavailable(f"The face head cannot be used: {exc}") from None
-        return JoinedDetector(base, head, name, windows=_window_proposer())
+        return JoinedDetector(base, head, name, windows=_window_proposer(), check=_second_opinion())
     return BlazeFaceDetector(name, score_threshold)
 
 
@@ -509,6 +509,17 @@ def _window_proposer():
 
     try:
         return WindowProposer(BlazeFaceDetector("blazeface"))
+    except DetectorUnavailable:
+        return None
+
+
+def _second_opinion():
+    """CenterFace's check on the photo detector's small boxes (inference.centerface), or None where
+    its file cannot be loaded: the detector then works as before without it."""
+    from maskdash.inference.centerface import SecondOpinion
+
+    try:
+        return SecondOpinion()
     except DetectorUnavailable:
         return None
 

@@ -7,7 +7,9 @@ photo; the sizes grow on larger photos, `size_factor`) that no YuNet face overla
 least `threshold` (`large_threshold` for faces of `large_face_px` and more): the face head was
 trained for the masked, turned and blurred faces YuNet misses, but on 246 photos, so its tiniest
 faces and its unsure ones are left to YuNet. Last, the large faces a `windows.WindowProposer`
-(BlazeFace over windows) proposes join when YuNet's second look confirms them."""
+(BlazeFace over windows) proposes join when YuNet's second look confirms them. Then each small box
+needs a second opinion: CenterFace, a network trained on other data, must see a face there
+(`centerface.SecondOpinion`)."""
 
 from __future__ import annotations
 
@@ -129,8 +131,9 @@ class JoinedDetector:
     def __init__(self, base, head: FaceHeadDetector, name: str, threshold: float = THRESHOLD,
                  min_face_px: float = MIN_FACE_PX, join_iou: float = JOIN_IOU,
                  large_threshold: float = LARGE_THRESHOLD, large_face_px: float = LARGE_FACE_PX,
-                 windows=None, confirm: float = CONFIRM):
+                 windows=None, confirm: float = CONFIRM, check=None):
         self.base, self.head, self.name = base, head, name
+        self.check = check  # a centerface.SecondOpinion for the small boxes, or None: no check
         self.windows, self.confirm = windows, float(confirm)  # a WindowProposer, or None: no window pass
         self.default_threshold = base.default_threshold
         self.threshold, self.min_face_px, self.join_iou = float(threshold), float(min_face_px), float(join_iou)
@@ -155,6 +158,8 @@ class JoinedDetector:
             # A window face carries YuNet's score: a stricter user threshold applies to it as it is.
             confirm = min(0.99, self.confirm * ratio) if ratio <= 1.0 + 1e-9 else float(score_threshold)
             found += self._confirmed_windows(rgb, found, confirm)
+        if self.check is not None:
+            found = self.check.keep(rgb, found)
         return sorted(found, key=lambda f: -f.det_score)  # as every detector returns them
 
     def _confirmed_windows(self, rgb: np.ndarray, found: list[Face], confirm: float) -> list[Face]:
