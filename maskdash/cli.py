@@ -192,11 +192,12 @@ def _run_pack(a: argparse.Namespace) -> int:
 
 def _add_pack(sub) -> None:
     k = sub.add_parser("pack", help="pack the training faces into one small .npz (to train on another machine)")
-    k.add_argument("--data", default=str(settings.facemask12k_dir()))
-    k.add_argument("--dev-scenes", default=str(settings.dev_scenes_dir()))
-    k.add_argument("--out", required=True)
-    k.add_argument("--max-side", type=positive_int, default=120)
-    k.add_argument("--quality", type=positive_int, default=80)
+    k.add_argument("--data", default=str(settings.facemask12k_dir()), help="Face Mask 12K folder (default: the setting)")
+    k.add_argument("--dev-scenes", default=str(settings.dev_scenes_dir()), help="VOC scenes folder whose train fold's "
+                   "faces are packed (default: the setting)")
+    k.add_argument("--out", required=True, help="the .npz file to write")
+    k.add_argument("--max-side", type=positive_int, default=120, help="faces shrunk to at most this many px (default 120)")
+    k.add_argument("--quality", type=positive_int, default=80, help="JPEG quality of the packed faces (default 80)")
     k.add_argument("--limit", type=positive_int, help="at most N images per class and split (quick runs)")
     k.add_argument("--classes", type=int, choices=(2, 3), default=2,
                    help="3: masks worn below the nose are packed as mask_incorrect (2 leaves them out)")
@@ -204,7 +205,7 @@ def _add_pack(sub) -> None:
                    "rule (their holdout is never packed)")
     k.add_argument("--synth-incorrect", type=count, default=0,
                    help="with --classes 3: this many Train faces given a mask slid below the nose")
-    k.add_argument("--seed", type=count, default=0)
+    k.add_argument("--seed", type=count, default=0, help="random seed (default 0)")
     k.set_defaults(fn=_run_pack)
 
 
@@ -237,14 +238,14 @@ def _run_evaluate(a: argparse.Namespace) -> int:
 
 def _add_evaluate(sub) -> None:
     e = sub.add_parser("evaluate", help="metrics, confusion matrix and predictions for one split")
-    e.add_argument("--data", default=str(settings.facemask12k_dir()))
-    e.add_argument("--split", default="Test")
+    e.add_argument("--data", default=str(settings.facemask12k_dir()), help="Face Mask 12K folder (default: the setting)")
+    e.add_argument("--split", default="Test", help="the split folder to measure (default Test)")
     e.add_argument("--model", help="a .keras or .tflite file (default: MASKDASH_MODEL, else the shipped model)")
-    e.add_argument("--out", required=True)
-    e.add_argument("--threshold", type=probability, default=0.5)
-    e.add_argument("--probes", action="store_true", help="also run the resolution and lighting probes")
+    e.add_argument("--out", required=True, help="folder for metrics.json, the confusion matrices and predictions")
+    e.add_argument("--threshold", type=probability, default=0.5, help="p(with_mask) from which a face is masked (default 0.5)")
+    e.add_argument("--probes", action="store_true", help="also run the resolution, lighting and dim-webcam probes")
     e.add_argument("--audit", help="folder of an earlier `audit` (for the de-duplicated Test split)")
-    e.add_argument("--no-dedup", action="store_true")
+    e.add_argument("--no-dedup", action="store_true", help="leave out the de-duplicated Test figures (no audit)")
     e.set_defaults(fn=_run_evaluate)
 
 
@@ -384,7 +385,7 @@ def _add_scenes(sub) -> None:
     s.add_argument("--extra-faces", default=str(settings.extra_faces_dir()), help="with --pasted")
     s.add_argument("--enlarge", type=float, default=1.0, help="each photo enlarged this much first (1–10; the dev "
                    "photos are 400 px long, users' photos often larger); face heights stay in the labelled photo's pixels")
-    s.add_argument("--limit", type=positive_int)
+    s.add_argument("--limit", type=positive_int, help="the first N photos only (quick looks)")
     s.add_argument("--json", help="also write the figures to this JSON file")
     s.set_defaults(fn=_run_scenes)
 
@@ -436,7 +437,7 @@ def _run_predict(a: argparse.Namespace) -> int:
     if tally.black_and_white:
         from maskdash.inference.photos import black_and_white_note, shipped_metrics
 
-        print(black_and_white_note(shipped_metrics(), f"{tally.black_and_white} of the images are black and white"),
+        print(black_and_white_note(shipped_metrics(), (f"{tally.black_and_white} of the images " + ("is" if tally.black_and_white == 1 else "are") + " black and white")),
               file=sys.stderr)
     print(f"summary in {batch.shown(summary)} ({doc['images_per_second']} images/s)", file=sys.stderr)
     left_out = tally.images - tally.images_ok + len(skipped)
@@ -452,7 +453,7 @@ def _add_predict(sub) -> None:
                        "same command after a crash to resume. A summary JSON is written beside the CSV.")
     r.add_argument("inputs", nargs="+", help="image files, folders (recursive) or path lists (.txt/.lst/.list: "
                    "one path per line, relative to the list's folder)")
-    r.add_argument("--csv", required=True)
+    r.add_argument("--csv", required=True, help="the CSV to write (a row per face; a summary JSON beside it)")
     r.add_argument("--crops", action="store_true", help="each image is one face")
     r.add_argument("--model", help="a .keras or .tflite file (default: MASKDASH_MODEL, else the shipped model)")
     r.add_argument("--detector", help=f"{', '.join(DETECTOR_NAMES)} (default: the best available)")
@@ -519,23 +520,27 @@ def _run_report(a: argparse.Namespace) -> int:
 
 def _add_audit_export_report(sub) -> None:
     u = sub.add_parser("audit", help="exact and near-duplicate images within and across splits")
-    u.add_argument("--data", default=str(settings.facemask12k_dir()))
-    u.add_argument("--out", default=str(settings.MODELS_DIR / "audit"))
-    u.add_argument("--near-threshold", type=count, default=4)
+    u.add_argument("--data", default=str(settings.facemask12k_dir()), help="Face Mask 12K folder (default: the setting)")
+    u.add_argument("--out", default=str(settings.MODELS_DIR / "audit"), help="output folder (default: models/audit, "
+                   "which `evaluate` and `report` read)")
+    u.add_argument("--near-threshold", type=count, default=4, help="perceptual-hash bits within which two images are "
+                   "near-duplicates (default 4)")
     u.set_defaults(fn=_run_audit)
 
     x = sub.add_parser("export", help="export a Keras model to TFLite")
     x.add_argument("--format", choices=("tflite",), default="tflite")
-    x.add_argument("--model")
-    x.add_argument("--out")
-    x.add_argument("--quantize", choices=("float16", "dynamic", "none"), default="float16")
+    x.add_argument("--model", help="the .keras file (default: the shipped models/robust/model.keras)")
+    x.add_argument("--out", help="the .tflite to write (default: beside the model, same name; replaces it)")
+    x.add_argument("--quantize", choices=("float16", "dynamic", "none"), default="float16",
+                   help="weights as float16 (default), int8 ('dynamic') or float32 ('none')")
     x.add_argument("--check-data", help="measure the exported model's accuracy on this folder's Test split")
     x.set_defaults(fn=_run_export)
 
     rp = sub.add_parser("report", help="full report of a trained model into its models/ folder")
-    rp.add_argument("--out", default=str(settings.shipped_model_dir("robust")))
-    rp.add_argument("--run", help="copy best checkpoint and records from this run folder first")
-    rp.add_argument("--data")
+    rp.add_argument("--out", default=str(settings.shipped_model_dir("robust")),
+                    help="the model folder reported on (default: models/robust, the shipped model; its files are replaced)")
+    rp.add_argument("--run", help="copy best checkpoint and records from this run folder first (checked before copying)")
+    rp.add_argument("--data", help="Face Mask 12K folder (default: the setting)")
     rp.add_argument("--tflite", action="store_true", help="also export and measure model.tflite (float16)")
     rp.set_defaults(fn=_run_report)
 
@@ -549,7 +554,7 @@ def _run_analyze(a: argparse.Namespace) -> int:
 
 def _add_analyze(sub) -> None:
     a = sub.add_parser(
-        "analyze",
+        "analyze", aliases=["analyse"],
         help="failure studies (angles, objects over the mouth, distance, lighting, masks below the nose, real "
              "hands, dim webcam) → models/analysis/<model>/",
         description="Measure the original app's reported failures on real faces, for each model given.",
@@ -559,13 +564,13 @@ def _add_analyze(sub) -> None:
     a.add_argument("--data", default=str(settings.data_dir()),
                    help="data folder holding facemask12k/ and face-mask-detection-dev/ (or the facemask12k folder)")
     a.add_argument("--out", help="results root; each model writes <out>/<name>/ (default: models/analysis)")
-    a.add_argument("--studies", default=",".join(STUDY_NAMES), help=f"comma-separated subset of {','.join(STUDY_NAMES)}")
+    a.add_argument("--studies", default=",".join(STUDY_NAMES), help=f"comma-separated subset of: {', '.join(STUDY_NAMES)} (default: all)")
     a.add_argument("--add", action="store_true",
                    help="replace only these studies' results and keep the folder's others (same model, seed and "
                         "threshold); without it a run replaces the whole folder")
     a.add_argument("--limit", type=positive_int, default=300, help="faces per study (Test: half per class)")
     a.add_argument("--sweep-limit", type=positive_int, default=160, help="faces per distance/lighting condition")
-    a.add_argument("--seed", type=count, default=0)
+    a.add_argument("--seed", type=count, default=0, help="seed of the faces drawn for the studies (default 0)")
     a.add_argument("--detector", default="blazeface", help="face detector for the landmarks (blazeface keeps the ears)")
     a.add_argument("--engine", choices=("tflite", "keras"), default="tflite",
                    help="run .keras models on LiteRT after a float32 conversion (faster) or on Keras")

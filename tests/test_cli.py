@@ -362,5 +362,5 @@ def test_predict_counts_black_and_white_photos_and_says_what_they_cost(tmp_path,
     out = tmp_path / "faces.csv"
     assert main(["predict", str(folder), "--csv", str(out), "--detector", "blazeface-full"]) == 0
     err = capsys.readouterr().err
-    assert "1 of the images are black and white" in err and "without mask" in err, err
+    assert "1 of the images is black and white" in err and "without mask" in err, err
     assert json.loads(out.with_name("faces.summary.json").read_text())["images_black_and_white"] == 1
