@@ -131,8 +131,10 @@ def _refuse_bombs(img: Image.Image, fp: BinaryIO) -> None:
 def _to_rgb8(img: Image.Image) -> np.ndarray:
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.asarray(img).astype(np.float64)
-        top = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        arr = np.nan_to_num(np.asarray(img).astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        peak = float(arr.max(initial=0))
+        # a float image ("F") usually holds 0–1; 16-bit and 32-bit integers their own range
+        top = 1.0 if mode == "F" and peak <= 1.0 else 255.0 if peak <= 255 else 65535.0 if peak <= 65535 else peak
         gray = np.clip(arr / top * 255.0, 0, 255).astype(np.uint8)
         return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
     if mode == "P" and "transparency" in img.info:

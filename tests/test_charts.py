@@ -215,6 +215,11 @@ def test_overlapping_curves_differ_in_style_and_get_a_zoomed_inset():
     # a curve far from the corner is visible as it is: no zoom
     weak = shipped.roc_points(y, np.r_[np.linspace(0.3, 1, 50), np.linspace(0, 0.7, 50)])
     assert not [t for t in charts.roc({"robust": pts, "seed": weak}).data if t.xaxis == "x2"]
+    # few negatives: one miss is a step wider than the zoom, so a high AUC leaves the corner empty — no zoom
+    y_few = np.array([1] * 400 + [0] * 40)
+    p_few = np.r_[np.linspace(0.6, 1, 400), [0.99], np.linspace(0, 0.5, 39)]  # one no-mask face scored high
+    few = shipped.roc_points(y_few, p_few)
+    assert not [t for t in charts.roc({"robust": few}).data if t.xaxis == "x2"]
 
 
 def test_calibration_labels_each_bin_with_its_count_and_drops_empty_bins():

@@ -125,3 +125,23 @@ def test_blur_faces_keeps_the_picture_outside_the_boxes(photo):
     inside[300:, 400:] = True
     assert np.array_equal(out[~inside], photo[~inside]) and not np.array_equal(out[:30, :30], photo[:30, :30])
     assert out is not photo
+
+
+def test_a_full_size_download_of_a_phone_photo_gets_labels_as_much_larger(photo):
+    """The same faces drawn on a 400 px picture and on the picture 10× larger: the labels are about
+    as much taller (a 4000 px download is viewed whole, not at 1:1), still beside their faces and
+    apart from each other."""
+    import cv2
+
+    faces = crowd()
+    big = cv2.resize(photo, None, fx=10, fy=10, interpolation=cv2.INTER_NEAREST)
+    big_faces = [Face(tuple(v * 10 for v in f.box), f.det_score, p_mask=f.p_mask, label=f.label) for f in faces]
+    _, small_tags = annotate_numbered(photo, faces)
+    _, big_tags = annotate_numbered(big, big_faces)
+    small_h = np.median([t.rect[3] - t.rect[1] for t in small_tags])
+    big_h = np.median([t.rect[3] - t.rect[1] for t in big_tags])
+    assert big_h >= 2.5 * small_h  # 4600 px long: 2.9× the page's 1600 px reference
+    for i, a in enumerate(big_tags):
+        assert _touches(a.rect, a.box)
+        for b in big_tags[i + 1:]:
+            assert not _overlap(a.rect, b.rect)

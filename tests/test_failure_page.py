@@ -7,6 +7,7 @@ predictions of a real model on real faces, a small real `run_analysis` and a rea
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from maskdash.analysis.mistakes import mistakes
@@ -233,6 +235,18 @@ def test_why_explains_a_gallery_face_and_an_uploaded_photo(reports_env, dev_scen
     at.file_uploader(key="why_upload").set_value(("broken.jpg", b"not an image at all", "image/jpeg")).run()
     assert not at.exception, at.exception
     assert any("broken.jpg" in e.value and "not an image" in e.value for e in at.error)
+
+    # a face the three-class model calls a mask below the nose (the first face of this dev photo)
+    below = (dev_scenes / "images" / "maksssksksss272.jpg").read_bytes()
+    at.file_uploader(key="why_upload").set_value(("below.jpg", below, "image/jpeg")).run()
+    assert not at.exception, at.exception
+    assert any("says **mask_incorrect**" in m.value for m in at.markdown), texts(at)
+    # a picture with no face, far wider than tall: explained whole, at the classifier's 224 px
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (10, 5000, 3), dtype=np.uint8)).save(buf, "PNG")
+    at.file_uploader(key="why_upload").set_value(("strip.png", buf.getvalue(), "image/png")).run()
+    assert not at.exception, at.exception
+    assert "Grad-CAM for with_mask" in " ".join(captions(at))
 
 
 def test_percentages_carry_their_n_and_tiny_bins_stand_apart():

@@ -36,6 +36,16 @@ def test_sixteen_bit_keeps_contrast():
     assert out.min() < 5 and out.max() > 250
 
 
+def test_a_float_tiff_keeps_its_contrast():
+    """A 32-bit float image holds 0–1 (scientific and HDR tools write them): not divided by 255 into black."""
+    ramp = np.linspace(0.0, 1.0, 64 * 64, dtype=np.float32).reshape(64, 64)
+    ramp[0, 0] = np.nan  # a hole in the data is black, not an error
+    buf = io.BytesIO()
+    Image.fromarray(ramp, mode="F").save(buf, format="TIFF")
+    out = load_rgb(buf.getvalue())
+    assert out.dtype == np.uint8 and out[1:].min() < 5 and out.max() > 250
+
+
 def test_transparent_pixels_become_white():
     img = Image.new("RGBA", (8, 8), (255, 0, 0, 0))
     assert (load_rgb(_png(img)) == 255).all()

@@ -8,7 +8,7 @@ import streamlit as st
 
 from maskdash.imaging import ImageError
 from maskdash.inference.photos import UPLOAD_TYPES
-from maskdash.labels import CLASSES
+from maskdash.labels import CLASSES, CLASSES3
 
 
 @st.cache_resource(show_spinner="Loading the Keras model for Grad-CAM…")
@@ -30,7 +30,7 @@ def gradcam(model_path: str, face: np.ndarray, class_index: int | None) -> tuple
 
 def uploaded_face(key: str) -> np.ndarray | None:
     """A face from an uploaded photo: detected (the user picks one), else the whole picture."""
-    from maskdash.imaging import crop_face, load_rgb
+    from maskdash.imaging import crop_face, load_rgb, to_input
     from maskdash.inference.detection import default_photo_detector
     from maskdash.inference.draw import annotate
     from maskdash.inference.results import Face
@@ -55,7 +55,7 @@ def uploaded_face(key: str) -> np.ndarray | None:
     found = det.detect(rgb) if det is not None else []
     if not found:
         st.warning("No face found; the whole picture is explained as one face.")
-        return rgb
+        return to_input(rgb)  # 224×224, as the classifier sees it (a 5000×10 strip would show as 0 px tall)
     marks = [Face(d.box, d.det_score, label=f"face {i + 1}") for i, d in enumerate(found)]
     st.image(annotate(rgb, marks, show_prob=False), caption=f"{len(found)} face(s) found", width=480)
     k = st.selectbox("Face", list(range(len(found))), key=f"{key}_face",
@@ -70,7 +70,7 @@ def explain_face(model_name: str, model_path: str, face: np.ndarray) -> None:
     with st.spinner("Computing Grad-CAM…"):
         over, probs = gradcam(model_path, np.ascontiguousarray(face), None)
         over_mask, _ = gradcam(model_path, np.ascontiguousarray(face), 0)
-    call = CLASSES[int(np.argmax(probs))]
+    call = (CLASSES3 if len(probs) > len(CLASSES) else CLASSES)[int(np.argmax(probs))]  # a three-class model's too
     st.markdown(f"**{model_name}** says **{call}** — p(with_mask) = {float(probs[0]):.3f}")
     st.image([to_input(face), over, over_mask],
              caption=["the face as the classifier sees it (224 px)", f"Grad-CAM for its call ({call})",

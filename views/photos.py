@@ -40,7 +40,8 @@ with st.sidebar:
     det_threshold = st.slider("Detector score threshold", 0.05, 0.95,
                               float(detection.DEFAULT_THRESHOLDS.get(det_name, 0.5)), 0.05, key=f"det_thr_{det_name}",
                               help="Lower finds more faces (and more false ones). Masked faces score lower "
-                                   "than bare ones on every detector.")
+                                   "than bare ones on every detector. With YuNet + face head the face head's "
+                                   "own bar moves in proportion (its scores run lower than YuNet's).")
     mask_threshold = st.slider("Mask threshold: with_mask when p(with_mask) ≥", 0.05, 0.95, 0.5, 0.05)
     answers = st.radio("Answers", ANSWERS, index=0, key="photo_answers",
                        help="Three classes: with mask, without, mask below the nose (when the model knows "
@@ -166,7 +167,10 @@ def render_photo(i: int, entry: dict, upload) -> None:
                          "p(mask_incorrect)", min_value=0.0, max_value=1.0, format="%.3f", color="orange",
                          help="p(mask below the nose), from a three-class model"),
                          "face": st.column_config.NumberColumn(width="small"),
-                         "detector score": st.column_config.NumberColumn(format="%.3f")})
+                         "detector score": st.column_config.NumberColumn(
+                             format="%.3f", help="How sure the detector that found the face is. YuNet + face head "
+                             "joins three networks on their own scales: a face found only by the face head can "
+                             "score below the slider, whose bar it follows in proportion")})
     else:
         st.warning(no_face_advice(res.size, detector.name, detection.default_photo_detector(), detection.LABELS),
                    icon=":material/face:")

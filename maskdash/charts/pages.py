@@ -131,6 +131,16 @@ def _zoom_for(errors: list[float]) -> float | None:
     return next((z for z in _ZOOMS if 4 * worst <= z), None)
 
 
+def _visits(x, y, x_range, y_range, steps: int = 20) -> bool:
+    """Does the polyline through (x, y) pass through the box? (A set with few negatives has ROC steps
+    wider than the zoom: a high AUC, and nothing inside the zoomed corner to show.)"""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) > 1:
+        t = np.linspace(0.0, 1.0, steps)[:, None]
+        x, y = (x[:-1] + t * np.diff(x)).ravel(), (y[:-1] + t * np.diff(y)).ravel()
+    return bool(np.any((x >= x_range[0]) & (x <= x_range[1]) & (y >= y_range[0]) & (y <= y_range[1])))
+
+
 def _inset(fig: go.Figure, traces: list[go.Scatter], x_range: list[float], y_range: list[float],
            domain_x: list[float], domain_y: list[float]) -> None:
     """A zoomed copy of `traces` in a small second plot inside the figure, and a grey box on the
@@ -181,7 +191,7 @@ def roc(curves: Mapping[str, pd.DataFrame], aucs: Mapping[str, float] | None = N
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1.02])
     z = _zoom_for([1 - _area(p["fpr"].to_numpy(float), p["tpr"].to_numpy(float)) for p in curves.values()])
-    if inset and z:
+    if inset and z and all(_visits(p["fpr"], p["tpr"], [0, z], [1 - z, 1]) for p in curves.values()):
         _inset(fig, zoomed, [-z / 50, z], [1 - z, 1 + z / 50], [0.5, 0.97], [0.08, 0.55])
     return fig
 
@@ -217,7 +227,7 @@ def precision_recall(curves: Mapping[str, pd.DataFrame],
     # 1 − the area under each step curve (its average precision)
     z = _zoom_for([1 - float(np.sum(np.diff(p["recall"].to_numpy(float)) * p["precision"].to_numpy(float)[1:]))
                    for p in curves.values()])
-    if inset and z:
+    if inset and z and all(_visits(p["recall"], p["precision"], [1 - z, 1], [1 - z, 1]) for p in curves.values()):
         _inset(fig, zoomed, [1 - z, 1 + z / 50], [1 - z, 1 + z / 50], [0.08, 0.5], [0.08, 0.55])
     return fig
 

@@ -57,6 +57,9 @@ def readout(image: np.ndarray, text: str) -> np.ndarray:
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_PX = 22  # cv2's height of digits at font scale 1
+# Labels are 10–18 px on a picture the page shows (at most 1600 px long); a full-size download of a
+# phone photo is drawn with labels as much larger as it is, so that they read the same when viewed whole.
+TEXT_REFERENCE_SIDE = 1600
 WORDS_MIN_SHARE = 0.07  # faces shorter than this share of the picture's long side get their number only
 HIGHLIGHT = (255, 255, 255)
 
@@ -88,17 +91,19 @@ def _candidates(box, tw: int, th: int, width: int, height: int) -> list[tuple[in
     return out
 
 
-def _label_size(text: str, font: float) -> tuple[int, int, int]:
-    (tw, th), base = cv2.getTextSize(text, FONT, font, 1)
-    return tw + 4, th + base + 4, base
+def _label_size(text: str, font: float, stroke: int = 1) -> tuple[int, int, int]:
+    (tw, th), base = cv2.getTextSize(text, FONT, font, stroke)
+    pad = 2 * stroke
+    return tw + 2 * pad, th + base + 2 * pad, base
 
 
-def _place(box, texts: list[str], font: float, placed: list, boxes: list, width: int, height: int):
+def _place(box, texts: list[str], font: float, placed: list, boxes: list, width: int, height: int,
+           stroke: int = 1):
     """The first spot, for the longest text first, that covers no placed label and no other face;
     failing that, the number alone where it covers least (labels first, then faces)."""
     best = None
     for text in texts:
-        tw, th, base = _label_size(text, font)
+        tw, th, base = _label_size(text, font, stroke)
         for rect in _candidates(box, tw, th, width, height):
             score = (sum(_overlap(rect, p) for p in placed), sum(_overlap(rect, b) for b in boxes if b != box))
             if score == (0, 0):
@@ -127,13 +132,15 @@ def blur_faces(image: np.ndarray, boxes, copy: bool = True) -> np.ndarray:
 def annotate_numbered(image: np.ndarray, faces, scale: float = 1.0, highlight: int | None = None,
                       blur: bool = False) -> tuple[np.ndarray, list[Tag]]:
     """A copy of `image` with each face's box and a label "N" or "N mask 0.97" (N: the face's row
-    in the table), and where each label went. `scale`: the image's size over the size the face
+    in the table), and where each label went (labels grow on pictures over TEXT_REFERENCE_SIDE). `scale`: the image's size over the size the face
     boxes are in (a display copy). `highlight`: that face's box drawn thick with a white ring.
     `blur`: every face pixelated first (boxes and labels kept)."""
     boxes = [tuple(int(round(v * scale)) for v in f.box) for f in faces]
     out = blur_faces(image, boxes) if blur else image.copy()
     height, width = out.shape[:2]
     base_thick = max(1, int(round(max(height, width) / 640)))
+    grow = max(1.0, max(height, width) / TEXT_REFERENCE_SIDE)
+    stroke = max(1, int(round(grow)))
     words_px = WORDS_MIN_SHARE * max(height, width)
     order = sorted(range(len(faces)), key=lambda i: (i == highlight, i))  # the highlight last: on top
     placed: list = []
@@ -151,16 +158,17 @@ def annotate_numbered(image: np.ndarray, faces, scale: float = 1.0, highlight: i
             thick += 2
         cv2.rectangle(out, (x1, y1), (x2, y2), color, thick)
         # text 10-18 px tall, growing with the face; a highlighted face's label a little larger
-        font = min(18, max(10, 0.35 * face_h)) / FONT_PX * (1.25 if i == highlight else 1.0)
+        font = min(18 * grow, max(10 * grow, 0.35 * face_h)) / FONT_PX * (1.25 if i == highlight else 1.0)
         number = str(i)
         texts = [number]
         if face_h >= words_px or i == highlight:
             word = TEXT.get(face.label, face.label)
             p = face.p_verdict
             texts.insert(0, f"{number} {word} {p:.2f}" if np.isfinite(p) else f"{number} {word}")
-        text, rect, base = _place(box, texts, font, placed, boxes, width, height)
+        text, rect, base = _place(box, texts, font, placed, boxes, width, height, stroke)
         placed.append(rect)
         cv2.rectangle(out, rect[:2], (rect[2] - 1, rect[3] - 1), color, -1)
-        cv2.putText(out, text, (rect[0] + 2, rect[3] - base - 2), FONT, font, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(out, text, (rect[0] + 2 * stroke, rect[3] - base - 2 * stroke), FONT, font, (0, 0, 0), stroke,
+                    cv2.LINE_AA)
         tags[i] = Tag(i, text, rect, box)
     return out, [tags[i] for i in range(len(faces))]

@@ -61,8 +61,10 @@ def _describe(data: bytes, analysed: tuple[int, int]) -> list[str]:
                 notes.append(f"animated image ({frames} frames): only the first frame was analysed")
             if img.mode == "CMYK":
                 notes.append("CMYK colours were converted to RGB")
-            if img.mode.startswith("I;16") or img.mode in ("I", "F"):
+            if img.mode.startswith("I;16") or img.mode == "I":
                 notes.append("16-bit image reduced to 8 bits per channel")
+            elif img.mode == "F":
+                notes.append("floating-point image reduced to 8 bits per channel")
             if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
                 notes.append("transparent parts were put on white")
             w, h = img.size
