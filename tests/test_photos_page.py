@@ -238,6 +238,23 @@ def test_page_reports_each_bad_file_and_still_analyses_the_good_ones(uploads, cl
     assert not any("Traceback" in m.value for m in at.markdown)
 
 
+def test_a_batch_where_no_file_can_be_read_still_offers_the_list_of_files_and_why(uploads, classifier,
+                                                                                     media_managers):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("views/photos.py")
+    at.run()
+    names = ["empty.png", "truncated.jpg"]
+    at.file_uploader[0].set_value([(n, uploads[n], "application/octet-stream") for n in names])
+    at.run()
+    assert not at.exception
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert not any("faces of all photos" in label for label in labels)  # no faces, no faces CSV
+    [button] = [b for b in at.get("download_button") if "row per photo" in b.proto.label]
+    rows = pd.read_csv(io.StringIO(downloaded(media_managers, button).decode()))
+    assert len(rows) == 2 and all(n in " ".join(map(str, rows.iloc[:, 0])) for n in names)
+
+
 def test_upload_limit_is_configured():
     import tomllib
 

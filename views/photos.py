@@ -106,14 +106,16 @@ cols = st.columns(1 + len(figures))
 cols[0].metric("Photos analysed", f"{len(good)} of {len(entries)}")
 for col, (label, value, help_text) in zip(cols[1:], figures):
     col.metric(label, value, help=help_text)
+faces_col, photos_col = st.columns(2)
 if good:
-    faces_col, photos_col = st.columns(2)
     faces_col.download_button("Download the faces of all photos (CSV)", results_csv(good), "maskdash_faces.csv",
                               "text/csv", icon=":material/download:", on_click="ignore")
+if entries:  # also when no file could be read: the list of files and why is what the user needs then
     photos_col.download_button("Download a row per photo (CSV)", photos_csv([e["res"] for e, _ in entries]),
                                "maskdash_photos.csv", "text/csv", icon=":material/download:", on_click="ignore",
                                help="Each file with its counts, photos without faces and files that could not "
                                     "be read included (with the reason).")
+if good:
     # Beside the counts it qualifies (at the foot of a crowd batch it sat thousands of pixels down).
     scenes = safe_report(shipped.load_scenes, "robust")
     if scenes:
