@@ -437,6 +437,12 @@ def test_selecting_a_face_highlights_it_on_the_photo(uploads, classifier, media_
     # the change is around face 1, nearer to it than to face 0
     d = [np.hypot(centre[0] - (b[0] + b[2]) / 2, centre[1] - (b[1] + b[3]) / 2) for b in boxes]
     assert d[1] < d[0]
+    # a stricter detector threshold that leaves fewer faces: the highlight goes back to none, no error
+    at.sidebar.slider[0].set_value(0.95).run()
+    assert not at.exception, at.exception
+    [pick] = [s for s in at.selectbox if s.label.startswith("Highlight a face")] or [None]
+    if pick is not None:  # face 1 stays highlighted while it exists, else none is
+        assert pick.value == (1 if len(pick.options) > 2 else None), (pick.value, pick.options)
 
 
 def test_blur_option_changes_the_face_pixels_of_the_download_only(uploads, classifier, media_managers):

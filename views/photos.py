@@ -145,17 +145,20 @@ def render_photo(i: int, entry: dict, upload) -> None:
     if res.faces:
         st.markdown(summary_line(counts([res]), answers))
         options = [None, *range(len(res.faces))]
+        select_key = f"hl_{upload.file_id}"  # by the upload, not its place: removing another file keeps it
+        if st.session_state.get(select_key) not in options:  # e.g. face 60 gone at a stricter threshold
+            st.session_state[select_key] = None
         highlight = st.selectbox(
-            "Highlight a face (or select its row in the table)", options, key=f"hl_{i}_{res.source}",
+            "Highlight a face (or select its row in the table)", options, key=select_key,
             format_func=lambda k: "none" if k is None else
             f"face {k} · {answer(res.faces[k].label, answers)} · p(with_mask) {res.faces[k].p_mask:.2f}")
     drawn, _ = annotate_numbered(view, res.faces, scale=scale, highlight=highlight)
     st.image(display_copy(drawn), caption=f"{name} · {w}×{h} px · {len(res.faces)} face(s)", width=view_width(w, h))
     if res.faces:
         table = face_table(res, answers)
-        table_key = f"faces_{i}_{res.source}"
+        table_key = f"faces_{upload.file_id}"
 
-        def pick_row(table_key=table_key, select_key=f"hl_{i}_{res.source}") -> None:
+        def pick_row(table_key=table_key, select_key=f"hl_{upload.file_id}") -> None:
             # a row selected in the table becomes the highlighted face (the selectbox follows)
             rows = st.session_state[table_key].selection.rows
             st.session_state[select_key] = rows[0] if rows else None
