@@ -40,8 +40,8 @@ with st.sidebar:
     det_threshold = st.slider("Detector score threshold", 0.05, 0.95,
                               float(detection.DEFAULT_THRESHOLDS.get(det_name, 0.5)), 0.05, key=f"det_thr_{det_name}",
                               help="Lower finds more faces (and more false ones). Masked faces score lower "
-                                   "than bare ones on every detector. With YuNet + face head the face head's "
-                                   "own bar moves in proportion (its scores run lower than YuNet's).")
+                                   "than bare ones on every detector. Every face kept scores at least this "
+                                   "much (the face head's scores are put on YuNet's scale).")
     mask_threshold = st.slider("Mask threshold: with_mask when p(with_mask) ≥", 0.05, 0.95, 0.5, 0.05)
     answers = st.radio("Answers", ANSWERS, index=0, key="photo_answers",
                        help="Three classes: with mask, without, mask below the nose (when the model knows "
@@ -173,9 +173,9 @@ def render_photo(i: int, entry: dict, upload) -> None:
                          help="p(mask below the nose), from a three-class model"),
                          "face": st.column_config.NumberColumn(width="small"),
                          "detector score": st.column_config.NumberColumn(
-                             format="%.3f", help="How sure the detector that found the face is. YuNet + face head "
-                             "joins three networks on their own scales: a face found only by the face head can "
-                             "score below the slider, whose bar it follows in proportion")})
+                             format="%.3f", help="How sure the detector is of the face (at least the slider's "
+                             "value). YuNet + face head reports the face head's faces on YuNet's scale: its "
+                             "own scores run lower")})
     else:
         st.warning(no_face_advice(res.size, detector.name, detection.default_photo_detector(), detection.LABELS),
                    icon=":material/face:")

@@ -424,8 +424,10 @@ def write_card(model_dir: Path | str) -> Path:
          f"in a photo up to {joined.REFERENCE_LONG_SIDE} px long (in proportion on larger photos, which the face head "
          f"sees at {fh.SIDE} px all the same) and no YuNet face overlaps it (IoU ≥ {joined.JOIN_IOU}) or holds its centre (on close-up "
          "portraits the face head also boxed a masked mouth or half a face: 8 extra boxes on 150 Face Mask 12K "
-         "Validation faces, shown large, before this rule, none after). Faces of "
-         f"{joined.LARGE_FACE_PX} px and more join from {joined.LARGE_THRESHOLD}; large faces BlazeFace proposes "
+         "Validation faces, shown large, before this rule, none after). "
+         + (f"Faces of {joined.LARGE_FACE_PX} px and more join from {joined.LARGE_THRESHOLD}; "
+            if joined.LARGE_THRESHOLD < joined.THRESHOLD else "")
+         + "Large faces BlazeFace proposes "
          "over windows of the photo join when YuNet's second look confirms them; last, every box under "
          f"{centerface.CHECK_BELOW_PX:g} px must also be seen by CenterFace, a detector trained on other data "
          "(`maskdash/inference/centerface.py`), or it is dropped.", "",
