@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from maskdash import settings
+from maskdash.inference.multiscale import nms
 from maskdash.inference.results import Face
 
 THRESHOLD = 0.1  # CenterFace's heat-map score: any face it sees at all
@@ -53,15 +54,14 @@ class CenterFace:
     """The ONNX network through OpenCV's DNN module (thread-safe: one call at a time)."""
 
     def __init__(self, path: str | Path | None = None):
-        from maskdash.inference.detection import DetectorUnavailable
-
+        """Raises FileNotFoundError or ValueError (a file OpenCV cannot load), naming the file."""
         self.path = Path(path) if path else settings.centerface_path()
         if not self.path.is_file():
-            raise DetectorUnavailable(f"CenterFace's file is missing: {settings.display_path(self.path)}")
+            raise FileNotFoundError(f"CenterFace's file is missing: {settings.display_path(self.path)}")
         try:
             self._net = cv2.dnn.readNetFromONNX(str(self.path))
         except cv2.error as exc:
-            raise DetectorUnavailable(f"OpenCV could not load CenterFace from {self.path}: {exc}") from None
+            raise ValueError(f"OpenCV could not load CenterFace from {self.path}: {exc}") from None
         self._lock = threading.Lock()
 
     @staticmethod
@@ -70,8 +70,6 @@ class CenterFace:
 
     def boxes(self, rgb: np.ndarray, scale: float, threshold: float = THRESHOLD) -> np.ndarray:
         """N×5 (x1, y1, x2, y2, score) in `rgb`'s pixels, from the photo scaled by `scale`."""
-        from maskdash.inference.detection import _nms
-
         h, w = rgb.shape[:2]
         # the network's strides need sides divisible by 32
         iw, ih = max(32, math.ceil(w * scale / 32) * 32), max(32, math.ceil(h * scale / 32) * 32)
@@ -87,7 +85,7 @@ class CenterFace:
         x1, y1 = np.clip(cx - bw / 2, 0, iw), np.clip(cy - bh / 2, 0, ih)
         out = np.stack([x1 * w / iw, y1 * h / ih, np.minimum(x1 + bw, iw) * w / iw,
                         np.minimum(y1 + bh, ih) * h / ih, heat[0, 0, ys, xs]], 1).astype(np.float64)
-        return out[_nms(out[:, :4], out[:, 4], NMS_IOU)]
+        return out[nms(out[:, :4], out[:, 4], NMS_IOU)]
 
 
 class SecondOpinion:

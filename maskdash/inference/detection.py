@@ -520,7 +520,7 @@ def _second_opinion():
 
     try:
         return SecondOpinion()
-    except DetectorUnavailable:
+    except (FileNotFoundError, ValueError):
         return None
 
 
