@@ -145,3 +145,14 @@ def test_a_full_size_download_of_a_phone_photo_gets_labels_as_much_larger(photo)
         assert _touches(a.rect, a.box)
         for b in big_tags[i + 1:]:
             assert not _overlap(a.rect, b.rect)
+
+
+def test_the_compliance_view_draws_compliant_and_not_compliant(photo):
+    from maskdash.inference.photos import COMPLIANCE, drawn_words
+
+    big = [Face((20, 20, 120, 140), 0.9, p_mask=0.95, label=WITH_MASK),
+           Face((200, 20, 300, 140), 0.9, p_mask=0.10, p_incorrect=0.8, label=INCORRECT)]
+    _, tags = annotate_numbered(photo, big, words=drawn_words(COMPLIANCE))
+    assert [t.text.split(" ", 1)[1].rsplit(" ", 1)[0] for t in tags] == ["compliant", "not compliant"]
+    _, tags = annotate_numbered(photo, big, words=drawn_words())  # three classes: the drawing's own words
+    assert [t.text.split(" ", 1)[1].rsplit(" ", 1)[0] for t in tags] == ["mask", "mask below nose"]

@@ -172,6 +172,11 @@ def test_black_and_white_photos_say_what_it_costs(uploads, scene, detector, clas
         assert bool(notes) == expected, (name, res.notes)
         if expected:  # the shipped model's measured figures, not only a warning
             assert "kept their label" in notes[0] and "without mask" in notes[0], notes
+    # a grey picture with no face: what grey costs faces is beside the point
+    blank = _jpeg(np.full((200, 300, 3), 90, np.uint8))
+    res = process_upload("blank.jpg", blank, detector, classifier)
+    assert isinstance(res, Results) and not res.faces
+    assert not [n for n in res.notes if n.startswith("Black-and-white photo")], res.notes
 
 
 def test_portrait_photos_are_shown_no_taller_than_a_screen():

@@ -10,7 +10,7 @@ from maskdash.imaging import load_rgb
 from maskdash.inference import detection
 from maskdash.inference.draw import annotate_numbered
 from maskdash.inference.photos import (ANSWERS, UPLOAD_TYPES, PhotoError, annotated_png, answer, counts, decode_view,
-                                       display_copy, download_name, encode_view, face_table, limits_text,
+                                       display_copy, drawn_words, download_name, encode_view, face_table, limits_text,
                                        no_face_advice, photos_csv, plain_markdown, process_upload, summary_line,
                                        summary_metrics, view_copy, view_width)
 from maskdash.inference.results import Results, results_csv
@@ -124,12 +124,12 @@ for err in bad:
     st.error(f"**{plain_markdown(err.name)}**: {err.message}", icon=":material/broken_image:")
 
 
-def full_size_png(res: Results, upload, blur: bool):
+def full_size_png(res: Results, upload, blur: bool, answers: str):
     """The annotated photo at its original resolution, as a callable the download button runs on
     click: drawn from the upload again, so the session never holds full-size pictures (a 12 MP
     PNG is ~20 MB, and Streamlit keeps a closed tab's session for a while)."""
     faces = list(res.faces)
-    return lambda: annotated_png(load_rgb(upload.getvalue()), faces, blur=blur)
+    return lambda: annotated_png(load_rgb(upload.getvalue()), faces, blur=blur, answers=answers)
 
 
 def render_photo(i: int, entry: dict, upload) -> None:
@@ -152,7 +152,7 @@ def render_photo(i: int, entry: dict, upload) -> None:
             "Highlight a face (or select its row in the table)", options, key=select_key,
             format_func=lambda k: "none" if k is None else
             f"face {k} · {answer(res.faces[k].label, answers)} · p(with_mask) {res.faces[k].p_mask:.2f}")
-    drawn, _ = annotate_numbered(view, res.faces, scale=scale, highlight=highlight)
+    drawn, _ = annotate_numbered(view, res.faces, scale=scale, highlight=highlight, words=drawn_words(answers))
     st.image(display_copy(drawn), caption=f"{name} · {w}×{h} px · {len(res.faces)} face(s)", width=view_width(w, h))
     if res.faces:
         table = face_table(res, answers)
@@ -180,8 +180,8 @@ def render_photo(i: int, entry: dict, upload) -> None:
         st.warning(no_face_advice(res.size, detector.name, detection.default_photo_detector(), detection.LABELS),
                    icon=":material/face:")
     st.download_button(f"Download the annotated image ({w}×{h} px)" + (" (faces blurred)" if blur else ""),
-                       full_size_png(res, upload, blur), download_name(res.source, "_masks_blurred.png" if blur else "_masks.png"),
-                       "image/png", key=f"dl_{i}_{res.source}_{blur}", icon=":material/download:", on_click="ignore")
+                       full_size_png(res, upload, blur, answers), download_name(res.source, "_masks_blurred.png" if blur else "_masks.png"),
+                       "image/png", key=f"dl_{i}_{res.source}_{blur}_{answers}", icon=":material/download:", on_click="ignore")
 
 
 for i, (entry, upload) in enumerate(entries):

@@ -33,8 +33,9 @@ SET_TITLES = {
     "validation": "Validation (Face Mask 12K)",
     "dev_scenes": "Dev scenes (real photos, all faces)",
     "dev_scenes_holdout": "Dev scenes, holdout fold",
+    "extra_holdout": "Extra faces, holdout fold (other web photos)",
 }
-SET_ORDER = ("test", "test_dedup", "validation", "dev_scenes", "dev_scenes_holdout")
+SET_ORDER = ("test", "test_dedup", "validation", "dev_scenes", "dev_scenes_holdout", "extra_holdout")
 HISTORY_COLUMNS = ["epoch", "stage", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_seconds"]
 
 

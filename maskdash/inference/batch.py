@@ -253,7 +253,7 @@ class Predictor:
             return Outcome(shown(path), error=str(exc))
         from maskdash.inference.photos import is_black_and_white
 
-        grey = result.rgb is not None and is_black_and_white(result.rgb)
+        grey = bool(result.faces) and result.rgb is not None and is_black_and_white(result.rgb)  # faces read grey
         return Outcome(result.source, result.rows(), result=result, black_and_white=grey)
 
     def _results(self, path: Path):

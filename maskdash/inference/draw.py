@@ -130,11 +130,12 @@ def blur_faces(image: np.ndarray, boxes, copy: bool = True) -> np.ndarray:
 
 
 def annotate_numbered(image: np.ndarray, faces, scale: float = 1.0, highlight: int | None = None,
-                      blur: bool = False) -> tuple[np.ndarray, list[Tag]]:
+                      blur: bool = False, words: dict[str, str] | None = None) -> tuple[np.ndarray, list[Tag]]:
     """A copy of `image` with each face's box and a label "N" or "N mask 0.97" (N: the face's row
     in the table), and where each label went (labels grow on pictures over TEXT_REFERENCE_SIDE). `scale`: the image's size over the size the face
     boxes are in (a display copy). `highlight`: that face's box drawn thick with a white ring.
-    `blur`: every face pixelated first (boxes and labels kept)."""
+    `blur`: every face pixelated first (boxes and labels kept). `words`: the verdicts' words by label
+    (default `TEXT`; the Photos page's compliance view says compliant / not compliant)."""
     boxes = [tuple(int(round(v * scale)) for v in f.box) for f in faces]
     out = blur_faces(image, boxes) if blur else image.copy()
     height, width = out.shape[:2]
@@ -162,7 +163,7 @@ def annotate_numbered(image: np.ndarray, faces, scale: float = 1.0, highlight: i
         number = str(i)
         texts = [number]
         if face_h >= words_px or i == highlight:
-            word = TEXT.get(face.label, face.label)
+            word = (words or TEXT).get(face.label, face.label)
             p = face.p_verdict
             texts.insert(0, f"{number} {word} {p:.2f}" if np.isfinite(p) else f"{number} {word}")
         text, rect, base = _place(box, texts, font, placed, boxes, width, height, stroke)

@@ -21,7 +21,7 @@ from maskdash.imaging import DECODE_MAX_PIXELS, ImageError, load_rgb, resize
 from maskdash.inference.draw import annotate_numbered
 from maskdash.inference.faces import analyse
 from maskdash.inference.results import Results
-from maskdash.labels import COMPLIANT, INCORRECT, NOT_COMPLIANT, WITH_MASK, WITHOUT_MASK, compliance
+from maskdash.labels import COMPLIANT, INCORRECT, NOT_COMPLIANT, UNCERTAIN, WITH_MASK, WITHOUT_MASK, compliance
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def process_upload(name: str, data: bytes, detector, classifier, det_threshold: 
         log.exception("face search failed for %r", name)
         return PhotoError(name, f"the face search failed on this image ({type(exc).__name__}: {exc})")
     result.notes = _describe(data, result.size)
-    if is_black_and_white(rgb):
+    if result.faces and is_black_and_white(rgb):  # what grey costs is about faces: none, nothing to say
         result.notes.append(black_and_white_note(shipped_metrics()))
     return result
 
@@ -200,10 +200,10 @@ def decode_view(data: bytes) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
-def annotated_png(rgb: np.ndarray, faces, blur: bool = False) -> bytes:
+def annotated_png(rgb: np.ndarray, faces, blur: bool = False, answers: str = THREE_CLASSES) -> bytes:
     """The full-size annotated photo as PNG (faces numbered as in the table); `blur`: faces
-    pixelated, boxes and labels kept."""
-    drawn, _ = annotate_numbered(rgb, faces, blur=blur)
+    pixelated, boxes and labels kept; `answers`: the words drawn, as the page answers."""
+    drawn, _ = annotate_numbered(rgb, faces, blur=blur, words=drawn_words(answers))
     return encode_png(drawn)
 
 
@@ -246,6 +246,13 @@ def photos_csv(outcomes: list) -> bytes:
     for col in ("faces", WITH_MASK, WITHOUT_MASK, INCORRECT):
         table[col] = table[col].astype("Int64")  # empty, not 0, for a file that was not analysed
     return table.to_csv(index=False).encode()
+
+
+def drawn_words(answers: str = THREE_CLASSES) -> dict[str, str] | None:
+    """The words drawn beside the boxes for this view of the answers (None: the drawing's own)."""
+    if answers != COMPLIANCE:
+        return None
+    return {label: compliance(label) for label in (WITH_MASK, WITHOUT_MASK, INCORRECT)} | {UNCERTAIN: "?"}
 
 
 def answer(label: str, answers: str = THREE_CLASSES) -> str:
