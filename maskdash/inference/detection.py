@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 from maskdash import settings  # noqa: E402
 from maskdash.data.audit import sha256_file  # noqa: E402
 from maskdash.inference.results import Face  # noqa: E402
+from maskdash.inference.multiscale import nms  # noqa: E402 - the one plain NMS (multiscale imports nothing from here)
 
 DETECTORS = ("blazeface", "blazeface-full", "yunet", "yunet-multiscale", "yunet-facehead")
 # Masked faces score low on every detector: YuNet at OpenCV's usual 0.9 misses 3 of 4 of them on the
@@ -453,27 +454,8 @@ class YuNetDetector:
         if not len(faces):
             return []
         boxes = np.stack([faces[:, 0], faces[:, 1], faces[:, 0] + faces[:, 2], faces[:, 1] + faces[:, 3]], 1)
-        keep = _nms(boxes, faces[:, 14], 0.3) if len(found) > 1 else np.arange(len(faces))
+        keep = nms(boxes, faces[:, 14], 0.3) if len(found) > 1 else np.arange(len(faces))
         return _finish(boxes[keep], faces[keep, 14], faces[keep, 4:14].reshape(-1, 5, 2), w, h)
-
-
-def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
-    """Indices kept by plain NMS (used to merge YuNet's two passes)."""
-    order = list(np.argsort(-scores, kind="stable"))
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    keep = []
-    while order:
-        i = order.pop(0)
-        keep.append(i)
-        rest = np.array(order, dtype=int)
-        if not len(rest):
-            break
-        iw = (np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0])).clip(0)
-        ih = (np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1])).clip(0)
-        inter = iw * ih
-        sim = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
-        order = [j for j, s_ in zip(rest, sim) if s_ <= iou]
-    return np.array(keep, dtype=int)
 
 
 # ---------------------------------------------------------------- choosing

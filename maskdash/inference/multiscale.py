@@ -48,7 +48,7 @@ pass at 5× kept only for faces under 12–14 px (faces 0–12 px right 44.4 →
 by a second look: +0.1–0.3 points at 1.03 — enlarged that much, a real tiny face rarely passes one).
 Settings were chosen on the dev scenes' train fold only (see `maskdash.evaluation.scenes`).
 
-The module imports nothing from `detection` (which imports it lazily): detections are rebuilt as
+The module imports nothing from `detection` (which imports it, for its NMS too): detections are rebuilt as
 `Face` records from `results`, so there is no import cycle."""
 
 from __future__ import annotations
