@@ -429,7 +429,7 @@ def _run_predict(a: argparse.Namespace) -> int:
             tally = batch.predict_local(paths, opts, out, annotate, blur=a.blur)
             processed, workers = len(paths), 1
         doc = batch.summary(tally, skipped, engine=a.engine, workers=workers,
-                            seconds=time.perf_counter() - start, processed=processed)
+                            seconds=time.perf_counter() - start, processed=processed, opts=opts)
         summary = batch.write_summary(out, doc)
     except batch.WriteError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -73,8 +73,10 @@ def test_ray_gives_the_local_csv_and_summary(photos, local_run, tmp_path, capsys
     assert not (tmp_path / "faces.csv.parts").exists()  # merged, then cleared
     doc = json.loads((tmp_path / "faces.summary.json").read_text())
     ref = local_run["summary"]
-    for key in ("images", "images_ok", "faces", "labels", "share", "failures", "entries_skipped"):
+    for key in ("images", "images_ok", "faces", "labels", "share", "failures", "entries_skipped",
+                "model", "detector", "mask_threshold", "detector_threshold"):
         assert doc[key] == ref[key], key
+    assert doc["model"].endswith("model.tflite") and doc["detector"] and doc["mask_threshold"] == 0.5
     rows = local_run["csv"].decode().splitlines()[1:]
     assert doc["images"] == PHOTOS + len(BROKEN) and doc["images_ok"] == PHOTOS
     assert doc["faces"] == len(rows) > PHOTOS

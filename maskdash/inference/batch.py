@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from maskdash import settings
 from maskdash.files import write_json_atomic
 from maskdash.labels import CLASSES3
 
@@ -202,7 +203,6 @@ def options(crops: bool, threshold: float, det_threshold: float | None, model: s
             detector: str | None) -> Options:
     """Options with the defaults resolved here, once, so that every worker runs the same model
     and detector whatever its own settings say."""
-    from maskdash import settings
 
     model_path = str(Path(model).resolve()) if model else str(settings.model_path().resolve())
     if crops:
@@ -340,13 +340,17 @@ class Tally:
 
 
 def summary(tally: Tally, entries_skipped: list[tuple[Path, str]], *, engine: str, workers: int,
-            seconds: float, processed: int) -> dict:
-    """The run's summary: counts, the share of each label among the faces, failures by reason,
-    and the speed of this run (`processed`: images read by it; a resumed run reads fewer)."""
+            seconds: float, processed: int, opts: Options | None = None) -> dict:
+    """The run's summary: what made the rows (model, detector, thresholds: `opts`), counts, the share
+    of each label among the faces, failures by reason, and the speed of this run (`processed`: images
+    read by it; a resumed run reads fewer)."""
     failures = Counter(tally.failures) + Counter(reason_kind(r) for _, r in entries_skipped)
     share = {c: round(tally.labels.get(c, 0) / tally.faces, 4) if tally.faces else None for c in CLASSES3}
+    made_by = {} if opts is None else {
+        "model": settings.display_path(opts.model), "detector": opts.detector or None, "crops": opts.crops,
+        "mask_threshold": opts.threshold, "detector_threshold": opts.det_threshold}
     return {
-        "engine": engine, "workers": workers,
+        "engine": engine, "workers": workers, **made_by,
         "images": tally.images, "images_ok": tally.images_ok, "images_without_faces": tally.no_face,
         "images_skipped": tally.images - tally.images_ok, "entries_skipped": len(entries_skipped),
         "faces": tally.faces, "labels": {c: tally.labels.get(c, 0) for c in CLASSES3}, "share": share,
