@@ -442,6 +442,9 @@ def test_selecting_a_face_highlights_it_on_the_photo(uploads, classifier, media_
     # the change is around face 1, nearer to it than to face 0
     d = [np.hypot(centre[0] - (b[0] + b[2]) / 2, centre[1] - (b[1] + b[3]) / 2) for b in boxes]
     assert d[1] < d[0]
+    assert not any("Below the default" in c.value for c in at.sidebar.caption)
+    at.sidebar.slider[0].set_value(0.3).run()  # looser than the default: a warning about what a count then means
+    assert any("Below the default" in c.value for c in at.sidebar.caption)
     # a stricter detector threshold that leaves fewer faces: the highlight goes back to none, no error
     at.sidebar.slider[0].set_value(0.95).run()
     assert not at.exception, at.exception
