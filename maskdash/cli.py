@@ -58,27 +58,18 @@ def positive_float(text: str) -> float:
     return value
 
 
-def _check_output_file(path: str | None, flag: str) -> None:
-    """Refuse, before any work, an output file that cannot be written: a folder by that name, or a
-    file where its folder should be (the results of a long run would be lost at the end)."""
+def _check_output(path: str | None, flag: str, folder: bool = False) -> None:
+    """Refuse, before any work, an output that cannot be written (the results of a long run would be
+    lost at the end): a file given as a folder or the other way round, or a file where a folder on
+    its way should be."""
     if not path:
         return
     p = Path(path)
-    if p.is_dir():
-        raise ValueError(f"{flag} {path} is a folder; give a file name")
-    for parent in p.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"{flag} {path}: {parent} is a file, not a folder")
-            break
-
-
-def _check_output_dir(path: str | None, flag: str) -> None:
-    """As `_check_output_file`, for an output folder."""
-    if path and Path(path).exists() and not Path(path).is_dir():
-        raise ValueError(f"{flag} {path} is a file; give a folder")
-    if path:
-        _check_output_file(str(Path(path) / "x"), flag)
+    if p.exists() and p.is_dir() != folder:
+        raise ValueError(f"{flag} {path} is a {'file; give a folder' if folder else 'folder; give a file name'}")
+    nearest = next((q for q in p.parents if q.exists()), None)
+    if nearest is not None and not nearest.is_dir():
+        raise ValueError(f"{flag} {path}: {nearest} is a file, not a folder")
 
 
 # -- train ----------------------------------------------------------------------------------------
@@ -216,7 +207,7 @@ def _run_evaluate(a: argparse.Namespace) -> int:
     from maskdash.model.runtime import load_classifier
 
     list_split(a.data, a.split)  # a missing split is named before anything is written to --out
-    _check_output_dir(a.out, "--out")
+    _check_output(a.out, "--out", folder=True)
     clf = load_classifier(a.model)
     dedup = None
     if a.split.lower() == "test" and not a.no_dedup:
@@ -255,7 +246,7 @@ def _run_validate(a: argparse.Namespace) -> int:
     from maskdash.files import write_json_atomic
     from maskdash.model.runtime import load_classifier
 
-    _check_output_file(a.json, "--json")
+    _check_output(a.json, "--json")
     if not a.no_extra and not (Path(a.extra_faces) / "index.csv").is_file():
         raise FileNotFoundError(f"--extra-faces {a.extra_faces} has no index.csv (give the extra faces folder, "
                                 "or --no-extra to leave them out)")
@@ -328,7 +319,7 @@ def _run_scenes(a: argparse.Namespace) -> int:
     from maskdash.files import write_json_atomic
     from maskdash.inference.detection import default_photo_detector, make_detector
 
-    _check_output_file(a.json, "--json")
+    _check_output(a.json, "--json")
     if not 1.0 <= a.enlarge <= 10.0:
         raise ValueError(f"--enlarge must be between 1 and 10, got {a.enlarge:g}")
     detector = make_detector(a.detector or default_photo_detector())
@@ -437,7 +428,8 @@ def _run_predict(a: argparse.Namespace) -> int:
     if tally.black_and_white:
         from maskdash.inference.photos import black_and_white_note, shipped_metrics
 
-        print(black_and_white_note(shipped_metrics(), (f"{tally.black_and_white} of the images " + ("is" if tally.black_and_white == 1 else "are") + " black and white")),
+        n = tally.black_and_white
+        print(black_and_white_note(shipped_metrics(), f"{n} of the images {'is' if n == 1 else 'are'} black and white"),
               file=sys.stderr)
     print(f"summary in {batch.shown(summary)} ({doc['images_per_second']} images/s)", file=sys.stderr)
     left_out = tally.images - tally.images_ok + len(skipped)
@@ -489,7 +481,7 @@ def _run_export(a: argparse.Namespace) -> int:
 
     src = Path(a.model) if a.model else settings.shipped_model_path()
     out = Path(a.out) if a.out else src.with_suffix(".tflite")
-    _check_output_file(str(out), "--out")
+    _check_output(str(out), "--out")
     blob = to_tflite(load_keras(src), a.quantize)
     write_atomic(out, lambda tmp: tmp.write_bytes(blob))
     print(f"wrote {out} ({len(blob) / 1e6:.1f} MB, {a.quantize})")
@@ -509,7 +501,7 @@ def _run_export(a: argparse.Namespace) -> int:
 def _run_report(a: argparse.Namespace) -> int:
     from maskdash.evaluation.report import build_report, ship_run, summary_lines
 
-    _check_output_dir(a.out, "--out")
+    _check_output(a.out, "--out", folder=True)
     out = Path(a.out)
     if a.run:
         ship_run(Path(a.run), out)

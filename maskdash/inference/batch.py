@@ -251,9 +251,9 @@ class Predictor:
             result = self._results(path)
         except (OSError, ValueError, cv2.error, MemoryError, RuntimeError) as exc:
             return Outcome(shown(path), error=str(exc))
-        from maskdash.inference.photos import is_black_and_white
+        from maskdash.inference.photos import faces_read_grey
 
-        grey = bool(result.faces) and result.rgb is not None and is_black_and_white(result.rgb)  # faces read grey
+        grey = faces_read_grey(result, result.rgb)
         return Outcome(result.source, result.rows(), result=result, black_and_white=grey)
 
     def _results(self, path: Path):

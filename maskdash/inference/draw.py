@@ -132,8 +132,9 @@ def blur_faces(image: np.ndarray, boxes, copy: bool = True) -> np.ndarray:
 def annotate_numbered(image: np.ndarray, faces, scale: float = 1.0, highlight: int | None = None,
                       blur: bool = False, words: dict[str, str] | None = None) -> tuple[np.ndarray, list[Tag]]:
     """A copy of `image` with each face's box and a label "N" or "N mask 0.97" (N: the face's row
-    in the table), and where each label went (labels grow on pictures over TEXT_REFERENCE_SIDE). `scale`: the image's size over the size the face
-    boxes are in (a display copy). `highlight`: that face's box drawn thick with a white ring.
+    in the table), and where each label went (labels grow on pictures over TEXT_REFERENCE_SIDE).
+    `scale`: the image's size over the size the face boxes are in (a display copy). `highlight`:
+    that face's box drawn thick with a white ring.
     `blur`: every face pixelated first (boxes and labels kept). `words`: the verdicts' words by label
     (default `TEXT`; the Photos page's compliance view says compliant / not compliant)."""
     boxes = [tuple(int(round(v * scale)) for v in f.box) for f in faces]

@@ -107,7 +107,7 @@ def process_upload(name: str, data: bytes, detector, classifier, det_threshold: 
         log.exception("face search failed for %r", name)
         return PhotoError(name, f"the face search failed on this image ({type(exc).__name__}: {exc})")
     result.notes = _describe(data, result.size)
-    if result.faces and is_black_and_white(rgb):  # what grey costs is about faces: none, nothing to say
+    if faces_read_grey(result, rgb):
         result.notes.append(black_and_white_note(shipped_metrics()))
     return result
 
@@ -154,6 +154,12 @@ def is_black_and_white(rgb: np.ndarray) -> bool:
     small = rgb[:: max(1, rgb.shape[0] // 256), :: max(1, rgb.shape[1] // 256)].astype(np.int16)
     spread = small.max(axis=2) - small.min(axis=2)
     return bool(np.percentile(spread, 99) <= BLACK_AND_WHITE_SPREAD)
+
+
+def faces_read_grey(result: Results, rgb: np.ndarray | None) -> bool:
+    """Were faces read from a picture with no colour? (What grey costs is about faces: a blank grey
+    picture with none has nothing to say.) The one rule for the Photos page and `predict`."""
+    return bool(result.faces) and rgb is not None and is_black_and_white(rgb)
 
 
 def shipped_metrics() -> dict | None:
