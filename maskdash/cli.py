@@ -12,64 +12,10 @@ import sys
 from pathlib import Path
 
 from maskdash import settings
+from maskdash.cli_options import check_output, count, os_message, positive_float, positive_int, probability
 
 DETECTOR_NAMES = ("blazeface", "blazeface-full", "yunet", "yunet-multiscale", "yunet-facehead")  # checked against inference.detection in tests
 STUDY_NAMES = ("angles", "occluders", "distance", "lighting", "native_size", "below_nose", "hands", "dim_webcam")  # checked against analysis
-
-
-def probability(text: str) -> float:
-    """An argparse type for a threshold on a probability or score: a number from 0 to 1. Outside
-    it every face gets one label, silently; argparse then names the flag and exits 2 before any work."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
-
-
-def _number(text: str, kind, lowest, inclusive: bool, what: str):
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not {'a whole number' if kind is int else 'a number'}: {text!r}") from None
-    if not (value >= lowest if inclusive else value > lowest):  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An argparse type for counts that must be at least 1 (epochs, limits, rounds, …): 0 or a negative
-    number would otherwise mean "all", slice from the end, or do nothing and claim success."""
-    return _number(text, int, 1, True, "1 or more")
-
-
-def count(text: str) -> int:
-    """An argparse type for counts that may be 0 (extra copies, head epochs, a seed)."""
-    return _number(text, int, 0, True, "0 or more")
-
-
-def positive_float(text: str) -> float:
-    """An argparse type for rates, weights and budgets: a finite number above 0."""
-    value = _number(text, float, 0.0, False, "above 0")
-    if value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be finite, got {text}")
-    return value
-
-
-def _check_output(path: str | None, flag: str, folder: bool = False) -> None:
-    """Refuse, before any work, an output that cannot be written (the results of a long run would be
-    lost at the end): a file given as a folder or the other way round, or a file where a folder on
-    its way should be."""
-    if not path:
-        return
-    p = Path(path)
-    if p.exists() and p.is_dir() != folder:
-        raise ValueError(f"{flag} {path} is a {'file; give a folder' if folder else 'folder; give a file name'}")
-    nearest = next((q for q in p.parents if q.exists()), None)
-    if nearest is not None and not nearest.is_dir():
-        raise ValueError(f"{flag} {path}: {nearest} is a file, not a folder")
 
 
 # -- train ----------------------------------------------------------------------------------------
@@ -207,7 +153,7 @@ def _run_evaluate(a: argparse.Namespace) -> int:
     from maskdash.model.runtime import load_classifier
 
     list_split(a.data, a.split)  # a missing split is named before anything is written to --out
-    _check_output(a.out, "--out", folder=True)
+    check_output(a.out, "--out", folder=True)
     clf = load_classifier(a.model)
     dedup = None
     if a.split.lower() == "test" and not a.no_dedup:
@@ -246,7 +192,7 @@ def _run_validate(a: argparse.Namespace) -> int:
     from maskdash.files import write_json_atomic
     from maskdash.model.runtime import load_classifier
 
-    _check_output(a.json, "--json")
+    check_output(a.json, "--json")
     if not a.no_extra and not (Path(a.extra_faces) / "index.csv").is_file():
         raise FileNotFoundError(f"--extra-faces {a.extra_faces} has no index.csv (give the extra faces folder, "
                                 "or --no-extra to leave them out)")
@@ -319,7 +265,7 @@ def _run_scenes(a: argparse.Namespace) -> int:
     from maskdash.files import write_json_atomic
     from maskdash.inference.detection import default_photo_detector, make_detector
 
-    _check_output(a.json, "--json")
+    check_output(a.json, "--json")
     if not 1.0 <= a.enlarge <= 10.0:
         raise ValueError(f"--enlarge must be between 1 and 10, got {a.enlarge:g}")
     detector = make_detector(a.detector or default_photo_detector())
@@ -481,7 +427,7 @@ def _run_export(a: argparse.Namespace) -> int:
 
     src = Path(a.model) if a.model else settings.shipped_model_path()
     out = Path(a.out) if a.out else src.with_suffix(".tflite")
-    _check_output(str(out), "--out")
+    check_output(str(out), "--out")
     blob = to_tflite(load_keras(src), a.quantize)
     write_atomic(out, lambda tmp: tmp.write_bytes(blob))
     print(f"wrote {out} ({len(blob) / 1e6:.1f} MB, {a.quantize})")
@@ -501,7 +447,7 @@ def _run_export(a: argparse.Namespace) -> int:
 def _run_report(a: argparse.Namespace) -> int:
     from maskdash.evaluation.report import build_report, ship_run, summary_lines
 
-    _check_output(a.out, "--out", folder=True)
+    check_output(a.out, "--out", folder=True)
     out = Path(a.out)
     if a.run:
         ship_run(Path(a.run), out)
@@ -654,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a folder where a file belongs, no permission, a full disk, …
-        print(f"error: {_os_message(exc)}", file=sys.stderr)
+        print(f"error: {os_message(exc)}", file=sys.stderr)
         return 2
     except RuntimeError as exc:  # e.g. no face detector can be had here (offline, no YuNet file)
         print(f"error: {exc}", file=sys.stderr)
@@ -667,10 +613,3 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {type(exc).__name__}: {exc} (this is a bug; MASKDASH_DEBUG=1 shows where)", file=sys.stderr)
         return 1
-
-
-def _os_message(exc: OSError) -> str:
-    """'<path>: <reason>' for an OSError that names a file (its str() reads "[Errno 21] Is a directory: 'x'")."""
-    if exc.filename is None or not exc.strerror:
-        return str(exc)
-    return f"{exc.filename}: {exc.strerror.lower()}"
